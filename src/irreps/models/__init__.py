@@ -1,0 +1,6 @@
+"""Model architectures; importing this package registers every built-in architecture."""
+
+from irreps.models.file import load_model, save_model
+from irreps.models.registry import available_models, build_model, register_model
+
+__all__ = ["available_models", "build_model", "load_model", "register_model", "save_model"]

@@ -1,0 +1,90 @@
+"""Model files: self-contained, safely loadable (``weights_only=True``), never pickled modules.
+
+Layout: ``{format_version, library_version, model_name, config, state_dict, metadata}``
+where ``config`` is the architecture's config as a plain dict (it holds the elements, E0s and
+normalisation a model was built with) and ``metadata`` is free-form provenance (training
+data, metrics). Writes are atomic and refuse to overwrite unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import irreps
+from irreps.config import config_to_dict
+from irreps.models.registry import build_model
+
+FORMAT_VERSION = 1
+
+
+def save_model(
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model`` to ``path`` atomically; refuse to replace an existing file unless ``overwrite``."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (or choose another path)")
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "library_version": irreps.__version__,
+        "model_name": model.model_name,
+        "config": config_to_dict(model.config),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": metadata or {},
+    }
+    atomic_torch_save(payload, path)
+    return path
+
+
+def load_model(
+    path: str | os.PathLike,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> torch.nn.Module:
+    """Load a model file written by :func:`save_model`, in eval mode.
+
+    The file is read with ``weights_only=True``: loading never executes pickled code.
+    The returned module carries the file's ``metadata`` dict as ``model.metadata``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt/unsafe files
+        raise ValueError(f"{path} is not a readable irreps model file: {err}") from err
+    missing = [k for k in ("format_version", "model_name", "config", "state_dict") if k not in payload]
+    if missing:
+        raise ValueError(f"{path} is not an irreps model file (missing {', '.join(missing)})")
+    if payload["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {payload['format_version']}; this irreps reads up to "
+            f"{FORMAT_VERSION}: upgrade irreps"
+        )
+    model = build_model(payload["model_name"], payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    model.metadata = dict(payload.get("metadata", {}))
+    model.to(device=device, dtype=dtype) if dtype is not None else model.to(device=device)
+    return model.eval()
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,71 @@
+"""Registry of model architectures, so model files name their architecture by a string.
+
+A model class is registered with its frozen config dataclass::
+
+    @register_model("tensornet", TensorNetConfig)
+    class TensorNet(torch.nn.Module):
+        def __init__(self, config: TensorNetConfig): ...
+
+Every registered model maps an :class:`~irreps.data.graph.AtomicGraph` to a dict of
+predictions (``energy`` [num_graphs], ``forces`` [num_atoms, 3], ...) and keeps its config
+in ``self.config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from irreps.config import config_from_dict
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    model_cls: type[torch.nn.Module]
+    config_cls: type
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, config_cls: type) -> Callable[[type], type]:
+    """Class decorator adding an architecture to the registry under ``name``."""
+
+    def decorate(model_cls: type) -> type:
+        if name in _REGISTRY and _REGISTRY[name].model_cls is not model_cls:
+            raise ValueError(f"model name '{name}' is already registered")
+        _REGISTRY[name] = ModelEntry(name, model_cls, config_cls)
+        model_cls.model_name = name
+        return model_cls
+
+    return decorate
+
+
+def model_entry(name: str) -> ModelEntry:
+    """Registry entry of ``name``; a ``ValueError`` lists the known names otherwise."""
+    _import_builtin_models()
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model '{name}'; known models: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def available_models() -> list[str]:
+    """Names of all registered architectures."""
+    _import_builtin_models()
+    return sorted(_REGISTRY)
+
+
+def build_model(name: str, config: dict[str, Any] | Any) -> torch.nn.Module:
+    """Instantiate architecture ``name`` from a config dataclass or a plain dict."""
+    entry = model_entry(name)
+    if isinstance(config, dict):
+        config = config_from_dict(entry.config_cls, config, where=f"model ({name})")
+    return entry.model_cls(config)
+
+
+def _import_builtin_models() -> None:
+    # Importing the package registers every architecture shipped with the library.
+    import irreps.models  # noqa: F401

@@ -1,0 +1,180 @@
+"""``IrrepsCalculator``: an ASE calculator for any registered irreps model or model file.
+
+It predicts ``energy`` / ``free_energy`` (eV), ``forces`` (eV/Å), ``stress`` (eV/Å^3, ASE sign,
+Voigt order, cells periodic in all three directions), per-atom ``energies`` (when the model
+returns them) and the ``hessian`` (3N x 3N, eV/Å^2, index ``3*atom + xyz``), either predicted
+directly by a model with a Hessian head or by differentiating the forces with autograd.
+
+The neighbour list is built with radius ``cutoff + skin`` and reused while no atom has moved by
+more than ``skin / 2`` since it was built (and cell, periodicity and atomic numbers are
+unchanged): no pair can then have come from beyond ``cutoff + skin`` to inside ``cutoff``.
+The extra edges between ``cutoff`` and ``cutoff + skin`` contribute exactly zero because every
+model multiplies its edge terms by a cutoff function that vanishes there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Literal
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from irreps.data.conversion import atoms_to_graph
+from irreps.data.graph import AtomicGraph
+from irreps.models.file import load_model
+
+HessianMode = Literal["auto", "autograd", "direct"]
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class IrrepsCalculator(Calculator):
+    """ASE calculator running an irreps model.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or torch.nn.Module
+        A model file written by :func:`irreps.models.save_model` (loaded safely, no pickled code
+        runs) or an already built model (moved to ``device``/``dtype`` in place).
+    device : str or torch.device
+    dtype : {"float32", "float64"} or torch.dtype
+        Precision of the model and of the structures it sees; float64 for MD that must
+        conserve energy tightly and for finite-difference checks.
+    skin : float
+        Extra neighbour-list radius in Å that allows reuse of the list between steps
+        (0 rebuilds it at every call).
+    hessian : {"auto", "autograd", "direct"}
+        How the ``hessian`` property is obtained: ``direct`` uses the model's ``hessian``
+        output (an error if it has none), ``autograd`` differentiates the forces, ``auto`` uses
+        the model's output when present and autograd otherwise.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress", "energies", "hessian"]
+
+    def __init__(
+        self,
+        model: str | os.PathLike | torch.nn.Module,
+        device: str | torch.device = "cpu",
+        dtype: str | torch.dtype = "float32",
+        skin: float = 0.5,
+        hessian: HessianMode = "auto",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(dtype, str):
+            if dtype not in _DTYPES:
+                raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got '{dtype}'")
+            dtype = _DTYPES[dtype]
+        if not skin >= 0:
+            raise ValueError(f"skin must be >= 0 Å, got {skin}")
+        if hessian not in ("auto", "autograd", "direct"):
+            raise ValueError(f"hessian must be 'auto', 'autograd' or 'direct', got '{hessian}'")
+        if isinstance(model, torch.nn.Module):
+            self.model = model.to(device=device, dtype=dtype).eval()
+        else:
+            self.model = load_model(model, device=device, dtype=dtype)
+        for name in ("cutoff", "elements"):
+            if not hasattr(self.model, name):
+                raise ValueError(f"model '{type(self.model).__name__}' has no '{name}' attribute")
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.skin = float(skin)
+        self.hessian_mode = hessian
+        self.num_neighbor_builds = 0
+        self._graph: AtomicGraph | None = None
+        self._reference: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def calculate(self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        self._validate(atoms)
+        want_stress = "stress" in properties
+        if want_stress and not atoms.pbc.all():
+            raise ValueError(f"stress needs a cell periodic in all three directions, got pbc={atoms.pbc.tolist()}")
+        graph = self._current_graph(atoms)
+        out = self.model(graph, compute_forces=True, compute_stress=want_stress)
+        energy = float(out["energy"].detach().sum())
+        self.results["energy"] = energy
+        self.results["free_energy"] = energy
+        self.results["forces"] = _numpy(out["forces"])
+        if "energies" in out:
+            self.results["energies"] = _numpy(out["energies"])
+        elif "energies" in properties:
+            raise PropertyNotImplementedError(f"model '{type(self.model).__name__}' does not return per-atom energies")
+        if want_stress:
+            self.results["stress"] = full_3x3_to_voigt_6_stress(_numpy(out["stress"])[0])
+        if "hessian" in properties:
+            self.results["hessian"] = self._hessian(graph, out)
+
+    def _validate(self, atoms: Atoms) -> None:
+        known = set(int(z) for z in self.model.elements)
+        unknown = sorted(set(atoms.numbers.tolist()) - known)
+        if unknown:
+            from ase.data import chemical_symbols
+
+            raise ValueError(
+                f"the model was not trained on element(s) {[chemical_symbols[z] for z in unknown]}; "
+                f"it knows {[chemical_symbols[z] for z in sorted(known)]}"
+            )
+        bad = ~np.isfinite(atoms.positions).all(axis=1)
+        if bad.any():
+            raise ValueError(f"non-finite (NaN/inf) positions for atoms {np.flatnonzero(bad).tolist()}")
+        if atoms.pbc.any():
+            periodic = atoms.cell.array[atoms.pbc]
+            if np.linalg.matrix_rank(periodic, tol=1e-10) < len(periodic):
+                raise ValueError(
+                    f"the cell has zero volume along its periodic directions (pbc={atoms.pbc.tolist()}, "
+                    f"cell={atoms.cell.array.tolist()})"
+                )
+
+    def _current_graph(self, atoms: Atoms) -> AtomicGraph:
+        """The stored neighbour graph with current positions, rebuilt when it may be stale."""
+        positions = np.asarray(atoms.positions, dtype=np.float64)
+        if self._needs_rebuild(atoms):
+            cutoff = float(self.model.cutoff) + self.skin
+            self._graph = atoms_to_graph(atoms, cutoff, keys=None, dtype=self.dtype).to(device=self.device)
+            self._reference = (positions.copy(), atoms.cell.array.copy(), atoms.pbc.copy(), atoms.numbers.copy())
+            self.num_neighbor_builds += 1
+        return replace(self._graph, positions=torch.as_tensor(positions, dtype=self.dtype, device=self.device))
+
+    def _needs_rebuild(self, atoms: Atoms) -> bool:
+        if self._reference is None or self.skin == 0:
+            return True
+        positions, cell, pbc, numbers = self._reference
+        if len(numbers) != len(atoms) or not np.array_equal(numbers, atoms.numbers):
+            return True
+        if not (np.array_equal(cell, atoms.cell.array) and np.array_equal(pbc, atoms.pbc)):
+            return True
+        moved = np.linalg.norm(atoms.positions - positions, axis=1).max(initial=0.0)
+        return bool(moved > 0.5 * self.skin)
+
+    def _hessian(self, graph: AtomicGraph, out: dict[str, torch.Tensor]) -> np.ndarray:
+        size = 3 * graph.num_atoms
+        if self.hessian_mode != "autograd" and "hessian" in out:
+            return _numpy(out["hessian"]).reshape(size, size)
+        if self.hessian_mode == "direct":
+            raise ValueError(f"model '{type(self.model).__name__}' does not predict a Hessian; use hessian='autograd'")
+        return autograd_hessian(self.model, graph)
+
+
+def autograd_hessian(model: torch.nn.Module, graph: AtomicGraph) -> np.ndarray:
+    """d^2E/dr_a dr_b of a single structure by differentiating the gradient, [3N, 3N] (eV/Å^2)."""
+    positions = graph.positions.detach().clone().requires_grad_(True)
+    energy = model(replace(graph, positions=positions), compute_forces=False)["energy"].sum()
+    (gradient,) = torch.autograd.grad(energy, positions, create_graph=True)
+    gradient = gradient.reshape(-1)
+    rows = []
+    for k in range(gradient.numel()):
+        (row,) = torch.autograd.grad(gradient[k], positions, retain_graph=True, allow_unused=True)
+        rows.append(torch.zeros_like(positions).reshape(-1) if row is None else row.reshape(-1))
+    hessian = torch.stack(rows).detach().cpu().double().numpy()
+    # Autograd rows agree with the columns only to rounding; symmetrise.
+    return 0.5 * (hessian + hessian.T)
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().double().numpy()

@@ -1,0 +1,104 @@
+"""From ``ase.Atoms`` to :class:`~irreps.data.graph.AtomicGraph`: validation, neighbour list, targets."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import ase
+import numpy as np
+import torch
+
+from irreps.data import keys as K
+from irreps.data.graph import AtomicGraph
+from irreps.data.neighbors import neighbor_list
+from irreps.data.reading import KeySpec, extract_fields, read_atoms, validate_atoms
+
+
+def atoms_to_graph(
+    atoms: ase.Atoms,
+    cutoff: float,
+    keys: KeySpec | None = KeySpec(),
+    required: Collection[str] = (),
+    dtype: torch.dtype | None = None,
+    where: str = "structure",
+) -> AtomicGraph:
+    """One structure as a single-graph :class:`AtomicGraph` (``num_graphs == 1``).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+    cutoff : float
+        Neighbour-list radius in Å.
+    keys : KeySpec or None
+        Where the reference values live; ``None`` reads no targets (what a calculator wants,
+        since ``atoms.calc.results`` may hold stale predictions).
+    required : collection of str
+        Fields that must be present (``ValueError`` otherwise).
+    dtype : torch.dtype, optional
+        Floating dtype of positions, shifts, cell and targets; ``torch.get_default_dtype()``
+        when omitted. Neighbours are always found in float64.
+    where : str
+        Names the structure in error messages.
+
+    Returns
+    -------
+    AtomicGraph
+        ``targets`` holds the fields present with a leading graph axis for per-structure
+        fields: ``energy`` [1], ``forces`` [N, 3], ``stress`` [1, 3, 3], ``hessian`` [9 N^2], ...;
+        ``info["config_type"]`` is a one-element list (``[None]`` when the structure has none,
+        omitted when ``keys`` is ``None``).
+    """
+    dtype = dtype or torch.get_default_dtype()
+    validate_atoms(atoms, where)
+    values, info = extract_fields(atoms, keys, required, where) if keys is not None else ({}, {})
+    if keys is not None:
+        info.setdefault(K.CONFIG_TYPE, None)
+    cell = np.asarray(atoms.cell.array, dtype=np.float64)
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    edge_index, shifts, _ = neighbor_list(atoms.positions, cell, pbc, cutoff)
+    targets = {}
+    for name, value in values.items():
+        tensor = torch.as_tensor(value, dtype=dtype)
+        targets[name] = tensor.unsqueeze(0) if K.FIELDS[name].level == "graph" else tensor
+    return AtomicGraph(
+        positions=torch.as_tensor(np.asarray(atoms.positions), dtype=dtype),
+        atomic_numbers=torch.as_tensor(np.asarray(atoms.numbers), dtype=torch.int64),
+        edge_index=torch.as_tensor(edge_index),
+        shifts=torch.as_tensor(shifts, dtype=dtype),
+        batch=torch.zeros(len(atoms), dtype=torch.int64),
+        cell=torch.as_tensor(cell, dtype=dtype).unsqueeze(0),
+        pbc=torch.as_tensor(pbc).unsqueeze(0),
+        num_graphs=1,
+        targets=targets,
+        info={name: [value] for name, value in info.items()},
+    )
+
+
+def atoms_list_to_graphs(
+    frames: Sequence[ase.Atoms],
+    cutoff: float,
+    keys: KeySpec | None = KeySpec(),
+    required: Collection[str] = (),
+    dtype: torch.dtype | None = None,
+    source: str = "structures",
+) -> list[AtomicGraph]:
+    """:func:`atoms_to_graph` for each frame; errors name ``source`` and the frame index."""
+    return [
+        atoms_to_graph(atoms, cutoff, keys, required, dtype, where=f"{source}, frame {n}")
+        for n, atoms in enumerate(frames)
+    ]
+
+
+def read_graphs(
+    path: str | Path,
+    cutoff: float,
+    keys: KeySpec = KeySpec(),
+    required: Collection[str] = (K.ENERGY,),
+    index: str | int | slice = ":",
+    format: str | None = None,
+    dtype: torch.dtype | None = None,
+) -> list[AtomicGraph]:
+    """Read an ASE-readable file (see :func:`~irreps.data.reading.read_atoms`) into graphs."""
+    frames = read_atoms(path, keys, required, index, format)
+    return atoms_list_to_graphs(frames, cutoff, keys, required, dtype, source=str(path))

@@ -1,0 +1,211 @@
+"""Per-element reference energies (E0) and the scale/shift statistics of a training set.
+
+Datasets hold total energies, dominated by the energies of the free atoms. Subtracting
+``sum_a E0[Z_a]`` leaves the small interaction energy a model learns. E0 comes from an
+isolated-atoms file computed with the same reference method, or, failing that, from a
+least-squares fit of total energies to element counts over the training set.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ase
+import numpy as np
+import torch
+from torch import Tensor
+
+from irreps.data import keys as K
+from irreps.data.graph import AtomicGraph
+from irreps.data.reading import KeySpec, extract_fields, read_atoms
+
+
+def is_isolated_atom(atoms: ase.Atoms, keys: KeySpec = KeySpec()) -> bool:
+    """Whether a frame is a free-atom reference: labelled ``isolated_atom``/``IsolatedAtom``
+    (case, ``_``, ``-`` and spaces ignored), or a single atom without periodic boundaries."""
+    label = str(atoms.info.get(keys.config_type_key, ""))
+    if label.lower().replace("_", "").replace("-", "").replace(" ", "") == "isolatedatom":
+        return True
+    return len(atoms) == 1 and not np.any(atoms.pbc)
+
+
+def split_isolated_atoms(
+    frames: Sequence[ase.Atoms], keys: KeySpec = KeySpec()
+) -> tuple[list[ase.Atoms], list[ase.Atoms]]:
+    """``(isolated_atoms, others)`` of a list of frames, each in the original order."""
+    isolated = [a for a in frames if is_isolated_atom(a, keys)]
+    others = [a for a in frames if not is_isolated_atom(a, keys)]
+    return isolated, others
+
+
+def e0s_from_isolated_atoms(
+    source: str | Path | Sequence[ase.Atoms], keys: KeySpec = KeySpec()
+) -> dict[int, float]:
+    """Reference energy of each element from its isolated-atom frames.
+
+    Parameters
+    ----------
+    source : path or sequence of ase.Atoms
+        A file (e.g. ``isolated_atoms.xyz``) or frames; frames that are not isolated atoms
+        (see :func:`is_isolated_atom`) are ignored.
+    keys : KeySpec
+
+    Returns
+    -------
+    dict[int, float]
+        Atomic number -> E0 in eV.
+
+    Raises
+    ------
+    ValueError
+        If there is no isolated atom, one lacks an energy, a frame labelled isolated holds
+        several atoms, or one element has two different energies.
+    """
+    name = str(source) if isinstance(source, (str, Path)) else "frames"
+    frames = read_atoms(source, keys) if isinstance(source, (str, Path)) else list(source)
+    e0s: dict[int, float] = {}
+    for n, atoms in enumerate(frames):
+        if not is_isolated_atom(atoms, keys):
+            continue
+        where = f"{name}, frame {n}"
+        if len(atoms) != 1:
+            raise ValueError(f"{where}: labelled as an isolated atom but holds {len(atoms)} atoms")
+        values, _ = extract_fields(atoms, keys, required=(K.ENERGY,), where=where)
+        z, energy = int(atoms.numbers[0]), float(values[K.ENERGY])
+        if z in e0s and not np.isclose(e0s[z], energy, rtol=0, atol=1e-8):
+            raise ValueError(f"{where}: element {atoms[0].symbol} has two isolated-atom energies, {e0s[z]} and {energy}")
+        e0s[z] = energy
+    if not e0s:
+        raise ValueError(f"{name}: no isolated-atom frames (config_type=isolated_atom or single open atoms)")
+    return dict(sorted(e0s.items()))
+
+
+def fit_e0s(graphs: Sequence[AtomicGraph]) -> dict[int, float]:
+    """Least-squares E0 per element: minimise ``sum_g (E_g - sum_Z n_gZ E0_Z)^2``.
+
+    When the compositions do not determine every E0 (e.g. all structures are the same
+    molecule) the minimum-norm solution is returned with a warning: energies after
+    subtraction are still centred, but the individual E0 values are not physical.
+
+    Parameters
+    ----------
+    graphs : sequence of AtomicGraph
+        Each with ``targets["energy"]``.
+
+    Returns
+    -------
+    dict[int, float]
+        Atomic number -> E0 in eV, for every element present.
+    """
+    if len(graphs) == 0:
+        raise ValueError("fit_e0s needs at least one structure")
+    elements = _elements(graphs)
+    counts = np.zeros((_num_graphs(graphs), len(elements)))
+    energies = np.zeros(len(counts))
+    row = 0
+    for n, graph in enumerate(graphs):
+        if K.ENERGY not in graph.targets:
+            raise ValueError(f"fit_e0s: graph {n} has no energy target")
+        index = torch.searchsorted(torch.tensor(elements), graph.atomic_numbers)
+        per_graph = torch.zeros(graph.num_graphs, len(elements), dtype=torch.float64)
+        per_graph.index_put_((graph.batch, index), torch.ones(graph.num_atoms, dtype=torch.float64), accumulate=True)
+        counts[row : row + graph.num_graphs] = per_graph.numpy()
+        energies[row : row + graph.num_graphs] = graph.targets[K.ENERGY].double().numpy()
+        row += graph.num_graphs
+    solution, _, rank, _ = np.linalg.lstsq(counts, energies, rcond=None)
+    if rank < len(elements):
+        warnings.warn(
+            f"fit_e0s: element counts have rank {rank} < {len(elements)} elements; E0s are the "
+            "minimum-norm least-squares solution (use an isolated-atoms file for physical values)",
+            stacklevel=2,
+        )
+    return {z: float(e) for z, e in zip(elements, solution)}
+
+
+def reference_energy(graph: AtomicGraph, e0s: dict[int, float]) -> Tensor:
+    """``sum_a E0[Z_a]`` of each structure, [num_graphs], float64.
+
+    Kept in float64 because total energies of even small molecules (~1e4 eV) have a float32
+    resolution of ~1 meV: subtract it from float64 energies before casting a batch to float32.
+    """
+    missing = sorted(set(graph.atomic_numbers.tolist()) - set(e0s))
+    if missing:
+        raise ValueError(f"no reference energy (E0) for atomic numbers {missing}; E0s known for {sorted(e0s)}")
+    table = torch.zeros(max(e0s) + 1, dtype=torch.float64)
+    table[list(e0s)] = torch.tensor(list(e0s.values()), dtype=torch.float64)
+    per_atom = table[graph.atomic_numbers]
+    total = torch.zeros(graph.num_graphs, dtype=torch.float64).index_add_(0, graph.batch, per_atom)
+    return total
+
+
+@dataclass(frozen=True)
+class DatasetStatistics:
+    """Normalisation constants of a training set.
+
+    Attributes
+    ----------
+    num_graphs, num_atoms : int
+    elements : tuple[int, ...]
+        Sorted atomic numbers present.
+    energy_shift : float
+        Mean over structures of ``(E - sum E0) / N`` (eV/atom): the per-atom offset a model adds.
+    energy_per_atom_std : float
+        Standard deviation of the same quantity (eV/atom).
+    forces_rms : float or None
+        Root mean square of all force components (eV/Å): the usual output scale; ``None``
+        without forces.
+    avg_num_neighbors : float
+        Edges per atom at the graphs' cutoff, used to normalise message sums.
+    """
+
+    num_graphs: int
+    num_atoms: int
+    elements: tuple[int, ...]
+    energy_shift: float
+    energy_per_atom_std: float
+    forces_rms: float | None
+    avg_num_neighbors: float
+
+
+def compute_statistics(graphs: Sequence[AtomicGraph], e0s: dict[int, float]) -> DatasetStatistics:
+    """Scale/shift statistics of ``graphs`` after subtracting the reference energies ``e0s``.
+
+    Every graph needs ``targets["energy"]``; forces are used when every graph has them.
+    """
+    if len(graphs) == 0:
+        raise ValueError("compute_statistics needs at least one structure")
+    residual, num_atoms, num_edges = [], 0, 0
+    force_sq, force_count = 0.0, 0
+    with_forces = all(K.FORCES in g.targets for g in graphs)
+    for n, graph in enumerate(graphs):
+        if K.ENERGY not in graph.targets:
+            raise ValueError(f"compute_statistics: graph {n} has no energy target")
+        energy = graph.targets[K.ENERGY].double() - reference_energy(graph, e0s).double()
+        residual.append(energy / graph.atoms_per_graph().double())
+        num_atoms += graph.num_atoms
+        num_edges += graph.num_edges
+        if with_forces:
+            forces = graph.targets[K.FORCES].double()
+            force_sq += float((forces**2).sum())
+            force_count += forces.numel()
+    per_atom = torch.cat(residual)
+    return DatasetStatistics(
+        num_graphs=int(per_atom.numel()),
+        num_atoms=num_atoms,
+        elements=tuple(_elements(graphs)),
+        energy_shift=float(per_atom.mean()),
+        energy_per_atom_std=float(per_atom.std(unbiased=False)),
+        forces_rms=float(np.sqrt(force_sq / force_count)) if with_forces and force_count else None,
+        avg_num_neighbors=num_edges / num_atoms,
+    )
+
+
+def _elements(graphs: Sequence[AtomicGraph]) -> list[int]:
+    return sorted(set(torch.cat([g.atomic_numbers for g in graphs]).tolist()))
+
+
+def _num_graphs(graphs: Sequence[AtomicGraph]) -> int:
+    return sum(g.num_graphs for g in graphs)

@@ -1,6 +1,7 @@
 """atoms_to_graph, collate offsets and batch vector, Hessian blocks, the loader."""
 
 import ase
+import ase.io
 import numpy as np
 import pytest
 import torch
@@ -136,3 +137,14 @@ def test_dataset_subset_slice_and_dtype():
         GraphLoader(dataset, 0)
     with pytest.raises(ValueError, match="empty dataset"):
         GraphLoader(GraphDataset([]), 2)
+
+
+def test_fields_selects_what_a_batch_carries(tmp_path):
+    frames = [molecule(3, 0), molecule(3, 1)]
+    frames[1].info["dipole"] = [0.0, 0.0, 1.0]  # only one frame has a dipole
+    path = tmp_path / "mixed.xyz"
+    ase.io.write(path, frames)
+    with pytest.raises(ValueError, match="same fields"):
+        collate(read_graphs(path, 2.0))
+    batch = collate(read_graphs(path, 2.0, fields=("energy", "forces")))
+    assert set(batch.targets) == {"energy", "forces"}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from irreps.data import KeySpec, bundled_path, bundled_paths, extract_fields, read_atoms
+from irreps.data import KeySpec, bundled_path, bundled_paths, extract_fields, read_atoms, validate_atoms
 
 HEADER = 'Lattice="8 0 0 0 8 0 0 0 8" Properties=species:S:1:pos:R:3:forces:R:3'
 
@@ -83,6 +83,10 @@ def test_stress_from_file_and_all_scalar_fields(tmp_path):
     np.testing.assert_array_equal(values["virials"], np.arange(1.0, 10).reshape(3, 3))
     assert values["total_charge"] == 1 and values["weights"] == 0.5 and info["config_type"] == "bulk"
     assert "dipole" not in values and "hessian" not in values
+    values, info = extract_fields(atoms, fields=("energy",))
+    assert set(values) == {"energy"} and info == {"config_type": "bulk"}
+    values, _ = extract_fields(atoms, required=("forces",), fields=("stress",))
+    assert set(values) == {"forces", "stress"}
 
 
 def test_missing_required_key_names_key_file_and_frame(tmp_path):
@@ -91,8 +95,10 @@ def test_missing_required_key_names_key_file_and_frame(tmp_path):
         read_atoms(path, required=("energy",))
     with pytest.raises(ValueError, match=r"frame 0: missing required field 'energy' \(key 'E_dft'\)"):
         read_atoms(path, KeySpec(energy_key="E_dft"), required=("energy",))
-    with pytest.raises(ValueError, match="not a field KeySpec maps"):
+    with pytest.raises(ValueError, match="field 'enrgy' is not a field KeySpec maps"):
         read_atoms(path, required=("enrgy",))
+    with pytest.raises(ValueError, match="field 'stres' is not a field KeySpec maps"):
+        read_atoms(path, fields=("stres",))
 
 
 @pytest.mark.parametrize(
@@ -111,6 +117,12 @@ def test_bad_values_raise_with_location(tmp_path, text, message):
     path = write(tmp_path, frame() + text)
     with pytest.raises(ValueError, match=message):
         read_atoms(path, required=("energy", "forces"))
+
+
+def test_non_finite_cell_raises():
+    atoms = ase.Atoms("H", positions=[[0, 0, 0]], cell=[[np.nan, 0, 0], [0, 1, 0], [0, 0, 1]])
+    with pytest.raises(ValueError, match="mine: non-finite cell"):
+        validate_atoms(atoms, "mine")
 
 
 def test_non_numeric_field_raises():

@@ -22,6 +22,7 @@ def atoms_to_graph(
     required: Collection[str] = (),
     dtype: torch.dtype | None = None,
     where: str = "structure",
+    fields: Collection[str] | None = None,
 ) -> AtomicGraph:
     """One structure as a single-graph :class:`AtomicGraph` (``num_graphs == 1``).
 
@@ -40,6 +41,8 @@ def atoms_to_graph(
         when omitted. Neighbours are always found in float64.
     where : str
         Names the structure in error messages.
+    fields : collection of str, optional
+        Read only these fields (plus ``required``); ``None`` reads every field present.
 
     Returns
     -------
@@ -51,7 +54,7 @@ def atoms_to_graph(
     """
     dtype = dtype or torch.get_default_dtype()
     validate_atoms(atoms, where)
-    values, info = extract_fields(atoms, keys, required, where) if keys is not None else ({}, {})
+    values, info = extract_fields(atoms, keys, required, where, fields) if keys is not None else ({}, {})
     if keys is not None:
         info.setdefault(K.CONFIG_TYPE, None)
     cell = np.asarray(atoms.cell.array, dtype=np.float64)
@@ -82,10 +85,11 @@ def atoms_list_to_graphs(
     required: Collection[str] = (),
     dtype: torch.dtype | None = None,
     source: str = "structures",
+    fields: Collection[str] | None = None,
 ) -> list[AtomicGraph]:
     """:func:`atoms_to_graph` for each frame; errors name ``source`` and the frame index."""
     return [
-        atoms_to_graph(atoms, cutoff, keys, required, dtype, where=f"{source}, frame {n}")
+        atoms_to_graph(atoms, cutoff, keys, required, dtype, f"{source}, frame {n}", fields)
         for n, atoms in enumerate(frames)
     ]
 
@@ -98,7 +102,12 @@ def read_graphs(
     index: str | int | slice = ":",
     format: str | None = None,
     dtype: torch.dtype | None = None,
+    fields: Collection[str] | None = None,
 ) -> list[AtomicGraph]:
-    """Read an ASE-readable file (see :func:`~irreps.data.reading.read_atoms`) into graphs."""
-    frames = read_atoms(path, keys, required, index, format)
-    return atoms_list_to_graphs(frames, cutoff, keys, required, dtype, source=str(path))
+    """Read an ASE-readable file into graphs.
+
+    Arguments as in :func:`~irreps.data.reading.read_atoms` and :func:`atoms_to_graph`; note
+    that ``required`` defaults to ``("energy",)`` here.
+    """
+    frames = read_atoms(path, keys, required, index, format, fields)
+    return atoms_list_to_graphs(frames, cutoff, keys, required, dtype, str(path), fields)

@@ -74,6 +74,7 @@ def extract_fields(
     keys: KeySpec = KeySpec(),
     required: Collection[str] = (),
     where: str = "structure",
+    fields: Collection[str] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Reference values of one structure in canonical shapes, and its string metadata.
 
@@ -86,6 +87,10 @@ def extract_fields(
         Field names (e.g. ``("energy", "forces")``) that must be present.
     where : str
         Names the structure in error messages.
+    fields : collection of str, optional
+        Read only these fields (plus ``required``); ``None`` reads every field present. Use it
+        to ignore values some frames of a file lack, since a batch needs the same fields
+        in every structure. String metadata (``config_type``) is always read.
 
     Returns
     -------
@@ -97,9 +102,12 @@ def extract_fields(
         ``config_type`` when present.
     """
     file_keys = keys.file_keys()
-    for name in required:
+    for name in [*required, *(fields or ())]:
         if name not in file_keys:
-            raise ValueError(f"required field '{name}' is not a field KeySpec maps; known: {', '.join(file_keys)}")
+            raise ValueError(f"field '{name}' is not a field KeySpec maps; known: {', '.join(file_keys)}")
+    if fields is not None:
+        keep = {*fields, *required}
+        file_keys = {n: k for n, k in file_keys.items() if n in keep or K.FIELDS[n].kind == "str"}
     values: dict[str, np.ndarray] = {}
     info: dict[str, str] = {}
     for name, key in file_keys.items():
@@ -121,6 +129,7 @@ def read_atoms(
     required: Collection[str] = (),
     index: str | int | slice = ":",
     format: str | None = None,
+    fields: Collection[str] | None = None,
 ) -> list[ase.Atoms]:
     """Read and validate the structures of an ASE-readable file.
 
@@ -137,6 +146,8 @@ def read_atoms(
         ASE frame selection (``":"`` for all, ``"10:20"``, ``-1``).
     format : str, optional
         ASE format name; guessed from the file name when omitted (``.xyz`` -> extended XYZ).
+    fields : collection of str, optional
+        Validate only these fields (plus ``required``); ``None`` checks every field present.
 
     Raises
     ------
@@ -162,7 +173,7 @@ def read_atoms(
             raise ValueError(f"{path}: cannot read frame {len(frames)} ({type(err).__name__}: {err})") from err
         where = f"{path}, frame {len(frames)}"
         validate_atoms(atoms, where)
-        extract_fields(atoms, keys, required, where)
+        extract_fields(atoms, keys, required, where, fields)
         frames.append(atoms)
     if not frames:
         raise ValueError(f"{path}: no structures found (index {index!r})")

@@ -1,0 +1,278 @@
+"""The training configuration: frozen dataclasses, the one place where defaults live.
+
+A YAML file is read strictly (:func:`irreps.config.config_from_dict`: unknown keys are errors
+that name the key and suggest the closest accepted one) and then ``--set a.b=x`` overrides are
+applied, each value parsed as YAML (``--set optim.lr=1e-3``, ``--set data.keys.energy=REF_E``,
+``--set run.max_minutes=null``). Values are checked in ``__post_init__`` so a bad number fails
+before any data is read.
+
+Units follow the library: Å, eV, eV/Å; loss weights are dimensionless multipliers of the
+squared (or Huber) errors in those units, the energy error taken per atom.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from irreps.config import config_from_dict, config_to_dict
+from irreps.data.reading import KeySpec
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, also reading ``1e-3`` as a number (YAML 1.1 wants ``1.0e-3``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text safely (no object construction), ``1e-3`` style numbers included."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the structures come from and how they become graphs.
+
+    ``train_file`` (required) and the other paths accept a file path or ``bundled:NAME`` for a
+    dataset shipped with the package (``bundled:acac_train``; see :func:`irreps.data.bundled_path`). Without ``valid_file`` a
+    ``valid_fraction`` of the training file is held out (split with ``run.seed``). Without
+    ``isolated_atoms_file`` the per-element reference energies E0 are a least-squares fit to
+    the training energies. ``keys`` maps library field names (``energy``, ``forces``,
+    ``stress``, ``dipole``, ``hessian``, ...) to the names used in the files.
+    """
+
+    train_file: str | None = None
+    valid_file: str | None = None
+    valid_fraction: float = 0.1
+    test_file: str | None = None
+    isolated_atoms_file: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    cutoff: float = 5.0
+    batch_size: int = 8
+    valid_batch_size: int = 32
+    max_train: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(0.0 < self.valid_fraction < 1.0, f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")
+        _check(self.cutoff > 0.0, f"data.cutoff must be positive, got {self.cutoff}")
+        _check(self.batch_size >= 1, f"data.batch_size must be >= 1, got {self.batch_size}")
+        _check(self.valid_batch_size >= 1, f"data.valid_batch_size must be >= 1, got {self.valid_batch_size}")
+        _check(self.max_train is None or self.max_train >= 1, f"data.max_train must be >= 1, got {self.max_train}")
+        known = KeySpec().file_keys()
+        for name in self.keys:
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"data.keys: unknown field '{name}'{hint}; fields: {', '.join(known)}")
+
+    def key_spec(self) -> KeySpec:
+        """The :class:`~irreps.data.reading.KeySpec` with this config's file keys."""
+        return KeySpec(**{f"{name}_key": key for name, key in self.keys.items()})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The architecture (a registered model name) and its own options.
+
+    ``options`` is passed to that architecture's config dataclass (strictly, so typos fail).
+    The trainer adds what it learns from the data: the elements, the E0s and the
+    scale/shift normalisation, and the cutoff from ``data.cutoff``.
+    """
+
+    name: str = "tensornet"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser, learning-rate schedule, EMA and gradient clipping.
+
+    ``schedule``: ``plateau`` multiplies the rate by ``plateau_factor`` when the validation
+    loss has not improved for ``plateau_patience`` epochs; ``cosine`` decays it to
+    ``min_lr`` over the run. Both start with a linear warm-up over ``warmup_epochs``.
+    ``ema_decay`` null disables the exponential moving average of the weights (used for
+    validation and for the saved model when enabled); ``grad_clip`` null disables clipping
+    of the gradient norm.
+    """
+
+    optimizer: Literal["adamw", "amsgrad"] = "amsgrad"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: Literal["plateau", "cosine", "constant"] = "plateau"
+    warmup_epochs: float = 0.0
+    plateau_factor: float = 0.8
+    plateau_patience: int = 20
+    min_lr: float = 1e-6
+    ema_decay: float | None = 0.99
+    grad_clip: float | None = 10.0
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0.0, f"optim.lr must be positive, got {self.lr}")
+        _check(self.weight_decay >= 0.0, f"optim.weight_decay must be >= 0, got {self.weight_decay}")
+        _check(self.warmup_epochs >= 0.0, f"optim.warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        _check(0.0 < self.plateau_factor < 1.0, f"optim.plateau_factor must be in (0, 1), got {self.plateau_factor}")
+        _check(self.plateau_patience >= 0, f"optim.plateau_patience must be >= 0, got {self.plateau_patience}")
+        _check(0.0 <= self.min_lr <= self.lr, f"optim.min_lr must be in [0, lr], got {self.min_lr}")
+        _check(
+            self.ema_decay is None or 0.0 < self.ema_decay < 1.0,
+            f"optim.ema_decay must be in (0, 1) or null, got {self.ema_decay}",
+        )
+        _check(self.grad_clip is None or self.grad_clip > 0.0, f"optim.grad_clip must be positive or null, got {self.grad_clip}")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the loss terms; a term with weight 0 is not computed.
+
+    The energy term compares energies per atom; the others compare every component
+    (forces [N, 3], stress [G, 3, 3], dipole [G, 3], Hessian blocks). ``kind`` ``huber``
+    uses ``huber_delta`` (in the units of each term).
+    """
+
+    energy: float = 1.0
+    forces: float = 10.0
+    stress: float = 0.0
+    dipole: float = 0.0
+    hessian: float = 0.0
+    kind: Literal["mse", "huber"] = "mse"
+    huber_delta: float = 0.01
+
+    def __post_init__(self) -> None:
+        for name in ("energy", "forces", "stress", "dipole", "hessian"):
+            _check(getattr(self, name) >= 0.0, f"loss.{name} weight must be >= 0, got {getattr(self, name)}")
+        _check(self.huber_delta > 0.0, f"loss.huber_delta must be positive, got {self.huber_delta}")
+        _check(
+            sum(self.weights().values()) > 0.0,
+            "every loss weight is 0: set at least one of loss.energy, loss.forces, ...",
+        )
+
+    def weights(self) -> dict[str, float]:
+        """The non-zero weights by field name."""
+        names = ("energy", "forces", "stress", "dipole", "hessian")
+        return {name: getattr(self, name) for name in names if getattr(self, name) > 0.0}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Length, reproducibility, precision, device and outputs of a run.
+
+    Outputs go to ``output_dir/name`` (``name`` null: a time stamp). ``max_minutes`` stops
+    training after the epoch that passes the limit (``--resume`` continues it).
+    ``device`` ``auto`` picks CUDA when available.
+    """
+
+    epochs: int = 100
+    max_minutes: float | None = None
+    seed: int = 0
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = "auto"
+    output_dir: str = "runs"
+    name: str | None = None
+    checkpoint_every: int = 1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, f"run.epochs must be >= 1, got {self.epochs}")
+        _check(self.max_minutes is None or self.max_minutes > 0.0, f"run.max_minutes must be positive or null, got {self.max_minutes}")
+        _check(self.checkpoint_every >= 1, f"run.checkpoint_every must be >= 1, got {self.checkpoint_every}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; ``irreps train --print-config`` shows it resolved."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.c=value`` into its key path and the YAML-parsed value."""
+    key, sep, raw = text.partition("=")
+    path = key.strip().split(".")
+    if not sep or not key.strip() or any(not part for part in path):
+        raise ValueError(f"--set expects KEY.PATH=VALUE (e.g. optim.lr=1e-3), got {text!r}")
+    try:
+        value = parse_yaml(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise ValueError(f"--set {text!r}: the value is not valid YAML ({err})") from err
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Copy of the nested dict ``data`` with every ``KEY.PATH=VALUE`` override set.
+
+    Missing intermediate mappings are created; validation (unknown keys included) happens
+    when the result is turned into a :class:`TrainConfig`.
+    """
+    result = _deep_copy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = result
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(path[: depth + 1])
+                raise ValueError(f"--set {text!r}: '{where}' is a value, not a section")
+            node = child
+        node[path[-1]] = value
+    return result
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    return data
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> TrainConfig:
+    """Read a YAML config (none: all defaults), apply ``--set`` overrides, validate."""
+    data: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        try:
+            loaded = parse_yaml(path.read_text())
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path} is not valid YAML: {err}") from err
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of sections (data, model, optim, loss, run)")
+        data = loaded or {}
+        where = path.name
+    return config_from_dict(TrainConfig, apply_overrides(data, list(overrides)), where=where)
+
+
+def dump_config(config: TrainConfig) -> str:
+    """The config as YAML text (every field, defaults included)."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+def default_config_path(name: str = "quickstart") -> Path:
+    """Path of a config shipped with the package (``irreps/configs/NAME.yaml``)."""
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no shipped config named '{name}' ({path})")
+    return path

@@ -1,0 +1,114 @@
+"""The weighted training loss: energy per atom, forces, stress, dipole and Hessian terms.
+
+Each term is the mean of an elementwise penalty (squared error or Huber) over its entries;
+the total is the weighted sum. The energy term divides by the atom count of each structure
+so that molecules and crystals of any size weigh alike and the weight means the same thing
+for every dataset.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from irreps.data.graph import AtomicGraph
+from irreps.train.metrics import ErrorAccumulator
+
+LOSS_FIELDS = ("energy", "forces", "stress", "dipole", "hessian")
+
+
+class WeightedLoss:
+    """Weighted sum of per-property penalties.
+
+    Parameters
+    ----------
+    weights : dict[str, float]
+        Non-zero weights by field name (a subset of :data:`LOSS_FIELDS`).
+    kind : "mse" or "huber"
+    huber_delta : float
+        Transition point of the Huber penalty, in the units of each term.
+    """
+
+    def __init__(self, weights: dict[str, float], kind: Literal["mse", "huber"] = "mse", huber_delta: float = 0.01):
+        unknown = sorted(set(weights) - set(LOSS_FIELDS))
+        if unknown:
+            raise ValueError(f"no loss term for {', '.join(unknown)}; known: {', '.join(LOSS_FIELDS)}")
+        if kind not in ("mse", "huber"):
+            raise ValueError(f"loss kind must be 'mse' or 'huber', got {kind!r}")
+        self.weights = {k: float(v) for k, v in weights.items() if v > 0.0}
+        if not self.weights:
+            raise ValueError("every loss weight is 0: nothing to train")
+        self.kind = kind
+        self.huber_delta = huber_delta
+
+    def prediction_flags(self) -> dict[str, bool]:
+        """Keyword arguments asking the model for the derivatives this loss compares.
+
+        ``compute_hessian`` is only passed when a Hessian term is weighted, so models without
+        Hessians keep the plain ``(graph, compute_forces, compute_stress)`` signature.
+        """
+        flags = {"compute_forces": "forces" in self.weights, "compute_stress": "stress" in self.weights}
+        if "hessian" in self.weights:
+            flags["compute_hessian"] = True
+        return flags
+
+    def _penalty(self, pred: Tensor, ref: Tensor) -> Tensor:
+        if self.kind == "huber":
+            return F.huber_loss(pred, ref, delta=self.huber_delta)
+        return F.mse_loss(pred, ref)
+
+    def _terms(self, pairs: dict[str, tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
+        out = {}
+        for name, (p, r) in pairs.items():
+            if p.shape != r.shape:
+                raise ValueError(f"'{name}': prediction shape {tuple(p.shape)} != reference shape {tuple(r.shape)}")
+            # energies may be kept in float64 (totals of ~1e4 eV lose meV in float32)
+            dtype = torch.promote_types(p.dtype, r.dtype)
+            out[name] = self._penalty(p.to(dtype), r.to(dtype))
+        return out
+
+    def terms(self, pred: dict[str, Tensor], graph: AtomicGraph) -> dict[str, Tensor]:
+        """Unweighted loss of each weighted property on one batch (scalars).
+
+        ``pred`` holds the model outputs (``energy`` [G], ``forces`` [N, 3], ``stress``
+        [G, 3, 3], ``dipole`` [G, 3], ``hessian`` flattened blocks); ``graph.targets`` the
+        reference values under the same names.
+        """
+        pairs = {}
+        for name in self.weights:
+            if name not in graph.targets:
+                raise ValueError(f"loss.{name} has a non-zero weight but the data has no '{name}' values")
+            if name not in pred:
+                raise ValueError(f"loss.{name} has a non-zero weight but the model does not predict '{name}'")
+            p, r = pred[name], graph.targets[name]
+            if name == "energy":
+                atoms = graph.atoms_per_graph().to(p.dtype)
+                p, r = p / atoms, r / atoms
+            pairs[name] = (p, r)
+        return self._terms(pairs)
+
+    def __call__(self, pred: dict[str, Tensor], graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
+        """Total loss (scalar) and the unweighted terms, on one batch."""
+        terms = self.terms(pred, graph)
+        return self._total(terms), terms
+
+    def _total(self, terms: dict[str, Tensor]) -> Tensor:
+        return torch.stack([self.weights[name] * value.double() for name, value in terms.items()]).sum()
+
+    def pooled(self, errors: ErrorAccumulator) -> tuple[float, dict[str, float]]:
+        """The loss over a whole data set collected in ``errors`` (no batch averaging).
+
+        Used for validation: the same penalty as in training, on every entry at once.
+        """
+        pairs = {}
+        for name in self.weights:
+            source = "energy_per_atom" if name == "energy" else name
+            if source not in errors.fields():
+                raise ValueError(f"loss.{name} has a non-zero weight but no '{name}' values were collected")
+            ref, out = errors.values(source)
+            pairs[name] = (out, ref)
+        terms = self._terms(pairs)
+        return float(self._total(terms)), {k: float(v) for k, v in terms.items()}

@@ -1,0 +1,130 @@
+"""Error metrics of predictions against reference data: MAE and RMSE, overall and per config_type.
+
+Errors are collected batch by batch (:class:`ErrorAccumulator`) and reduced once at the end,
+so the numbers are exact over the whole set, not averages of batch averages. Values are in the
+library's units (eV, eV/Å, eV/Å^3, e·Å); :func:`format_table` prints them in meV.
+
+Keys of the result: ``energy`` (total energy per structure), ``energy_per_atom``, ``forces``
+(every Cartesian component of every atom), and ``stress`` / ``dipole`` / ``hessian`` (every
+entry) when both the model and the data have them; each maps to ``{"mae": ..., "rmse": ..., "count": ...}``.
+``by_config_type`` repeats them per ``config_type`` of the structures.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from irreps.data.graph import AtomicGraph
+
+DEFAULT_CONFIG_TYPE = "default"
+
+
+def mae_rmse(error: Tensor) -> dict[str, float]:
+    """Mean absolute and root-mean-square value of the entries of ``error``."""
+    error = error.reshape(-1).to(torch.float64)
+    if error.numel() == 0:
+        return {"mae": float("nan"), "rmse": float("nan"), "count": 0}
+    return {
+        "mae": float(error.abs().mean()),
+        "rmse": float(error.square().mean().sqrt()),
+        "count": int(error.numel()),
+    }
+
+
+class ErrorAccumulator:
+    """Collects reference and predicted values over batches; :meth:`result` reduces them."""
+
+    def __init__(self) -> None:
+        # field -> list of (reference, prediction) per batch, [items, ...] float64 on CPU
+        self._pairs: dict[str, list[tuple[Tensor, Tensor]]] = defaultdict(list)
+        # field -> list of config_type per item (structures, or atoms for forces)
+        self._types: dict[str, list[str]] = defaultdict(list)
+
+    def update(self, pred: dict[str, Tensor], graph: AtomicGraph) -> None:
+        """Add one batch: ``pred`` as returned by a model, references from ``graph.targets``."""
+        types = list(graph.info.get("config_type", [DEFAULT_CONFIG_TYPE] * graph.num_graphs))
+        types = [DEFAULT_CONFIG_TYPE if t is None else str(t) for t in types]
+        atoms = graph.atoms_per_graph().to(torch.float64).cpu()
+        for name in ("energy", "forces", "stress", "dipole", "hessian"):
+            if name not in pred or name not in graph.targets:
+                continue
+            ref = graph.targets[name].detach().to(device="cpu", dtype=torch.float64)
+            out = pred[name].detach().to(device="cpu", dtype=torch.float64)
+            if name in ("forces", "hessian"):
+                # one label per atom, or per entry of each structure's (3N x 3N) block
+                per_item = graph.batch.cpu() if name == "forces" else torch.repeat_interleave(
+                    torch.arange(graph.num_graphs), 9 * graph.atoms_per_graph().cpu() ** 2
+                )
+                self._add(name, ref, out, [types[int(b)] for b in per_item])
+                continue
+            self._add(name, ref.reshape(graph.num_graphs, -1), out.reshape(graph.num_graphs, -1), types)
+            if name == "energy":
+                self._add("energy_per_atom", ref / atoms, out / atoms, types)
+
+    def _add(self, name: str, ref: Tensor, out: Tensor, types: list[str]) -> None:
+        self._pairs[name].append((ref, out))
+        self._types[name].extend(types)
+
+    def values(self, name: str) -> tuple[Tensor, Tensor]:
+        """All (reference, prediction) values of ``name`` collected so far, [items, ...]."""
+        if name not in self._pairs:
+            raise KeyError(f"no '{name}' values were collected")
+        refs, outs = zip(*self._pairs[name])
+        return torch.cat(refs), torch.cat(outs)
+
+    def fields(self) -> list[str]:
+        return list(self._pairs)
+
+    def result(self) -> dict[str, Any]:
+        """MAE and RMSE of every collected field, overall and per config_type."""
+        overall: dict[str, Any] = {}
+        by_type: dict[str, dict[str, Any]] = defaultdict(dict)
+        for name in self._pairs:
+            ref, out = self.values(name)
+            error = out - ref
+            overall[name] = mae_rmse(error)
+            labels = self._types[name]
+            for label in sorted(set(labels)):
+                mask = torch.tensor([t == label for t in labels])
+                by_type[label][name] = mae_rmse(error[mask])
+        overall["by_config_type"] = dict(by_type)
+        return overall
+
+
+_TABLE_COLUMNS = (
+    ("energy_per_atom", "E/atom", "meV/atom"),
+    ("energy", "E", "meV"),
+    ("forces", "F", "meV/Å"),
+    ("stress", "S", "meV/Å³"),
+    ("dipole", "mu", "me·Å"),
+    ("hessian", "H", "meV/Å²"),
+)
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """Readable table of MAE / RMSE in meV units, one row overall and one per config_type."""
+    columns = [c for c in _TABLE_COLUMNS if c[0] in metrics]
+    header = ["set", "N"] + [f"{label} {stat} ({unit})" for _, label, unit in columns for stat in ("MAE", "RMSE")]
+    rows = [("all", metrics)]
+    by_type = metrics.get("by_config_type", {})
+    if len(by_type) > 1:
+        rows += sorted(by_type.items())
+    lines = []
+    for label, values in rows:
+        count = values.get("energy", {}).get("count", "")
+        cells = [str(label), str(count)]
+        for name, _, _ in columns:
+            entry = values.get(name)
+            cells += [f"{1000 * entry[s]:.3f}" if entry else "-" for s in ("mae", "rmse")]
+        lines.append(cells)
+    widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        # first column left-aligned (labels), numbers right-aligned
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in lines])

@@ -1,0 +1,192 @@
+"""A whole training run from a :class:`~irreps.train.config.TrainConfig`.
+
+``train(config)`` prepares the data, builds the model (filling in what the data determines:
+elements, E0s, energy scale and shift, cutoff), fits it with :class:`~irreps.train.trainer.Trainer`,
+writes the final model file (the EMA weights of the best validation epoch) with
+:func:`irreps.models.save_model`, evaluates it on the validation and test sets and draws the
+plots. The run directory ends up holding::
+
+    config.yaml  model.pt  metrics.csv  metrics.json  test_metrics.json
+    learning_curve.png  parity_valid.png  parity_test.png  checkpoints/{last,best}.pt
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import irreps
+from irreps.config import config_to_dict
+from irreps.data import GraphDataset, GraphLoader
+from irreps.models import build_model, save_model
+from irreps.models.registry import model_entry
+from irreps.train.checkpoint import prepare_run_dir, write_atomic
+from irreps.train.config import TrainConfig, dump_config
+from irreps.train.losses import WeightedLoss
+from irreps.train.metrics import ErrorAccumulator
+from irreps.train.plots import plot_learning_curve, plot_parity
+from irreps.train.prepare import PreparedData, prepare_data
+from irreps.train.trainer import Trainer, collect_errors
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class TrainingResult:
+    """What a finished run produced (paths, history and metrics in eV units)."""
+
+    run_dir: Path
+    model_path: Path
+    history: list[dict[str, float]]
+    best_epoch: int
+    valid_metrics: dict[str, Any]
+    test_metrics: dict[str, Any] | None
+
+
+def resolve_device(text: str) -> torch.device:
+    """``auto`` (CUDA when available) or any torch device string."""
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(text)
+    except RuntimeError as err:
+        raise ValueError(f"run.device: {text!r} is not a device ({err})") from err
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    """``run.output_dir/run.name``, the name defaulting to the current time stamp."""
+    name = config.run.name or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(config.run.output_dir) / name
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
+    """The architecture's options with the data-determined fields filled in.
+
+    Fields the architecture's config declares and the user left out are set from the data:
+    ``elements``, ``e0s`` (in ``elements`` order), ``shift`` (mean per-atom energy after E0),
+    ``scale`` (RMS force, or the per-atom energy spread without forces) and ``cutoff``
+    (``data.cutoff``).
+    """
+    stats = data.statistics
+    missing = sorted(set(stats.elements) - set(data.e0s))
+    if missing:
+        raise ValueError(f"no E0 for atomic numbers {missing}: add them to data.isolated_atoms_file")
+    declared = {f.name for f in dataclasses.fields(model_entry(config.model.name).config_cls)}
+    scale = stats.forces_rms if stats.forces_rms else stats.energy_per_atom_std
+    derived = {
+        "elements": list(stats.elements),
+        "e0s": [data.e0s[z] for z in stats.elements],
+        "shift": stats.energy_shift,
+        "scale": scale if scale > 0 else 1.0,
+        "cutoff": config.data.cutoff,
+    }
+    options = dict(config.model.options)
+    for name, value in derived.items():
+        if name in declared and name not in options:
+            options[name] = value
+    if float(options.get("cutoff", 0.0)) > config.data.cutoff:
+        raise ValueError(
+            f"model.options.cutoff={options['cutoff']} exceeds data.cutoff={config.data.cutoff}: "
+            "the neighbour lists would miss neighbours"
+        )
+    return options
+
+
+def evaluate_set(model: torch.nn.Module, dataset: GraphDataset, batch_size: int, flags: dict[str, bool]) -> ErrorAccumulator:
+    """Errors of ``model`` (eval mode) over every structure of ``dataset``."""
+    model.eval()
+    return collect_errors(model, GraphLoader(dataset, batch_size), flags)
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    log: Callable[[str], None] = print,
+) -> TrainingResult:
+    """Run the training ``config`` describes; see the module docstring for what is written.
+
+    Parameters
+    ----------
+    run_dir : path, optional
+        Defaults to :func:`default_run_dir`; must be empty unless ``resume`` or ``overwrite``.
+    resume : bool
+        Continue the run saved in ``run_dir/checkpoints/last.pt`` exactly where it stopped.
+    overwrite : bool
+        Replace the files of an earlier run in ``run_dir``.
+    """
+    run_dir = prepare_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
+    write_atomic(run_dir / "config.yaml", dump_config(config))
+    log(f"run directory: {run_dir}")
+    seed_everything(config.run.seed)
+    dtype, device = DTYPES[config.run.dtype], resolve_device(config.run.device)
+    loss = WeightedLoss(config.loss.weights(), config.loss.kind, config.loss.huber_delta)
+    data64 = prepare_data(config.data, config.loss.weights(), config.run.seed, log=log)
+    data = data64.cast(dtype, device)
+    options = model_options(config, data64)
+    model = build_model(config.model.name, options).to(device=device, dtype=dtype)
+    log(f"model: {config.model.name}, {sum(p.numel() for p in model.parameters()):,} parameters, {config.run.dtype} on {device}")
+    trainer = Trainer(
+        model, data.train, data.valid, config.optim, config.loss, config.run,
+        config.data.batch_size, config.data.valid_batch_size, run_dir=run_dir, log=log,
+    )
+    if resume:
+        trainer.resume(run_dir / "checkpoints" / "last.pt")
+    trainer.fit()
+
+    # The final model: EMA weights of the best epoch, evaluated in float64 so the reported
+    # errors are not limited by float32 rounding of ~1e4 eV total energies.
+    final = copy.deepcopy(model)
+    final.load_state_dict(trainer.best_weights)
+    evaluation = copy.deepcopy(final).to(device=device, dtype=torch.float64)
+    data_eval = data64.cast(torch.float64, device)
+    batch = config.data.valid_batch_size
+    flags = {k: v for k, v in loss.prediction_flags().items() if k != "compute_hessian"}
+    valid_errors = evaluate_set(evaluation, data_eval.valid, batch, flags)
+    valid_metrics = valid_errors.result()
+    test_errors = evaluate_set(evaluation, data_eval.test, batch, flags) if data_eval.test is not None else None
+    test_metrics = test_errors.result() if test_errors is not None else None
+
+    metadata = {
+        "training": {
+            "library_version": irreps.__version__,
+            "train_file": config.data.train_file,
+            "valid_file": config.data.valid_file,
+            "test_file": config.data.test_file,
+            "num_train": len(data.train),
+            "num_valid": len(data.valid),
+            "e0_source": data.e0_source,
+            "cutoff": config.data.cutoff,
+            "keys": dict(config.data.keys),
+            "epochs": trainer.epoch,
+            "best_epoch": trainer.best_epoch,
+            "train_seconds": trainer.train_seconds,
+            "config": config_to_dict(config),
+        },
+        "metrics": {"valid": valid_metrics, "test": test_metrics},
+    }
+    model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
+    if test_metrics is not None:
+        write_atomic(run_dir / "test_metrics.json", json.dumps(test_metrics, indent=1))
+    plot_learning_curve(trainer.history, run_dir / "learning_curve.png")
+    plot_parity(valid_errors, run_dir / "parity_valid.png", "validation")
+    if test_errors is not None:
+        plot_parity(test_errors, run_dir / "parity_test.png", "test")
+    return TrainingResult(run_dir, model_path, trainer.history, trainer.best_epoch, valid_metrics, test_metrics)

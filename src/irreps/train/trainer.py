@@ -1,0 +1,266 @@
+"""The training loop: optimiser, schedule, EMA, clipping, validation, logs and checkpoints.
+
+The trainer knows a model only as a module that maps an :class:`~irreps.data.graph.AtomicGraph`
+to a dict of predictions (``model(graph, compute_forces=..., compute_stress=...)``). One epoch
+is a pass over the shuffled training set followed by a validation pass with the EMA weights;
+after it the per-epoch row is appended to ``metrics.csv`` / ``metrics.json`` and the ``last``
+checkpoint (and ``best`` when validation improved) is written, atomically.
+
+Everything that decides the rest of the run is in :meth:`Trainer.state_dict` (weights,
+optimiser moments, schedule, EMA, the shuffling generator and the global generators, epoch,
+history), so ``--resume`` continues exactly where a run stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from irreps.data.graph import AtomicGraph
+from irreps.data.loader import GraphLoader
+from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_atomic
+from irreps.train.config import LossConfig, OptimConfig, RunConfig
+from irreps.train.ema import ExponentialMovingAverage
+from irreps.train.losses import WeightedLoss
+from irreps.train.metrics import ErrorAccumulator
+from irreps.train.progress import progress_bar
+from irreps.train.schedule import LRSchedule
+
+
+def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.Optimizer:
+    """AdamW, or AdamW with the AMSGrad correction, over the trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    return torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay, amsgrad=optim.optimizer == "amsgrad")
+
+
+def collect_errors(model: torch.nn.Module, batches: Any, flags: dict[str, bool] | None = None) -> ErrorAccumulator:
+    """Run ``model`` over ``batches`` (an iterable of graphs) and collect its errors.
+
+    ``flags`` are the keyword arguments of the model call (default: forces, no stress).
+    Gradients with respect to positions are still needed for forces, so autograd stays on;
+    parameter gradients are never accumulated because nothing calls ``backward``.
+    """
+    flags = flags if flags is not None else {"compute_forces": True, "compute_stress": False}
+    errors = ErrorAccumulator()
+    for batch in batches:
+        pred = model(batch, **flags)
+        errors.update({k: v.detach() for k, v in pred.items()}, batch)
+    return errors
+
+
+class Trainer:
+    """Fits a model on graphs already in the training dtype and device.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    train_set, valid_set : sequence of AtomicGraph
+        Single structures (collated into batches here).
+    optim, loss, run : OptimConfig, LossConfig, RunConfig
+    batch_size, valid_batch_size : int
+    run_dir : Path, optional
+        Where logs and checkpoints go; nothing is written when omitted.
+    log : callable
+        Receives one line of text per epoch.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        train_set: Sequence[AtomicGraph],
+        valid_set: Sequence[AtomicGraph],
+        optim: OptimConfig,
+        loss: LossConfig,
+        run: RunConfig,
+        batch_size: int,
+        valid_batch_size: int,
+        run_dir: Path | None = None,
+        log: Callable[[str], None] = print,
+    ):
+        self.model = model
+        self.optim_config, self.run_config = optim, run
+        self.loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta)
+        self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed)
+        self.valid_loader = GraphLoader(valid_set, valid_batch_size)
+        self.optimizer = build_optimizer(model, optim)
+        steps = len(self.train_loader)
+        self.schedule = LRSchedule(
+            self.optimizer, optim.schedule, optim.lr, total_steps=steps * run.epochs,
+            warmup_steps=round(optim.warmup_epochs * steps), min_lr=optim.min_lr,
+            factor=optim.plateau_factor, patience=optim.plateau_patience,
+        )
+        self.ema = ExponentialMovingAverage(model, optim.ema_decay) if optim.ema_decay is not None else None
+        self.run_dir = run_dir
+        self.log = log
+        self.epoch = 0
+        self.history: list[dict[str, float]] = []
+        self.best_loss = math.inf
+        self.best_epoch = 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.train_seconds = 0.0
+
+    # -- one epoch -----------------------------------------------------------------------------
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the shuffled training set; mean loss and terms over its batches."""
+        self.model.train()
+        sums: dict[str, float] = {}
+        clip = self.optim_config.grad_clip
+        bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}", self.run_config.progress)
+        for batch in self.train_loader:
+            pred = self.model(batch, **self.loss.prediction_flags())
+            total, terms = self.loss(pred, batch)
+            if not torch.isfinite(total):
+                raise FloatingPointError(f"epoch {self.epoch + 1}: the training loss is {float(total)}; lower optim.lr")
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.optimizer.step()
+            self.schedule.step()
+            if self.ema is not None:
+                self.ema.update(self.model)
+            for key, value in {"loss": total, **terms}.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            bar.update(f"loss {float(total.detach()):.4g}")
+        bar.close()
+        return {f"train_{k}": v / len(self.train_loader) for k, v in sums.items()}
+
+    def evaluate(self, batches: Any) -> ErrorAccumulator:
+        """Errors of the model (with the EMA weights when enabled) over ``batches``."""
+        self.model.eval()
+        if self.ema is None:
+            return collect_errors(self.model, batches, self.loss.prediction_flags())
+        with self.ema.swapped_into(self.model):
+            return collect_errors(self.model, batches, self.loss.prediction_flags())
+
+    def validate(self) -> tuple[dict[str, float], ErrorAccumulator]:
+        """Validation loss and errors (eV units) as a flat row, and the collected errors."""
+        errors = self.evaluate(self.valid_loader)
+        loss, terms = self.loss.pooled(errors)
+        row = {"valid_loss": loss, **{f"valid_{k}": v for k, v in terms.items()}}
+        for name, values in errors.result().items():
+            if name != "by_config_type":
+                row[f"valid_{name}_mae"], row[f"valid_{name}_rmse"] = values["mae"], values["rmse"]
+        return row, errors
+
+    # -- the run -------------------------------------------------------------------------------
+    def fit(self) -> list[dict[str, float]]:
+        """Train until ``run.epochs`` (or ``run.max_minutes``); returns the per-epoch history."""
+        started = time.monotonic()
+        while self.epoch < self.run_config.epochs:
+            tick = time.monotonic()
+            row = {"epoch": self.epoch + 1, "lr": self.schedule.current_lr()}
+            row.update(self.train_epoch())
+            valid, _ = self.validate()
+            row.update(valid)
+            self.schedule.end_epoch(valid["valid_loss"])
+            self.epoch += 1
+            self.train_seconds += time.monotonic() - tick
+            row["seconds"] = self.train_seconds
+            self.history.append(row)
+            improved = valid["valid_loss"] < self.best_loss
+            if improved:
+                self.best_loss, self.best_epoch = valid["valid_loss"], self.epoch
+                self.best_weights = self.averaged_weights()
+            minutes = self.run_config.max_minutes
+            out_of_time = minutes is not None and time.monotonic() - started > 60.0 * minutes
+            self._write_epoch(improved, stopping=out_of_time)
+            self.log(self._summary(row, improved))
+            if out_of_time:
+                self.log(f"stopping after epoch {self.epoch}: run.max_minutes={minutes} reached")
+                break
+        return self.history
+
+    def averaged_weights(self) -> dict[str, torch.Tensor]:
+        """The model's state dict with the EMA parameters in place (a detached copy)."""
+        if self.ema is None:
+            return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        with self.ema.swapped_into(self.model):
+            return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _summary(self, row: dict[str, float], improved: bool) -> str:
+        parts = [f"epoch {int(row['epoch']):4d}", f"lr {row['lr']:.2e}", f"train {row['train_loss']:.4g}",
+                 f"valid {row['valid_loss']:.4g}"]
+        if "valid_energy_per_atom_rmse" in row:
+            parts.append(f"E RMSE {1000 * row['valid_energy_per_atom_rmse']:.3f} meV/atom")
+        if "valid_forces_rmse" in row:
+            parts.append(f"F RMSE {1000 * row['valid_forces_rmse']:.2f} meV/Å")
+        parts.append(f"{row['seconds']:.0f} s" + ("  *" if improved else ""))
+        return "  ".join(parts)
+
+    # -- files ---------------------------------------------------------------------------------
+    def _write_epoch(self, improved: bool, stopping: bool = False) -> None:
+        if self.run_dir is None:
+            return
+        write_atomic(self.run_dir / "metrics.csv", history_csv(self.history))
+        summary = {"history": self.history, "best_epoch": self.best_epoch, "best_valid_loss": self.best_loss}
+        write_atomic(self.run_dir / "metrics.json", json.dumps(summary, indent=1))
+        save_last = stopping or self.epoch == self.run_config.epochs or self.epoch % self.run_config.checkpoint_every == 0
+        if not (save_last or improved):
+            return
+        state = self.state_dict()
+        if save_last:
+            save_checkpoint(self.run_dir / "checkpoints" / "last.pt", state)
+        if improved:
+            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", state)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the run exactly."""
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "shuffle_generator": self.train_loader.generator.get_state(),
+            "rng": rng_state(),
+            "history": self.history,
+            "best_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "best_weights": self.best_weights,
+            "train_seconds": self.train_seconds,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        if (state["ema"] is None) != (self.ema is None):
+            raise ValueError("the checkpoint and the config disagree on optim.ema_decay being null")
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.train_loader.generator.set_state(state["shuffle_generator"])
+        set_rng_state(state["rng"])
+        self.epoch = int(state["epoch"])
+        self.history = [dict(row) for row in state["history"]]
+        self.best_loss = float(state["best_loss"])
+        self.best_epoch = int(state["best_epoch"])
+        self.best_weights = state["best_weights"]
+        self.train_seconds = float(state["train_seconds"])
+
+    def resume(self, path: str | Path) -> None:
+        """Load the checkpoint at ``path`` and continue from its epoch."""
+        self.load_state_dict(load_checkpoint(path))
+        self.log(f"resumed from {path} at epoch {self.epoch}")
+
+
+def history_csv(history: Sequence[dict[str, float]]) -> str:
+    """The per-epoch rows as CSV text (columns in first-seen order)."""
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()

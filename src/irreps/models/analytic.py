@@ -48,11 +48,13 @@ class _PairPotential(torch.nn.Module):
     its receiving atom, so per-atom energies sum to the total.
     """
 
-    def __init__(self, elements: tuple[int, ...], e0: tuple[float, ...], cutoff: float, width: float):
+    def __init__(self, config: HarmonicPairConfig | MorsePairConfig):
         super().__init__()
+        elements, e0, cutoff, width = config.elements, config.e0, config.cutoff, config.switch_width
         _check_elements(elements, e0)
         if not 0.0 < width <= cutoff:
             raise ValueError(f"switch_width must be in (0, cutoff], got {width} for cutoff {cutoff}")
+        self.config = config
         self.elements = tuple(elements)
         self.cutoff = float(cutoff)
         self.switch_width = float(width)
@@ -77,7 +79,7 @@ class _PairPotential(torch.nn.Module):
         atom_energy = self.e0_table.to(positions.dtype)[graph.atomic_numbers]
         atom_energy = atom_energy.index_add(0, i, 0.5 * self.switched_pair_energy(r))
         out = _finish(graph, atom_energy, leaf, strain, compute_forces)
-        if getattr(self.config, "predict_hessian", False):
+        if self.config.predict_hessian:
             out["hessian"] = self.pair_hessian(graph)
         return out
 
@@ -171,10 +173,6 @@ class HarmonicPairConfig:
 
 @register_model("harmonic_pair", HarmonicPairConfig)
 class HarmonicPair(_PairPotential):
-    def __init__(self, config: HarmonicPairConfig):
-        super().__init__(config.elements, config.e0, config.cutoff, config.switch_width)
-        self.config = config
-
     def pair_energy(self, r: Tensor) -> Tensor:
         return 0.5 * self.config.k * (r - self.config.r0) ** 2
 
@@ -195,10 +193,6 @@ class MorsePairConfig:
 
 @register_model("morse_pair", MorsePairConfig)
 class MorsePair(_PairPotential):
-    def __init__(self, config: MorsePairConfig):
-        super().__init__(config.elements, config.e0, config.cutoff, config.switch_width)
-        self.config = config
-
     def pair_energy(self, r: Tensor) -> Tensor:
         c = self.config
         return c.depth * ((1.0 - torch.exp(-c.alpha * (r - c.r0))) ** 2 - 1.0)

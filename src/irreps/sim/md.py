@@ -1,0 +1,251 @@
+"""Molecular dynamics: NVE velocity Verlet and Langevin NVT with ASE's integrators.
+
+Outputs grow under ``<name>.part`` while the run goes and are renamed to their final names when
+it finishes. Every trajectory frame stores positions, momenta, energy, forces, ``step`` and
+``time_fs``, so a run resumes from the last frame of its (partial or finished) trajectory: NVE
+continues exactly (velocity Verlet's state is positions and momenta); Langevin continues with a
+fresh random stream seeded by ``seed + step``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import ase.io
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io.trajectory import Trajectory
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+from ase.md.verlet import VelocityVerlet
+
+from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv
+from irreps.sim.progress import Progress
+
+LOG_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "etot_eV")
+
+
+@dataclass(frozen=True)
+class MDConfig:
+    """Settings of one MD run.
+
+    Attributes
+    ----------
+    ensemble : {"nve", "nvt"}
+        ``nve``: velocity Verlet; ``nvt``: Langevin thermostat at ``temperature_K``.
+    timestep_fs : float
+    steps : int
+        Total number of steps of the run (a resumed run continues up to this number).
+    temperature_K : float
+        Maxwell-Boltzmann initial temperature (before removing centre-of-mass motion and, for
+        molecules, rotation) and the Langevin bath temperature.
+    friction_per_fs : float
+        Langevin friction (1/fs).
+    seed : int
+        Seeds the initial velocities and the Langevin noise.
+    traj_every, log_every : int
+        Write a trajectory frame / log row every so many steps.
+    """
+
+    ensemble: Literal["nve", "nvt"] = "nve"
+    timestep_fs: float = 0.5
+    steps: int = 1000
+    temperature_K: float = 300.0
+    friction_per_fs: float = 0.01
+    seed: int = 0
+    traj_every: int = 10
+    log_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.ensemble not in ("nve", "nvt"):
+            raise ValueError(f"ensemble must be 'nve' or 'nvt', got '{self.ensemble}'")
+        if not self.timestep_fs > 0:
+            raise ValueError(f"timestep_fs must be positive, got {self.timestep_fs}")
+        if self.steps < 0 or self.traj_every < 1 or self.log_every < 1:
+            raise ValueError("steps must be >= 0 and traj_every, log_every >= 1")
+        if self.temperature_K < 0 or (self.ensemble == "nvt" and not self.friction_per_fs > 0):
+            raise ValueError("temperature_K must be >= 0 and friction_per_fs > 0 for nvt")
+
+
+@dataclass
+class MDResult:
+    """What a run produced: final state, log rows (dicts of :data:`LOG_COLUMNS`) and speed."""
+
+    atoms: Atoms
+    log: list[dict[str, float]]
+    trajectory: Path
+    log_path: Path
+    first_step: int
+    steps_per_s: float
+
+
+def run_md(
+    atoms: Atoms,
+    calculator: Calculator,
+    config: MDConfig,
+    trajectory: str | os.PathLike,
+    log: str | os.PathLike,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> MDResult:
+    """Run MD of ``atoms`` (its momenta are drawn unless resuming), writing a trajectory and a CSV log.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Starting structure; ignored (except for its constraints) when ``resume`` finds a frame.
+    calculator : ase Calculator
+    config : MDConfig
+    trajectory : path
+        ``.xyz``/``.extxyz`` or ``.traj``; frames every ``config.traj_every`` steps.
+    log : path
+        CSV with the columns :data:`LOG_COLUMNS`.
+    resume : bool
+        Continue from the last frame of ``<trajectory>.part`` (an interrupted run) or of
+        ``trajectory`` (a finished one, extended to ``config.steps``).
+    overwrite : bool
+        Replace existing outputs of a fresh run.
+    progress : bool
+        Show a progress line on stderr.
+    """
+    trajectory, log = Path(trajectory), Path(log)
+    fmt = frame_format(trajectory)
+    traj_part, log_part = partial_path(trajectory), partial_path(log)
+    if resume:
+        atoms, start = _resume_state(atoms, trajectory, log, fmt)
+    else:
+        check_outputs([trajectory, log], overwrite)
+        for stale in (traj_part, log_part):
+            stale.unlink(missing_ok=True)
+        atoms = atoms.copy()
+        _draw_velocities(atoms, config)
+        start = 0
+    atoms.calc = calculator
+
+    dt = config.timestep_fs * units.fs
+    if config.ensemble == "nve":
+        dyn = VelocityVerlet(atoms, timestep=dt)
+    else:
+        rng = np.random.default_rng(config.seed + start)
+        dyn = Langevin(atoms, dt, temperature_K=config.temperature_K, friction=config.friction_per_fs / units.fs, rng=rng)
+    dyn.nsteps = start
+    rows = read_csv(log_part) if start > 0 else []
+    bar = Progress(config.steps - start, f"md {config.ensemble}", enabled=progress)
+    t0 = time.perf_counter()
+    with _FrameWriter(traj_part, fmt) as writer, open(log_part, "a", newline="") as log_handle:
+        log_writer = csv.DictWriter(log_handle, fieldnames=LOG_COLUMNS)
+        if start == 0:
+            log_writer.writeheader()
+
+        def observe() -> None:
+            step = dyn.nsteps
+            if step == start and start > 0:
+                return  # the resumed frame and row are already on disk
+            if step % config.log_every == 0:
+                rows.append(_log_row(atoms, step, config.timestep_fs))
+                log_writer.writerow(rows[-1])
+                log_handle.flush()
+            if step % config.traj_every == 0:
+                writer.write(_frame(atoms, step, config.timestep_fs))
+            if progress:
+                bar.update(step - start, T=atoms.get_temperature())
+
+        dyn.attach(observe, interval=1)
+        dyn.run(config.steps - start)
+    bar.close()
+    wall = time.perf_counter() - t0
+    os.replace(traj_part, trajectory)
+    os.replace(log_part, log)
+    steps_done = config.steps - start
+    return MDResult(atoms, rows, trajectory, log, start, steps_done / wall if wall > 0 else float("nan"))
+
+
+def _draw_velocities(atoms: Atoms, config: MDConfig) -> None:
+    """Maxwell-Boltzmann momenta at ``temperature_K``, without drift (or rotation for molecules)."""
+    if config.temperature_K == 0:
+        atoms.set_momenta(np.zeros((len(atoms), 3)))
+        return
+    MaxwellBoltzmannDistribution(atoms, temperature_K=config.temperature_K, rng=np.random.default_rng(config.seed))
+    Stationary(atoms)
+    if not atoms.pbc.any() and len(atoms) > 2:
+        ZeroRotation(atoms)
+
+
+def _resume_state(atoms: Atoms, trajectory: Path, log: Path, fmt: str) -> tuple[Atoms, int]:
+    """Last frame and its step; moves finished outputs back to ``.part`` and trims the log to it."""
+    traj_part, log_part = partial_path(trajectory), partial_path(log)
+    if not traj_part.exists():
+        if not trajectory.exists():
+            raise FileNotFoundError(f"cannot resume: neither {traj_part} nor {trajectory} exists")
+        if not log.exists():
+            raise FileNotFoundError(f"cannot resume: {trajectory} exists but its log {log} does not")
+        shutil.copyfile(trajectory, traj_part)
+        shutil.copyfile(log, log_part)
+    if not log_part.exists():
+        raise FileNotFoundError(f"cannot resume: the log {log_part} is missing")
+    try:
+        last = ase.io.read(traj_part, index=-1, format=fmt)
+    except Exception as err:  # ASE raises many types for truncated files
+        raise ValueError(f"cannot resume: the last frame of {traj_part} is unreadable ({err})") from err
+    if "step" not in last.info or "momenta" not in last.arrays:
+        raise ValueError(f"cannot resume: {traj_part} was not written by irreps md (no step/momenta)")
+    start = int(last.info["step"])
+    kept = [row for row in read_csv(log_part) if row["step"] <= start]
+    write_csv(log_part, kept) if kept else log_part.write_text(",".join(LOG_COLUMNS) + "\n")
+    state = Atoms(last.numbers, last.positions, cell=last.cell, pbc=last.pbc, momenta=last.get_momenta())
+    state.set_constraint(atoms.constraints)
+    return state, start
+
+
+def _log_row(atoms: Atoms, step: int, timestep_fs: float) -> dict[str, float]:
+    epot = atoms.get_potential_energy()
+    ekin = atoms.get_kinetic_energy()
+    return {
+        "step": step,
+        "time_fs": step * timestep_fs,
+        "temperature_K": atoms.get_temperature(),
+        "epot_eV": epot,
+        "ekin_eV": ekin,
+        "etot_eV": epot + ekin,
+    }
+
+
+def _frame(atoms: Atoms, step: int, timestep_fs: float) -> Atoms:
+    frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc, momenta=atoms.get_momenta())
+    frame.info.update(step=step, time_fs=step * timestep_fs)
+    frame.calc = SinglePointCalculator(frame, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+    return frame
+
+
+class _FrameWriter:
+    """Appends frames to an extxyz or ``.traj`` file, each frame flushed in one write."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path, self.fmt = path, fmt
+
+    def __enter__(self) -> "_FrameWriter":
+        self._traj = Trajectory(self.path, "a") if self.fmt == "traj" else None
+        return self
+
+    def write(self, frame: Atoms) -> None:
+        if self._traj is not None:
+            self._traj.write(frame)
+            return
+        buffer = io.StringIO()
+        ase.io.write(buffer, frame, format="extxyz")
+        with open(self.path, "a") as handle:
+            handle.write(buffer.getvalue())
+
+    def __exit__(self, *exc) -> None:
+        if self._traj is not None:
+            self._traj.close()

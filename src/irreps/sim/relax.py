@@ -1,0 +1,116 @@
+"""Geometry (and cell) relaxation with ASE's BFGS or FIRE optimisers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.constraints import FixAtoms
+from ase.filters import FrechetCellFilter
+from ase.optimize import BFGS, FIRE
+
+from irreps.sim.io import check_outputs, write_frames
+from irreps.sim.progress import Progress
+
+OPTIMIZERS = {"bfgs": BFGS, "fire": FIRE}
+
+
+@dataclass(frozen=True)
+class RelaxConfig:
+    """Settings of a relaxation.
+
+    Attributes
+    ----------
+    optimizer : {"bfgs", "fire"}
+    fmax : float
+        Converged when the largest force on the optimised degrees of freedom is below this
+        (eV/Å): atomic forces, and with ``relax_cell`` also the cell's generalised forces
+        (stress times volume, as ASE's cell filter defines them).
+    steps : int
+        Maximum number of optimiser steps.
+    relax_cell : bool
+        Also relax the lattice (periodic structures only), via ASE's ``FrechetCellFilter``.
+    fixed : tuple[int, ...]
+        Indices of atoms held fixed.
+    """
+
+    optimizer: Literal["bfgs", "fire"] = "bfgs"
+    fmax: float = 0.05
+    steps: int = 500
+    relax_cell: bool = False
+    fixed: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
+        if not self.fmax > 0 or self.steps < 0:
+            raise ValueError(f"fmax must be positive and steps >= 0, got fmax={self.fmax}, steps={self.steps}")
+
+
+@dataclass
+class RelaxResult:
+    """Final structure (with a calculator holding its energy and forces) and convergence."""
+
+    atoms: Atoms
+    converged: bool
+    steps: int
+    energy: float
+    fmax: float
+    frames: list[Atoms]
+
+
+def relax(
+    atoms: Atoms,
+    calculator: Calculator,
+    config: RelaxConfig = RelaxConfig(),
+    trajectory: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> RelaxResult:
+    """Relax a copy of ``atoms``; optionally write every step to ``trajectory`` (atomically, at the end)."""
+    check_outputs([trajectory], overwrite)
+    atoms = atoms.copy()
+    if config.fixed:
+        bad = [i for i in config.fixed if not -len(atoms) <= i < len(atoms)]
+        if bad:
+            raise ValueError(f"fixed atom indices {bad} are out of range for {len(atoms)} atoms")
+        atoms.set_constraint(list(atoms.constraints) + [FixAtoms(indices=list(config.fixed))])
+    if config.relax_cell and not atoms.pbc.all():
+        raise ValueError(f"cell relaxation needs a structure periodic in all directions, got pbc={atoms.pbc.tolist()}")
+    atoms.calc = calculator
+    target = FrechetCellFilter(atoms) if config.relax_cell else atoms
+    optimizer = OPTIMIZERS[config.optimizer](target, logfile=None)
+    frames: list[Atoms] = []
+    bar = Progress(config.steps, f"relax {config.optimizer}", enabled=progress)
+
+    def observe() -> None:
+        frames.append(_snapshot(atoms, config.relax_cell))
+        if progress:
+            bar.update(optimizer.nsteps, E=frames[-1].get_potential_energy(), fmax=_fmax(target))
+
+    optimizer.attach(observe, interval=1)
+    converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))
+    bar.close()
+    if trajectory is not None:
+        write_frames(trajectory, frames)
+    return RelaxResult(atoms, converged, optimizer.nsteps, atoms.get_potential_energy(), _fmax(target), frames)
+
+
+def _fmax(target) -> float:
+    return float(np.sqrt((target.get_forces() ** 2).sum(axis=1)).max())
+
+
+def _snapshot(atoms: Atoms, with_stress: bool) -> Atoms:
+    frame = atoms.copy()
+    frame.set_constraint()
+    results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(apply_constraint=False)}
+    if with_stress:
+        results["stress"] = atoms.get_stress()
+    frame.calc = SinglePointCalculator(frame, **results)
+    return frame

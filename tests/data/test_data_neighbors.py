@@ -4,6 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irreps.data import neighbor_list
 
@@ -126,3 +128,17 @@ def test_empty_structure_and_no_neighbours():
 def test_bad_input_raises(positions, cell, pbc, cutoff, message):
     with pytest.raises(ValueError, match=message):
         neighbor_list(positions, cell, pbc, cutoff)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    num_atoms=st.integers(1, 6),
+    pbc=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+    cutoff=st.floats(0.5, 4.0),
+)
+def test_random_cells_match_brute_force(seed, num_atoms, pbc, cutoff):
+    rng = np.random.default_rng(seed)
+    cell = np.diag(rng.uniform(1.5, 4.0, size=3)) + rng.uniform(-1.0, 1.0, size=(3, 3)) * (1 - np.eye(3))
+    positions = rng.uniform(-0.3, 1.3, size=(num_atoms, 3)) @ cell
+    check(positions, cell, np.array(pbc), cutoff)

@@ -70,6 +70,10 @@ def load_model(
             f"{FORMAT_VERSION}: upgrade irreps"
         )
     model = build_model(payload["model_name"], payload["config"])
+    # Build in the saved precision first, so float64 weights are not rounded through float32.
+    saved = [v.dtype for v in payload["state_dict"].values() if v.is_floating_point()]
+    if saved:
+        model.to(dtype=saved[0])
     model.load_state_dict(payload["state_dict"])
     model.metadata = dict(payload.get("metadata", {}))
     model.to(device=device, dtype=dtype) if dtype is not None else model.to(device=device)

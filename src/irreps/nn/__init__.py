@@ -1,1 +1,22 @@
-"""nn layer."""
+"""Building blocks shared by models: activations and MLPs, element tables, atomic-energy
+readout with E0/scale/shift, forces/stress/Hessians by autograd, and the ``EnergyModel`` base."""
+
+from irreps.nn.derivatives import forces_and_stress, hessian_blocks, strained_inputs
+from irreps.nn.elements import ElementIndex, check_elements
+from irreps.nn.mlp import MLP, Activation, activation_module
+from irreps.nn.potential import EnergyModel
+from irreps.nn.readout import AtomicEnergyReadout, sum_per_structure
+
+__all__ = [
+    "MLP",
+    "Activation",
+    "AtomicEnergyReadout",
+    "ElementIndex",
+    "EnergyModel",
+    "activation_module",
+    "check_elements",
+    "forces_and_stress",
+    "hessian_blocks",
+    "strained_inputs",
+    "sum_per_structure",
+]

@@ -1,0 +1,264 @@
+"""TensorNet (Simeon & De Fabritiis, NeurIPS 2023): rank-2 Cartesian tensor features.
+
+Every atom carries ``C`` channels of 3x3 tensors ``X = I + A + S`` (scalar, antisymmetric
+and symmetric-traceless parts, l = 0, 1, 2).
+
+- Embedding: each edge ij contributes ``f_I 1 + f_A [r_ij]_x + f_S (r r^T - 1/3)`` (unit
+  vectors), weighted per channel by radial projections of an exp-normal basis, the cosine
+  cutoff and a linear map of the concatenated embeddings of ``Z_i`` and ``Z_j``; the sums are
+  mixed per part by channel linears and scaled by an MLP of the layer-normed squared norms.
+- Interaction: ``X <- X / (||X||^2 + 1)``; channel linears per part give ``Y``; messages
+  ``M_i = sum_j (f_I I_j + f_A A_j + f_S S_j)`` with edge weights from an MLP of the radial
+  basis; ``M Y + Y M`` (O(3)) or ``2 Y M`` (SO(3)), re-decomposed, normalised and mixed into
+  ``dX``; ``X <- X + dX + dX^2``.
+- Output: the squared norms of I, A, S -> layer norm -> linear + activation -> MLP -> atomic
+  energy, then per-element E0 and scale/shift. The MLP's value for zero features is
+  subtracted, so an isolated atom has exactly ``E0 + shift``.
+
+Parameters are laid out as in TorchMD-Net 3.1's ``TensorNet`` plus its ``Scalar`` head (the
+per-edge radial projections of the embedding are one ``Linear(num_rbf, 3C)``), so the counts
+agree. Internally tensors are kept as orthonormal components ``[N, 9, C]``
+(:mod:`irreps.ops.cartesian`), which is what makes message passing cheap; "norm" is the
+squared Frobenius norm ``tr(X^T X)`` as in the paper and the reference code.
+Edge vectors follow the library convention ``r_ij = pos[j] - pos[i] + shift``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from irreps.data.graph import AtomicGraph
+from irreps.models.heads import DipoleHead, PolarizabilityHead
+from irreps.models.registry import register_model
+from irreps.nn.elements import ElementIndex, check_elements
+from irreps.nn.mlp import MLP, Activation, activation_module
+from irreps.nn.potential import EnergyModel
+from irreps.nn.readout import AtomicEnergyReadout
+from irreps.ops.cartesian import (
+    A_PART, I_PART, PARTS, S_PART, channel_matmul, components_to_matrix, edge_components,
+    matrix_to_components, o3_product, so3_product,
+)
+from irreps.ops.cutoff import cosine_cutoff
+from irreps.ops.radial import ExpNormalBasis
+from irreps.ops.scatter import scatter_sum
+
+
+@dataclass(frozen=True)
+class TensorNetConfig:
+    """Hyperparameters of TensorNet (defaults: the paper's; energies in eV, lengths in Å).
+
+    Attributes
+    ----------
+    elements : tuple of int
+        Atomic numbers the model knows, in the order of its per-element tables.
+    hidden_dim : int
+        Channels ``C`` of the tensor features.
+    num_layers : int
+        Interaction layers (0 keeps only the embedding).
+    num_rbf : int
+        Exp-normal radial basis functions.
+    cutoff : float
+        Cosine cutoff radius (Å).
+    equivariance : "O(3)" or "SO(3)"
+        ``O(3)`` is also invariant under reflections; ``SO(3)`` can tell mirror images apart.
+    activation : str
+    e0s : tuple of float
+        Isolated-atom energy of each element (eV), in ``elements`` order; empty = zeros.
+    scale, shift : float
+        Atomic energy = ``scale * network + shift + E0``.
+    dipole, polarizability : bool
+        Enable the response heads (outputs ``dipole`` [G, 3], ``charges`` [N],
+        ``polarizability`` [G, 3, 3]).
+    """
+
+    elements: tuple[int, ...]
+    hidden_dim: int = 128
+    num_layers: int = 2
+    num_rbf: int = 32
+    cutoff: float = 5.0
+    equivariance: Literal["O(3)", "SO(3)"] = "O(3)"
+    activation: Activation = "silu"
+    e0s: tuple[float, ...] = ()
+    scale: float = 1.0
+    shift: float = 0.0
+    dipole: bool = False
+    polarizability: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "elements", tuple(self.elements))
+        object.__setattr__(self, "e0s", tuple(float(e) for e in self.e0s))
+        check_elements(self.elements)
+        if self.e0s and len(self.e0s) != len(self.elements):
+            raise ValueError(f"e0s has {len(self.e0s)} values for {len(self.elements)} elements")
+        for name in ("hidden_dim", "num_rbf"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_layers < 0:
+            raise ValueError(f"num_layers must be >= 0, got {self.num_layers}")
+        if not self.cutoff > 0:
+            raise ValueError(f"cutoff must be > 0 Å, got {self.cutoff}")
+        if self.equivariance not in ("O(3)", "SO(3)"):
+            raise ValueError(f"equivariance must be 'O(3)' or 'SO(3)', got {self.equivariance!r}")
+        activation_module(self.activation)
+
+
+def _mix_parts(linears: torch.nn.ModuleList, x: Tensor) -> Tensor:
+    """Channel linear per part: ``[N, 9, C] -> [N, 9, C]`` (I, A, S each with its own weights)."""
+    return torch.cat([linear(x[:, part]) for linear, part in zip(linears, PARTS)], dim=1)
+
+
+def _weighted_scatter(parts: Tensor, weights: Tensor, receiver: Tensor, num_atoms: int) -> Tensor:
+    """``sum_j w_ij,part * parts_ij`` per receiver: ``[E, 9, C]`` x ``[E, 3, C]`` -> ``[N, 9, C]``."""
+    return torch.cat(
+        [scatter_sum(parts[:, part] * weights[:, p : p + 1], receiver, num_atoms) for p, part in enumerate(PARTS)],
+        dim=1,
+    )
+
+
+def _normalise(x: Tensor) -> Tensor:
+    """``X / (||X||^2 + 1)`` per atom and channel, ``[N, 9, C]``."""
+    return x / (x.square().sum(1, keepdim=True) + 1.0)
+
+
+class TensorEmbedding(torch.nn.Module):
+    """Initial rank-2 features from the neighbourhood of each atom."""
+
+    def __init__(self, num_elements: int, hidden_dim: int, num_rbf: int, activation: str):
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.distance_proj = torch.nn.Linear(num_rbf, 3 * hidden_dim)
+        self.emb = torch.nn.Embedding(num_elements, hidden_dim)
+        self.emb2 = torch.nn.Linear(2 * hidden_dim, hidden_dim)
+        self.linears_tensor = torch.nn.ModuleList(
+            torch.nn.Linear(hidden_dim, hidden_dim, bias=False) for _ in range(3)
+        )
+        self.linears_scalar = MLP((hidden_dim, 2 * hidden_dim, 3 * hidden_dim), activation, activate_last=True)
+        self.init_norm = torch.nn.LayerNorm(hidden_dim)
+
+    def pair_table(self) -> Tensor:
+        """``emb2([emb(Z_i), emb(Z_j)])`` for every element pair, ``[K * K, C]`` (row ``K * s_i + s_j``).
+
+        The linear map of a concatenation is a sum of two maps, so the table costs K^2 C
+        instead of a ``2C x C`` product per edge.
+        """
+        c = self.hidden_dim
+        w = self.emb2.weight
+        left = self.emb.weight @ w[:, :c].T
+        right = self.emb.weight @ w[:, c:].T
+        return (left[:, None, :] + right[None, :, :] + self.emb2.bias).reshape(-1, c)
+
+    def forward(
+        self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, fcut: Tensor, num_atoms: int
+    ) -> Tensor:
+        """Species [N], edges [2, E], unit vectors [E, 3], basis [E, R], cutoff [E] -> ``X`` [N, 9, C]."""
+        i, j = edge_index
+        k = self.emb.num_embeddings
+        zij = self.pair_table().index_select(0, species[i] * k + species[j])
+        weights = self.distance_proj(rbf).unflatten(1, (3, self.hidden_dim)) * (fcut[:, None] * zij)[:, None, :]
+        x = _weighted_scatter(edge_components(unit)[:, :, None], weights, i, num_atoms)
+        scaling = self.linears_scalar(self.init_norm(x.square().sum(1))).unflatten(1, (3, self.hidden_dim))
+        return torch.cat(
+            [lin(x[:, part]) * scaling[:, p : p + 1] for p, (lin, part) in enumerate(zip(self.linears_tensor, PARTS))],
+            dim=1,
+        )
+
+
+class Interaction(torch.nn.Module):
+    """One TensorNet interaction layer on ``[N, 9, C]`` component features."""
+
+    def __init__(self, hidden_dim: int, num_rbf: int, activation: str, equivariance: str):
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.linears_scalar = MLP((num_rbf, hidden_dim, 2 * hidden_dim, 3 * hidden_dim), activation, activate_last=True)
+        self.linears_tensor = torch.nn.ModuleList(
+            torch.nn.Linear(hidden_dim, hidden_dim, bias=False) for _ in range(6)
+        )
+        self.product = o3_product if equivariance == "O(3)" else so3_product
+
+    def forward(self, x: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor) -> Tensor:
+        i, j = edge_index
+        weights = (self.linears_scalar(rbf) * fcut[:, None]).unflatten(1, (3, self.hidden_dim))
+        x = _normalise(x)
+        y = _mix_parts(self.linears_tensor[:3], x)
+        messages = _weighted_scatter(y.index_select(0, j), weights, i, x.shape[0])
+        z = matrix_to_components(self.product(components_to_matrix(y), components_to_matrix(messages)))
+        dx = _mix_parts(self.linears_tensor[3:], _normalise(z))
+        dx_matrix = components_to_matrix(dx)
+        return x + dx + matrix_to_components(channel_matmul(dx_matrix, dx_matrix))
+
+
+@register_model("tensornet", TensorNetConfig)
+class TensorNet(EnergyModel):
+    """TensorNet potential; see the module docstring. ``model(graph)`` as in :class:`EnergyModel`.
+
+    With ``return_features=True`` the output also holds ``node_scalars`` [N, C] (the
+    invariants fed to the energy MLP) and the final rank-2 features split into ``node_I``,
+    ``node_A``, ``node_S``, each ``[N, C, 3, 3]``.
+    """
+
+    def __init__(self, config: TensorNetConfig):
+        super().__init__()
+        self.config = config
+        self.cutoff = float(config.cutoff)
+        self.elements = tuple(config.elements)
+        c = config.hidden_dim
+        self.element_index = ElementIndex(config.elements)
+        self.radial = ExpNormalBasis(config.num_rbf, config.cutoff)
+        self.embedding = TensorEmbedding(len(config.elements), c, config.num_rbf, config.activation)
+        self.layers = torch.nn.ModuleList(
+            Interaction(c, config.num_rbf, config.activation, config.equivariance) for _ in range(config.num_layers)
+        )
+        self.out_norm = torch.nn.LayerNorm(3 * c)
+        self.linear = torch.nn.Linear(3 * c, c)
+        self.act = activation_module(config.activation)
+        self.energy_mlp = MLP((c, c // 2, 1), config.activation)
+        self.readout = AtomicEnergyReadout(len(config.elements), config.e0s, config.scale, config.shift)
+        self.dipole_head = DipoleHead(c, c, config.activation) if config.dipole else None
+        self.polarizability_head = PolarizabilityHead(c) if config.polarizability else None
+
+    def _scalars(self, invariants: Tensor) -> Tensor:
+        """Squared part norms ``[N, 3C]`` -> invariant atom features ``[N, C]``."""
+        return self.act(self.linear(self.out_norm(invariants)))
+
+    def atomic_outputs(
+        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool
+    ) -> dict[str, Tensor]:
+        species = self.element_index(graph.atomic_numbers)
+        i, j = graph.edge_index
+        vectors = positions[j] - positions[i] + shifts
+        # Guarded length: zero-length edges (never produced by a neighbour list) stay finite.
+        length = vectors.square().sum(-1).clamp_min(1e-24).sqrt()
+        unit = vectors / length[:, None]
+        rbf = self.radial(length)
+        fcut = cosine_cutoff(length, self.cutoff)
+        x = self.embedding(species, graph.edge_index, unit, rbf, fcut, graph.num_atoms)
+        for layer in self.layers:
+            x = layer(x, graph.edge_index, rbf, fcut)
+        sq = x.square()
+        invariants = torch.cat((sq[:, I_PART].sum(1), sq[:, A_PART].sum(1), sq[:, S_PART].sum(1)), dim=-1)
+        scalars = self._scalars(invariants)
+        # An atom without neighbours has X = 0: subtracting the network's value there makes
+        # its energy exactly its E0 (plus shift), the right dissociation limit.
+        isolated = self.energy_mlp(self._scalars(invariants.new_zeros(1, invariants.shape[1])))
+        raw = self.energy_mlp(scalars).squeeze(-1) - isolated[0, 0]
+        out = {"node_energy": self.readout(raw, species)}
+        needs_matrices = return_features or self.polarizability_head is not None
+        if needs_matrices:
+            parts = {name: torch.zeros_like(x) for name in "IAS"}
+            for name, part in zip("IAS", PARTS):
+                parts[name][:, part] = x[:, part]
+            matrices = {name: components_to_matrix(value) for name, value in parts.items()}
+        if self.dipole_head is not None:
+            out.update(self.dipole_head(scalars, x[:, A_PART], positions, graph.batch, graph.num_graphs))
+        if self.polarizability_head is not None:
+            out["polarizability"] = self.polarizability_head(
+                x[:, 0], matrices["S"], graph.batch, graph.num_graphs
+            )
+        if return_features:
+            out["node_scalars"] = scalars
+            out.update({f"node_{name}": m.permute(0, 3, 1, 2) for name, m in matrices.items()})
+        return out

@@ -1,0 +1,132 @@
+"""Rank-2 Cartesian tensor algebra: the I/A/S decomposition and products used by TensorNet.
+
+A 3x3 tensor ``X`` splits into ``I = tr(X)/3 * 1`` (l = 0), the antisymmetric part
+``A = (X - X^T)/2`` (l = 1, equivalent to a vector through ``vector_to_skew``) and the
+symmetric traceless part ``S = (X + X^T)/2 - I`` (l = 2).
+
+Besides the plain ``[..., 3, 3]`` functions, models keep features in *components*: the 9
+coefficients of ``X`` on an orthonormal (Frobenius inner product) basis adapted to the split,
+stored channels-last as ``[..., 9, C]``:
+
+- component 0: ``1/sqrt(3)`` (the I part),
+- components 1..3: ``skew(e_x)/sqrt(2), skew(e_y)/sqrt(2), skew(e_z)/sqrt(2)`` (the A part),
+- components 4..8: ``(E_xy+E_yx)/sqrt(2), (E_yz+E_zy)/sqrt(2), (E_xz+E_zx)/sqrt(2),
+  (E_xx-E_yy)/sqrt(2), (2E_zz-E_xx-E_yy)/sqrt(6)`` (the S part).
+
+Because the basis is orthonormal, ``||X||_F^2`` is the sum of squared components and the
+parts are contiguous slices (``I_PART``, ``A_PART``, ``S_PART``), so per-part channel mixing and
+message passing touch 1 + 3 + 5 numbers per channel instead of three full 3x3 matrices.
+Matrix products are done on the ``[..., 3, 3, C]`` form (``components_to_matrix``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+I_PART = slice(0, 1)
+A_PART = slice(1, 4)
+S_PART = slice(4, 9)
+PARTS = (I_PART, A_PART, S_PART)
+
+
+def vector_to_skew(v: Tensor) -> Tensor:
+    """Skew-symmetric matrix ``[v]_x`` with ``[v]_x w = v x w``: ``[..., 3] -> [..., 3, 3]``."""
+    x, y, z = v.unbind(-1)
+    zero = torch.zeros_like(x)
+    rows = (torch.stack((zero, -z, y), -1), torch.stack((z, zero, -x), -1), torch.stack((-y, x, zero), -1))
+    return torch.stack(rows, -2)
+
+
+def skew_to_vector(a: Tensor) -> Tensor:
+    """Vector of the antisymmetric part of ``a``: inverse of ``vector_to_skew``; ``[..., 3, 3] -> [..., 3]``."""
+    return 0.5 * torch.stack(
+        (a[..., 2, 1] - a[..., 1, 2], a[..., 0, 2] - a[..., 2, 0], a[..., 1, 0] - a[..., 0, 1]), -1
+    )
+
+
+def decompose(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Split ``x [..., 3, 3]`` into ``(I, A, S)``, each ``[..., 3, 3]``, with ``x = I + A + S``.
+
+    ``I`` is the trace part (l = 0), ``A`` the antisymmetric part (l = 1) and ``S`` the
+    symmetric traceless part (l = 2); each is invariant as a subspace under ``R x R^T``.
+    """
+    eye = torch.eye(3, dtype=x.dtype, device=x.device)
+    i = x.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye
+    xt = x.transpose(-2, -1)
+    return i, 0.5 * (x - xt), 0.5 * (x + xt) - i
+
+
+def frobenius_norm_sq(x: Tensor) -> Tensor:
+    """Squared Frobenius norm ``tr(x^T x)``: ``[..., 3, 3] -> [...]`` (TensorNet's "norm")."""
+    return x.square().sum((-2, -1))
+
+
+def rank2_basis(dtype: torch.dtype | None = None, device: torch.device | None = None) -> Tensor:
+    """The orthonormal basis described in the module docstring, ``[9, 3, 3]``."""
+    b = torch.zeros(9, 3, 3, dtype=torch.float64)
+    b[0] = torch.eye(3, dtype=torch.float64) / math.sqrt(3.0)
+    b[1:4] = vector_to_skew(torch.eye(3, dtype=torch.float64)) / math.sqrt(2.0)
+    r2, r6 = math.sqrt(2.0), math.sqrt(6.0)
+    for k, (p, q) in enumerate(((0, 1), (1, 2), (0, 2))):
+        b[4 + k, p, q] = b[4 + k, q, p] = 1.0 / r2
+    b[7, 0, 0], b[7, 1, 1] = 1.0 / r2, -1.0 / r2
+    b[8, 0, 0], b[8, 1, 1], b[8, 2, 2] = -1.0 / r6, -1.0 / r6, 2.0 / r6
+    return b.to(dtype=dtype or torch.get_default_dtype(), device=device)
+
+
+def components_to_matrix(x: Tensor) -> Tensor:
+    """``[..., 9, C]`` components to ``[..., 3, 3, C]`` matrices (channels last)."""
+    basis = rank2_basis(x.dtype, x.device).reshape(9, 9)
+    return torch.matmul(basis.T, x).unflatten(-2, (3, 3))
+
+
+def matrix_to_components(m: Tensor) -> Tensor:
+    """``[..., 3, 3, C]`` matrices to ``[..., 9, C]`` components (projection on the basis)."""
+    basis = rank2_basis(m.dtype, m.device).reshape(9, 9)
+    return torch.matmul(basis, m.flatten(-3, -2))
+
+
+def edge_components(u: Tensor) -> Tensor:
+    """Components of ``1``, ``[u]_x`` and ``u u^T - |u|^2/3 1`` for edge directions ``u``.
+
+    Parameters
+    ----------
+    u : Tensor [E, 3]
+        Edge vectors (unit vectors in TensorNet's embedding).
+
+    Returns
+    -------
+    Tensor [E, 9]
+        Component 0 is the I part of the identity, 1..3 the A part of ``[u]_x`` and
+        4..8 the S part of ``u u^T``: what TensorNet's embedding weights per edge.
+    """
+    x, y, z = u.unbind(-1)
+    r2, r6 = math.sqrt(2.0), math.sqrt(6.0)
+    one = torch.full_like(x, math.sqrt(3.0))
+    return torch.stack(
+        (one, r2 * x, r2 * y, r2 * z,
+         r2 * x * y, r2 * y * z, r2 * x * z, (x * x - y * y) / r2, (2 * z * z - x * x - y * y) / r6),
+        -1,
+    )
+
+
+def channel_matmul(x: Tensor, y: Tensor) -> Tensor:
+    """Per-channel 3x3 matrix product ``x @ y`` of ``[..., 3, 3, C]`` tensors."""
+    return sum(x[..., :, k, None, :] * y[..., None, k, :, :] for k in range(3))
+
+
+def o3_product(y: Tensor, m: Tensor) -> Tensor:
+    """``m @ y + y @ m`` per channel, ``[..., 3, 3, C]``.
+
+    Under inversion TensorNet's tensors transpose (A flips sign), and this symmetric
+    combination commutes with transposition, so the update is O(3)-equivariant.
+    """
+    return channel_matmul(m, y) + channel_matmul(y, m)
+
+
+def so3_product(y: Tensor, m: Tensor) -> Tensor:
+    """``2 y @ m`` per channel, ``[..., 3, 3, C]``: rotation- but not reflection-equivariant."""
+    return 2.0 * channel_matmul(y, m)

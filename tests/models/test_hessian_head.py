@@ -169,3 +169,78 @@ def test_gradients_reach_every_parameter():
     for name, p in head.named_parameters():
         assert p.grad is not None and p.grad.abs().max() > 0, name
     assert math.isfinite(float(sum(p.grad.sum() for p in head.parameters())))
+
+
+# -- TensorNet with the head ---------------------------------------------------------------------
+
+def tensornet_with_head(**hessian) -> torch.nn.Module:
+    from irreps.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("tensornet", dict(
+        elements=[1, 6, 8], hidden_dim=8, num_layers=1, num_rbf=6, cutoff=3.0, hessian_head=True,
+        hessian=dict(channels=3, hidden_dim=8, num_rbf=6, **hessian),
+    ))
+    return model.double().eval()
+
+
+def molecule_graph(positions: torch.Tensor):
+    import ase
+
+    from irreps.data import atoms_to_graph
+
+    numbers = [6, 8, 1, 1, 6, 1][: len(positions)]
+    return atoms_to_graph(ase.Atoms(numbers=numbers, positions=positions.numpy()), 4.0, keys=None, dtype=DTYPE)
+
+
+@pytest.mark.parametrize("hessian", [{}, {"sum_rule": True}, {"cutoff": 2.5}], ids=["all_pairs", "sum_rule", "cutoff"])
+def test_tensornet_hessian_symmetric_and_o3_equivariant(hessian):
+    from dataclasses import replace
+
+    model = tensornet_with_head(**hessian)
+    pos = 0.8 * molecule(12)
+    graph = molecule_graph(pos)
+    hess = model(graph, compute_forces=False)["hessian"].view(18, 18)
+    assert hess.abs().max() > 1e-4
+    assert torch.allclose(hess, hess.T, atol=1e-12, rtol=0)
+    for seed, reflect in ((13, False), (14, True)):
+        rot = random_orthogonal(seed, reflect)
+        moved = replace(graph, positions=graph.positions @ rot.T + torch.tensor([0.3, -1.0, 2.0], dtype=DTYPE))
+        big = torch.block_diag(*[rot] * 6)
+        got = model(moved, compute_forces=False)["hessian"].view(18, 18)
+        assert torch.allclose(got, big @ hess @ big.T, atol=1e-10, rtol=0)
+
+
+def test_tensornet_keeps_direct_hessian_and_trains_through_it():
+    model = tensornet_with_head()
+    graph = molecule_graph(0.8 * molecule(15))
+    direct = model(graph, compute_forces=False)["hessian"]
+    model.train()
+    out = model(graph, compute_forces=True, compute_hessian=True)
+    assert torch.allclose(out["hessian"], direct, atol=1e-12)  # not replaced by autograd
+    out["hessian"].square().sum().backward()
+    assert model.hessian_head.gates.weight.grad.abs().max() > 0
+    assert model.embedding.emb.weight.grad.abs().max() > 0  # the backbone learns from Hessians too
+
+
+def test_tensornet_head_save_load_round_trip(tmp_path):
+    from irreps.models import load_model, save_model
+
+    model = tensornet_with_head(cutoff=3.5, sum_rule=True)
+    graph = molecule_graph(0.8 * molecule(16))
+    path = save_model(model, tmp_path / "m.pt")
+    loaded = load_model(path).double().eval()
+    assert loaded.config.hessian.cutoff == 3.5 and loaded.config.hessian.sum_rule
+    want = model(graph, compute_forces=False)["hessian"]
+    assert torch.allclose(loaded(graph, compute_forces=False)["hessian"], want, atol=1e-12)
+
+
+def test_tensornet_head_rejects_periodic_graphs():
+    import ase
+
+    from irreps.data import atoms_to_graph
+
+    model = tensornet_with_head()
+    atoms = ase.Atoms("CO", positions=[[0, 0, 0], [1.1, 0, 0]], cell=[5, 5, 5], pbc=True)
+    with pytest.raises(ValueError, match="periodic"):
+        model(atoms_to_graph(atoms, 4.0, keys=None, dtype=DTYPE))

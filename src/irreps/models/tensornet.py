@@ -33,6 +33,7 @@ from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
 from irreps.models.heads import DipoleHead, PolarizabilityHead
+from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.models.registry import register_model
 from irreps.nn.elements import ElementIndex, check_elements
 from irreps.nn.mlp import MLP, Activation, activation_module
@@ -73,6 +74,11 @@ class TensorNetConfig:
     dipole, polarizability : bool
         Enable the response heads (outputs ``dipole`` [G, 3], ``charges`` [N],
         ``polarizability`` [G, 3, 3]).
+    hessian_head : bool
+        Enable the direct (HIP) Hessian head: output ``hessian``, per-structure 3N x 3N
+        blocks flattened row-major and concatenated (eV/Å^2), molecules only.
+    hessian : HessianHeadConfig
+        Options of that head (pairs, cutoff, scale, ...).
     """
 
     elements: tuple[int, ...]
@@ -87,6 +93,8 @@ class TensorNetConfig:
     shift: float = 0.0
     dipole: bool = False
     polarizability: bool = False
+    hessian_head: bool = False
+    hessian: HessianHeadConfig = HessianHeadConfig()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "elements", tuple(self.elements))
@@ -219,6 +227,7 @@ class TensorNet(EnergyModel):
         self.readout = AtomicEnergyReadout(len(config.elements), config.e0s, config.scale, config.shift)
         self.dipole_head = DipoleHead(c, c, config.activation) if config.dipole else None
         self.polarizability_head = PolarizabilityHead(c) if config.polarizability else None
+        self.hessian_head = HessianHead(c, c, config.hessian) if config.hessian_head else None
 
     def _scalars(self, invariants: Tensor) -> Tensor:
         """Squared part norms ``[N, 3C]`` -> invariant atom features ``[N, C]``."""
@@ -258,6 +267,10 @@ class TensorNet(EnergyModel):
             out["polarizability"] = self.polarizability_head(
                 x[:, 0], matrices["S"], graph.batch, graph.num_graphs
             )
+        if self.hessian_head is not None:
+            if bool(graph.pbc.any()):
+                raise ValueError("the Hessian head handles molecules only; the graph has periodic boundaries")
+            out["hessian"] = self.hessian_head(scalars, x, positions, graph.batch, graph.num_graphs).dense()
         if return_features:
             out["node_scalars"] = scalars
             out.update({f"node_{name}": m.permute(0, 3, 1, 2) for name, m in matrices.items()})

@@ -60,7 +60,8 @@ class EnergyModel(torch.nn.Module):
             Add ``stress`` [G, 3, 3] (eV/Å^3, ASE sign); every structure needs a cell.
         compute_hessian : bool
             Add ``hessian``: per-structure ``d^2E/dx^2`` blocks, flattened and concatenated
-            (eV/Å^2); costs 3N backward passes.
+            (eV/Å^2); costs 3N backward passes. A model that predicts ``hessian`` directly
+            (a Hessian head) keeps its own prediction and skips autograd.
         return_features : bool
             Add the model's final per-atom features (see the subclass).
         """
@@ -77,6 +78,7 @@ class EnergyModel(torch.nn.Module):
             out = self.atomic_outputs(graph, positions, shifts, return_features)
             out["energy"] = sum_per_structure(out["node_energy"], graph.batch, graph.num_graphs)
             if need_grad:
+                compute_hessian = compute_hessian and "hessian" not in out
                 create_graph = self.training or compute_hessian
                 out.update(forces_and_stress(out["energy"], leaf, strain, graph.cell, create_graph))
                 if compute_hessian:

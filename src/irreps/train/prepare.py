@@ -93,14 +93,20 @@ def _cast(dataset: GraphDataset, dtype: torch.dtype, device: torch.device | str)
 
 
 def read_structures(
-    text: str, cutoff: float, keys: KeySpec, required: Collection[str]
+    text: str, cutoff: float, keys: KeySpec, required: Collection[str], fields: Collection[str]
 ) -> tuple[list[AtomicGraph], list[Any]]:
-    """Graphs (float64) of the non-isolated frames of a file, and its isolated-atom frames."""
+    """Graphs (float64) of the non-isolated frames of a file, and its isolated-atom frames.
+
+    Only ``fields`` (and ``required``) are read, so an unused value present in some frames
+    only does not stop them from being batched together.
+    """
     path = resolve_path(text)
     isolated, frames = split_isolated_atoms(read_atoms(path, keys, required=()), keys)
     if not frames:
         raise ValueError(f"{text}: holds only isolated atoms, no structures to train or test on")
-    graphs = atoms_list_to_graphs(frames, cutoff, keys, required, dtype=torch.float64, source=text)
+    graphs = atoms_list_to_graphs(
+        frames, cutoff, keys, required, dtype=torch.float64, source=text, fields=tuple(fields)
+    )
     return graphs, isolated
 
 
@@ -120,9 +126,9 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
         raise ValueError("data.train_file is not set: name an extended-XYZ file (or bundled:acac_train)")
     keys = data.key_spec()
     required = tuple(dict.fromkeys(("energy", *required)))
-    train, isolated = read_structures(data.train_file, data.cutoff, keys, required)
+    train, isolated = read_structures(data.train_file, data.cutoff, keys, required, required)
     if data.valid_file is not None:
-        valid, _ = read_structures(data.valid_file, data.cutoff, keys, required)
+        valid, _ = read_structures(data.valid_file, data.cutoff, keys, required, required)
         (train_idx,) = split_indices(len(train), (min(len(train), data.max_train or len(train)),), seed=seed)
     else:
         num_valid = max(1, round(data.valid_fraction * len(train)))
@@ -132,7 +138,7 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
         train_idx, valid_idx = split_indices(len(train), (num_train, num_valid), seed=seed)
         valid = [train[int(i)] for i in valid_idx]
     train = [train[int(i)] for i in train_idx]
-    test = read_structures(data.test_file, data.cutoff, keys, ("energy",))[0] if data.test_file else None
+    test = read_structures(data.test_file, data.cutoff, keys, ("energy",), required)[0] if data.test_file else None
 
     if data.isolated_atoms_file is not None:
         e0s, source = e0s_from_isolated_atoms(resolve_path(data.isolated_atoms_file), keys), "isolated_atoms_file"

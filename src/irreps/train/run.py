@@ -6,8 +6,9 @@ writes the final model file (the EMA weights of the best validation epoch) with
 :func:`irreps.models.save_model`, evaluates it on the validation and test sets and draws the
 plots. The run directory ends up holding::
 
-    config.yaml  model.pt  metrics.csv  metrics.json  test_metrics.json
-    learning_curve.png  parity_valid.png  parity_test.png  checkpoints/{last,best}.pt
+    config.yaml  model.pt  metrics.csv  metrics.json  learning_curve.png
+    valid_metrics.json  valid_parity.png  test_metrics.json  test_parity.png
+    checkpoints/last.pt  checkpoints/best.pt
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,16 +26,15 @@ import torch
 
 import irreps
 from irreps.config import config_to_dict
-from irreps.data import GraphDataset, GraphLoader
 from irreps.models import build_model, save_model
 from irreps.models.registry import model_entry
 from irreps.train.checkpoint import prepare_run_dir, write_atomic
 from irreps.train.config import TrainConfig, dump_config
 from irreps.train.losses import WeightedLoss
-from irreps.train.metrics import ErrorAccumulator
-from irreps.train.plots import plot_learning_curve, plot_parity
+from irreps.train.evaluation import evaluate_set, write_evaluation
+from irreps.train.plots import plot_learning_curve
 from irreps.train.prepare import PreparedData, prepare_data
-from irreps.train.trainer import Trainer, collect_errors
+from irreps.train.trainer import Trainer
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -108,12 +107,6 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
     return options
 
 
-def evaluate_set(model: torch.nn.Module, dataset: GraphDataset, batch_size: int, flags: dict[str, bool]) -> ErrorAccumulator:
-    """Errors of ``model`` (eval mode) over every structure of ``dataset``."""
-    model.eval()
-    return collect_errors(model, GraphLoader(dataset, batch_size), flags)
-
-
 def train(
     config: TrainConfig,
     run_dir: str | Path | None = None,
@@ -183,10 +176,8 @@ def train(
         "metrics": {"valid": valid_metrics, "test": test_metrics},
     }
     model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
-    if test_metrics is not None:
-        write_atomic(run_dir / "test_metrics.json", json.dumps(test_metrics, indent=1))
     plot_learning_curve(trainer.history, run_dir / "learning_curve.png")
-    plot_parity(valid_errors, run_dir / "parity_valid.png", "validation")
+    write_evaluation(valid_errors, valid_metrics, run_dir, "valid", "validation")
     if test_errors is not None:
-        plot_parity(test_errors, run_dir / "parity_test.png", "test")
+        write_evaluation(test_errors, test_metrics, run_dir, "test", "test")
     return TrainingResult(run_dir, model_path, trainer.history, trainer.best_epoch, valid_metrics, test_metrics)

@@ -1,0 +1,44 @@
+"""``irreps evaluate MODEL DATA`` on the output of a tiny training run."""
+
+import json
+
+import pytest
+
+from irreps.cli.main import main
+from irreps.train.config import load_config
+from irreps.train.run import train
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    config = load_config(None, [
+        "data.train_file=bundled:acac_train", "data.isolated_atoms_file=bundled:acac_isolated_atoms",
+        "data.max_train=12", "data.valid_fraction=0.05", "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
+        "run.epochs=1", "run.progress=false",
+    ])
+    return train(config, tmp_path_factory.mktemp("run") / "run", log=lambda line: None).model_path
+
+
+def test_evaluate_prints_and_writes(model_path, tmp_path, capsys):
+    assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "E/atom MAE (meV/atom)" in out and "F RMSE (meV/Å)" in out
+    metrics = json.loads((tmp_path / "acac_test_metrics.json").read_text())
+    assert metrics["energy"]["count"] == 100
+    assert metrics["energy"]["rmse"] >= metrics["energy"]["mae"] > 0
+    assert (tmp_path / "acac_test_parity.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path), "--overwrite",
+                 "--dtype", "float32", "--no-forces"]) == 0
+    again = json.loads((tmp_path / "acac_test_metrics.json").read_text())
+    assert "forces" not in again
+    assert again["energy"]["mae"] == pytest.approx(metrics["energy"]["mae"], abs=2e-3)
+
+
+def test_evaluate_errors(model_path, tmp_path, capsys):
+    assert main(["evaluate", str(model_path), str(tmp_path / "none.xyz"), "--out", str(tmp_path)]) == 2
+    assert "no such data file" in capsys.readouterr().err
+    assert main(["evaluate", str(model_path), "bundled:acac_test", "--key", "enrgy=E", "--out", str(tmp_path)]) == 2
+    assert "did you mean 'energy'" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "none.pt"), "bundled:acac_test"]) == 2

@@ -1,0 +1,106 @@
+"""Losses and metrics against values computed by hand on a two-structure batch."""
+
+import math
+
+import pytest
+import torch
+
+from irreps.data.graph import AtomicGraph
+from irreps.train.losses import WeightedLoss
+from irreps.train.metrics import ErrorAccumulator, format_table, mae_rmse
+
+
+def _batch() -> AtomicGraph:
+    # structure 0: 2 atoms (config_type "a"), structure 1: 1 atom (config_type "b")
+    return AtomicGraph(
+        positions=torch.zeros(3, 3, dtype=torch.float64),
+        atomic_numbers=torch.tensor([1, 1, 8]),
+        edge_index=torch.zeros(2, 0, dtype=torch.int64),
+        shifts=torch.zeros(0, 3, dtype=torch.float64),
+        batch=torch.tensor([0, 0, 1]),
+        cell=torch.zeros(2, 3, 3, dtype=torch.float64),
+        pbc=torch.zeros(2, 3, dtype=torch.bool),
+        num_graphs=2,
+        targets={
+            "energy": torch.tensor([-10.0, -4.0], dtype=torch.float64),
+            "forces": torch.zeros(3, 3, dtype=torch.float64),
+        },
+        info={"config_type": ["a", "b"]},
+    )
+
+
+PRED = {
+    "energy": torch.tensor([-9.0, -7.0], dtype=torch.float64),  # errors +1 (2 atoms), -3 (1 atom)
+    "forces": torch.tensor([[1.0, 0, 0], [0, 2.0, 0], [0, 0, -2.0]], dtype=torch.float64),
+}
+
+
+def test_mse_loss_by_hand():
+    loss = WeightedLoss({"energy": 2.0, "forces": 0.5})
+    total, terms = loss(PRED, _batch())
+    energy = ((1.0 / 2) ** 2 + (-3.0 / 1) ** 2) / 2  # per-atom errors 0.5 and -3
+    forces = (1 + 4 + 4) / 9
+    assert terms["energy"].item() == pytest.approx(energy)
+    assert terms["forces"].item() == pytest.approx(forces)
+    assert total.item() == pytest.approx(2.0 * energy + 0.5 * forces)
+
+
+def test_huber_loss_by_hand():
+    loss = WeightedLoss({"forces": 1.0}, kind="huber", huber_delta=1.0)
+    _, terms = loss(PRED, _batch())
+    # huber(1) = 0.5, huber(2) = delta (|x| - delta/2) = 1.5, six zeros
+    assert terms["forces"].item() == pytest.approx((0.5 + 1.5 + 1.5) / 9)
+
+
+def test_pooled_loss_equals_batch_loss_on_one_batch():
+    loss = WeightedLoss({"energy": 3.0, "forces": 1.0})
+    errors = ErrorAccumulator()
+    errors.update(PRED, _batch())
+    total, terms = loss(PRED, _batch())
+    pooled_total, pooled_terms = loss.pooled(errors)
+    assert pooled_total == pytest.approx(total.item())
+    assert pooled_terms == pytest.approx({k: v.item() for k, v in terms.items()})
+
+
+def test_loss_errors_name_the_problem():
+    with pytest.raises(ValueError, match="no loss term for polarisation"):
+        WeightedLoss({"polarisation": 1.0})
+    with pytest.raises(ValueError, match="every loss weight is 0"):
+        WeightedLoss({"energy": 0.0})
+    with pytest.raises(ValueError, match="the data has no 'stress' values"):
+        WeightedLoss({"stress": 1.0})(PRED, _batch())
+    batch = _batch()
+    batch.targets["dipole"] = torch.zeros(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="the model does not predict 'dipole'"):
+        WeightedLoss({"dipole": 1.0})(PRED, batch)
+    assert WeightedLoss({"hessian": 1.0}).prediction_flags()["compute_hessian"] is True
+
+
+def test_metrics_by_hand_and_per_config_type():
+    errors = ErrorAccumulator()
+    errors.update(PRED, _batch())
+    result = errors.result()
+    assert result["energy"]["mae"] == pytest.approx(2.0)
+    assert result["energy"]["rmse"] == pytest.approx(math.sqrt(5.0))
+    assert result["energy_per_atom"]["mae"] == pytest.approx(1.75)
+    assert result["energy_per_atom"]["rmse"] == pytest.approx(math.sqrt((0.25 + 9) / 2))
+    assert result["forces"]["mae"] == pytest.approx(5 / 9)
+    assert result["forces"]["rmse"] == pytest.approx(1.0)
+    a, b = result["by_config_type"]["a"], result["by_config_type"]["b"]
+    assert a["energy"]["rmse"] == pytest.approx(1.0) and b["energy"]["rmse"] == pytest.approx(3.0)
+    assert a["forces"]["rmse"] == pytest.approx(math.sqrt(5 / 6)) and a["forces"]["count"] == 6
+    assert b["forces"]["mae"] == pytest.approx(2 / 3)
+    table = format_table(result)
+    assert "2000.000" in table and "a " in table.splitlines()[3]
+
+
+def test_metrics_accumulate_over_batches_exactly():
+    one, two = ErrorAccumulator(), ErrorAccumulator()
+    one.update(PRED, _batch())
+    for _ in range(2):
+        two.update(PRED, _batch())
+    assert one.result()["forces"]["rmse"] == pytest.approx(two.result()["forces"]["rmse"])
+    assert two.result()["forces"]["count"] == 18
+    assert math.isnan(mae_rmse(torch.zeros(0))["mae"])
+    with pytest.raises(KeyError, match="stress"):
+        one.values("stress")

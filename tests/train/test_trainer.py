@@ -1,0 +1,86 @@
+"""Training runs on the bundled acetylacetone data with a tiny TensorNet."""
+
+import pytest
+import torch
+
+from irreps.models import load_model
+from irreps.train.checkpoint import load_checkpoint
+from irreps.train.config import load_config
+from irreps.train.run import train
+
+TINY = [
+    "data.train_file=bundled:acac_train",
+    "data.isolated_atoms_file=bundled:acac_isolated_atoms",
+    "data.max_train=24",
+    "data.valid_fraction=0.05",
+    "data.batch_size=6",
+    "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
+    "run.progress=false",
+]
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+def test_loss_decreases_on_real_data(tmp_path):
+    config = load_config(None, TINY + ["run.epochs=8", "optim.lr=5e-3", "optim.ema_decay=null"])
+    result = train(config, tmp_path / "run", log=_quiet)
+    first, last = result.history[0], result.history[-1]
+    assert last["train_loss"] < 0.8 * first["train_loss"]
+    assert last["valid_loss"] < 0.8 * first["valid_loss"]
+    model = load_model(result.model_path)
+    assert model.metadata["training"]["num_train"] == 24
+    assert model.metadata["training"]["e0_source"] == "isolated_atoms_file"
+    for name in ("metrics.csv", "metrics.json", "learning_curve.png", "valid_parity.png", "checkpoints/best.pt"):
+        assert (tmp_path / "run" / name).is_file(), name
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        ["optim.schedule=plateau", "optim.plateau_patience=0", "optim.optimizer=adamw", "optim.weight_decay=0.01"],
+        ["optim.schedule=cosine", "optim.warmup_epochs=1.5", "optim.grad_clip=0.5"],
+    ],
+    ids=["plateau-adamw", "cosine-amsgrad"],
+)
+def test_resume_continues_bitwise(tmp_path, schedule):
+    """3 epochs in one go == 1 epoch, stop (time limit), resume for the remaining 2 (float64)."""
+    common = TINY + schedule + ["run.dtype=float64", "run.epochs=3"]
+    whole = train(load_config(None, common), tmp_path / "whole", log=_quiet)
+    stopped = train(load_config(None, common + ["run.max_minutes=1e-9"]), tmp_path / "split", log=_quiet)
+    assert len(stopped.history) == 1
+    resumed = train(load_config(None, common), tmp_path / "split", resume=True, log=_quiet)
+
+    drop_time = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    assert drop_time(resumed.history) == drop_time(whole.history)
+    a = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "last.pt")
+    for key in ("model", "best_weights"):
+        for name, tensor in a[key].items():
+            assert torch.equal(tensor, b[key][name]), (key, name)
+    for name, tensor in a["ema"]["shadow"].items():
+        assert torch.equal(tensor, b["ema"]["shadow"][name]), name
+    for index, state in a["optimizer"]["state"].items():
+        for name, value in state.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(b["optimizer"]["state"][index][name]))
+    assert a["schedule"] == b["schedule"]
+
+
+def test_refuses_a_used_run_directory(tmp_path):
+    config = load_config(None, TINY + ["run.epochs=1"])
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        train(config, tmp_path / "run", log=_quiet)
+    with pytest.raises(ValueError, match="cannot resume"):
+        train(config, tmp_path / "run", resume=True, log=_quiet)
+    train(config, tmp_path / "run", overwrite=True, log=_quiet)
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+
+
+def test_missing_train_file_and_weighted_missing_field(tmp_path):
+    with pytest.raises(ValueError, match="data.train_file is not set"):
+        train(load_config(None, ["run.epochs=1"]), tmp_path / "a", log=_quiet)
+    with pytest.raises(ValueError, match="missing required field 'stress'"):
+        train(load_config(None, TINY + ["loss.stress=1.0"]), tmp_path / "b", log=_quiet)

@@ -1,8 +1,8 @@
 """``IrrepsCalculator``: an ASE calculator for any registered irreps model or model file.
 
 It predicts ``energy`` / ``free_energy`` (eV), ``forces`` (eV/Å), ``stress`` (eV/Å^3, ASE sign,
-Voigt order, cells periodic in all three directions), per-atom ``energies`` (when the model
-returns them) and the ``hessian`` (3N x 3N, eV/Å^2, index ``3*atom + xyz``), either predicted
+Voigt order, cells periodic in all three directions), per-atom ``energies`` (the model's
+``node_energy``) and the ``hessian`` (3N x 3N, eV/Å^2, index ``3*atom + xyz``), either predicted
 directly by a model with a Hessian head or by differentiating the forces with autograd.
 
 The neighbour list is built with radius ``cutoff + skin`` and reused while no atom has moved by
@@ -27,6 +27,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from irreps.data.conversion import atoms_to_graph
 from irreps.data.graph import AtomicGraph
 from irreps.models.file import load_model
+from irreps.nn.derivatives import hessian_blocks
 
 HessianMode = Literal["auto", "autograd", "direct"]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -101,8 +102,8 @@ class IrrepsCalculator(Calculator):
         self.results["energy"] = energy
         self.results["free_energy"] = energy
         self.results["forces"] = _numpy(out["forces"])
-        if "energies" in out:
-            self.results["energies"] = _numpy(out["energies"])
+        if "node_energy" in out:
+            self.results["energies"] = _numpy(out["node_energy"])
         elif "energies" in properties:
             raise PropertyNotImplementedError(f"model '{type(self.model).__name__}' does not return per-atom energies")
         if want_stress:
@@ -158,22 +159,15 @@ class IrrepsCalculator(Calculator):
             return _numpy(out["hessian"]).reshape(size, size)
         if self.hessian_mode == "direct":
             raise ValueError(f"model '{type(self.model).__name__}' does not predict a Hessian; use hessian='autograd'")
-        return autograd_hessian(self.model, graph)
-
-
-def autograd_hessian(model: torch.nn.Module, graph: AtomicGraph) -> np.ndarray:
-    """d^2E/dr_a dr_b of a single structure by differentiating the gradient, [3N, 3N] (eV/Å^2)."""
-    positions = graph.positions.detach().clone().requires_grad_(True)
-    energy = model(replace(graph, positions=positions), compute_forces=False)["energy"].sum()
-    (gradient,) = torch.autograd.grad(energy, positions, create_graph=True)
-    gradient = gradient.reshape(-1)
-    rows = []
-    for k in range(gradient.numel()):
-        (row,) = torch.autograd.grad(gradient[k], positions, retain_graph=True, allow_unused=True)
-        rows.append(torch.zeros_like(positions).reshape(-1) if row is None else row.reshape(-1))
-    hessian = torch.stack(rows).detach().cpu().double().numpy()
-    # Autograd rows agree with the columns only to rounding; symmetrise.
-    return 0.5 * (hessian + hessian.T)
+        # Differentiate the energy twice here rather than asking the model for compute_hessian,
+        # which returns a Hessian head's prediction when the model has one.
+        positions = graph.positions.detach().clone().requires_grad_(True)
+        graph = replace(graph, positions=positions)
+        energy = self.model(graph, compute_forces=False)["energy"].sum()
+        (gradient,) = torch.autograd.grad(energy, positions, create_graph=True)
+        hessian = _numpy(hessian_blocks(-gradient, positions, graph.batch, graph.num_graphs)).reshape(size, size)
+        # Autograd rows agree with the columns only to rounding; symmetrise.
+        return 0.5 * (hessian + hessian.T)
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Analytic reference potentials with exactly known energies, forces, Hessians and saddles.
 
-They implement the same interface as the learned models (registered, frozen config, a forward
-mapping an :class:`~irreps.data.graph.AtomicGraph` to ``energy`` [num_graphs], ``forces``
-[num_atoms, 3], ``stress`` [num_graphs, 3, 3], per-atom ``energies`` [num_atoms] and, when
-asked for in the config, a directly predicted ``hessian``), so calculator and simulation tests
-run against real model files whose answers are known in closed form, without training:
+They are :class:`~irreps.nn.potential.EnergyModel` subclasses like the learned models
+(registered, frozen config, ``energy`` / ``node_energy`` / ``forces`` / ``stress`` /
+``hessian`` from the shared forward; the pair models can also predict their Hessian directly,
+standing in for a model with a Hessian head), so calculator and simulation tests run against
+real model files whose answers are known in closed form, without training:
 
 - ``harmonic_pair``: springs ``k/2 (r - r0)^2`` between every pair closer than the cutoff
   (vibrational frequencies of a spring network are textbook results).
@@ -26,6 +26,8 @@ from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
 from irreps.models.registry import register_model
+from irreps.nn.elements import ElementIndex, check_elements
+from irreps.nn.potential import EnergyModel
 
 
 def switching(r: Tensor, cutoff: float, width: float) -> Tensor:
@@ -34,132 +36,12 @@ def switching(r: Tensor, cutoff: float, width: float) -> Tensor:
     return 1.0 - t**3 * (10.0 - 15.0 * t + 6.0 * t**2)
 
 
-def _check_elements(elements: tuple[int, ...], e0: tuple[float, ...]) -> None:
-    if not elements or any(z < 1 or z > 118 for z in elements):
-        raise ValueError(f"elements must be atomic numbers 1..118, got {elements}")
-    if e0 and len(e0) != len(elements):
-        raise ValueError(f"e0 has {len(e0)} entries for {len(elements)} elements")
-
-
-class _PairPotential(torch.nn.Module):
-    """Sum of a radial pair term over the (full, i->j and j->i) neighbour list, plus E0s.
-
-    Subclasses define :meth:`pair_energy` φ(r) for r < cutoff; half of each edge's φ goes to
-    its receiving atom, so per-atom energies sum to the total.
-    """
-
-    def __init__(self, config: HarmonicPairConfig | MorsePairConfig):
-        super().__init__()
-        elements, e0, cutoff, width = config.elements, config.e0, config.cutoff, config.switch_width
-        _check_elements(elements, e0)
-        if not 0.0 < width <= cutoff:
-            raise ValueError(f"switch_width must be in (0, cutoff], got {width} for cutoff {cutoff}")
-        self.config = config
-        self.elements = tuple(elements)
-        self.cutoff = float(cutoff)
-        self.switch_width = float(width)
-        table = torch.zeros(max(elements) + 1, dtype=torch.float64)
-        table[list(elements)] = torch.tensor(e0 or [0.0] * len(elements), dtype=torch.float64)
-        self.register_buffer("e0_table", table)
-
-    def pair_energy(self, r: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def switched_pair_energy(self, r: Tensor) -> Tensor:
-        """φ(r) s(r) [num_edges]; exactly zero for r >= cutoff."""
-        inside = r < self.cutoff
-        # Evaluate φ only where it is used so that far edges give exact zeros (no 0 * inf).
-        safe_r = torch.where(inside, r, torch.full_like(r, self.cutoff - self.switch_width))
-        return torch.where(inside, self.pair_energy(safe_r) * switching(safe_r, self.cutoff, self.switch_width), 0.0)
-
-    def forward(self, graph: AtomicGraph, compute_forces: bool = True, compute_stress: bool = False) -> dict[str, Tensor]:
-        leaf, positions, shifts, strain = _strained(graph, compute_forces, compute_stress)
-        i, j = graph.edge_index
-        r = (positions[j] - positions[i] + shifts).norm(dim=-1)
-        atom_energy = self.e0_table.to(positions.dtype)[graph.atomic_numbers]
-        atom_energy = atom_energy.index_add(0, i, 0.5 * self.switched_pair_energy(r))
-        out = _finish(graph, atom_energy, leaf, strain, compute_forces)
-        if self.config.predict_hessian:
-            out["hessian"] = self.pair_hessian(graph)
-        return out
-
-    def pair_hessian(self, graph: AtomicGraph) -> Tensor:
-        """Analytic Hessian from φ' and φ'' of each pair, flattened per structure [sum (3N_b)^2].
-
-        For a pair term φ(|r_j - r_i|) the (i, j) block is ``-(φ'' u u^T + φ'/r (I - u u^T))``
-        with ``u = r_ij / r``; diagonal blocks collect minus the off-diagonal ones. Only valid
-        for one structure or a batch (blocks are placed structure by structure).
-        """
-        r_vec = graph.edge_vectors().detach()
-        r = r_vec.norm(dim=-1).requires_grad_(True)
-        phi = self.switched_pair_energy(r)
-        (d1,) = torch.autograd.grad(phi.sum(), r, create_graph=True)
-        (d2,) = torch.autograd.grad(d1.sum(), r)
-        u = r_vec / r.detach().clamp_min(1e-12)[:, None]
-        uu = u[:, :, None] * u[:, None, :]
-        eye = torch.eye(3, dtype=r_vec.dtype, device=r_vec.device)
-        # Each pair appears as i->j and j->i; half of each directed edge's block per direction.
-        block = -(d2[:, None, None] * uu + (d1 / r.detach())[:, None, None] * (eye - uu)) * 0.5
-        counts = graph.atoms_per_graph().tolist()
-        first = [sum(counts[:g]) for g in range(len(counts))]
-        i_all, j_all = graph.edge_index
-        flats = []
-        for g, (start, n) in enumerate(zip(first, counts)):
-            mask = graph.batch[i_all] == g
-            i, j, b = i_all[mask] - start, j_all[mask] - start, block[mask]
-            hess = torch.zeros(n * n, 3, 3, dtype=r_vec.dtype, device=r_vec.device)
-            for a, c, sign in ((i, j, 1.0), (j, i, 1.0), (i, i, -1.0), (j, j, -1.0)):
-                hess = hess.index_add(0, a * n + c, sign * b)
-            flats.append(hess.reshape(n, n, 3, 3).permute(0, 2, 1, 3).reshape(-1))
-        return torch.cat(flats)
-
-
-def _strained(graph: AtomicGraph, forces: bool, stress: bool) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    """Grad-tracked positions, and the positions/shifts under a zero strain ε [num_graphs, 3, 3].
-
-    Energies are computed from ``(1 + ε) r``, so ``dE/dε / V`` is the stress. Positions that
-    already require grad (a caller differentiating twice) are used as they are.
-    """
-    positions = graph.positions
-    if (forces or stress) and not positions.requires_grad:
-        positions = positions.detach().requires_grad_(True)
-    if not stress:
-        return positions, positions, graph.shifts, None
-    strain = torch.zeros(graph.num_graphs, 3, 3, dtype=positions.dtype, device=positions.device, requires_grad=True)
-    edge_graph = graph.batch[graph.edge_index[0]]
-    strained_pos = positions + torch.einsum("na,nab->nb", positions, strain[graph.batch])
-    strained_shifts = graph.shifts + torch.einsum("ea,eab->eb", graph.shifts, strain[edge_graph])
-    return positions, strained_pos, strained_shifts, strain
-
-
-def _finish(
-    graph: AtomicGraph, atom_energy: Tensor, positions: Tensor, strain: Tensor | None, forces: bool
-) -> dict[str, Tensor]:
-    """Total energies, and forces / stress by autograd of the total energy."""
-    energy = torch.zeros(graph.num_graphs, dtype=atom_energy.dtype, device=atom_energy.device)
-    energy = energy.index_add(0, graph.batch, atom_energy)
-    out = {"energy": energy, "energies": atom_energy}
-    inputs = ([positions] if forces else []) + ([strain] if strain is not None else [])
-    if not inputs:
-        return out
-    # Keep the graph when the caller differentiates the forces again (autograd Hessians).
-    grads = torch.autograd.grad(energy.sum(), inputs, create_graph=graph.positions.requires_grad)
-    if forces:
-        out["forces"] = -grads[0]
-    if strain is not None:
-        volume = torch.linalg.det(graph.cell).abs()
-        if bool((volume <= 0).any()):
-            raise ValueError("stress needs a periodic cell with non-zero volume")
-        out["stress"] = grads[-1] / volume[:, None, None]
-    return out
-
-
 @dataclass(frozen=True)
 class HarmonicPairConfig:
-    """Springs ``k/2 (r - r0)^2`` between all pairs within ``cutoff`` (eV, Å).
+    """Springs ``k/2 (r - r0)^2`` (k in eV/Å^2, lengths in Å) between all pairs within ``cutoff``.
 
-    ``predict_hessian`` adds the analytic Hessian to the outputs, standing in for a model with a
-    Hessian head.
+    ``e0`` are per-element energies (eV, ``elements`` order; empty = zeros). ``predict_hessian``
+    adds the analytic Hessian to every forward, as a model with a Hessian head would.
     """
 
     elements: tuple[int, ...]
@@ -169,12 +51,6 @@ class HarmonicPairConfig:
     switch_width: float = 0.5
     e0: tuple[float, ...] = ()
     predict_hessian: bool = False
-
-
-@register_model("harmonic_pair", HarmonicPairConfig)
-class HarmonicPair(_PairPotential):
-    def pair_energy(self, r: Tensor) -> Tensor:
-        return 0.5 * self.config.k * (r - self.config.r0) ** 2
 
 
 @dataclass(frozen=True)
@@ -189,6 +65,84 @@ class MorsePairConfig:
     switch_width: float = 1.0
     e0: tuple[float, ...] = ()
     predict_hessian: bool = False
+
+
+class _PairPotential(EnergyModel):
+    """Sum of a radial pair term over the (full, i->j and j->i) neighbour list, plus E0s.
+
+    Subclasses define :meth:`pair_energy` φ(r) for r < cutoff; half of each edge's φ goes to
+    its receiving atom, so per-atom energies sum to the total.
+    """
+
+    def __init__(self, config: HarmonicPairConfig | MorsePairConfig):
+        super().__init__()
+        check_elements(config.elements)
+        if config.e0 and len(config.e0) != len(config.elements):
+            raise ValueError(f"e0 has {len(config.e0)} entries for {len(config.elements)} elements")
+        if not 0.0 < config.switch_width <= config.cutoff:
+            raise ValueError(f"switch_width must be in (0, cutoff], got {config.switch_width} for cutoff {config.cutoff}")
+        self.config = config
+        self.elements = tuple(config.elements)
+        self.cutoff = float(config.cutoff)
+        self.element_index = ElementIndex(self.elements)
+        self.register_buffer("e0", torch.tensor(config.e0 or [0.0] * len(self.elements), dtype=torch.float64))
+
+    def pair_energy(self, r: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def switched_pair_energy(self, r: Tensor) -> Tensor:
+        """φ(r) s(r) [num_edges]; exactly zero for r >= cutoff."""
+        width = self.config.switch_width
+        inside = r < self.cutoff
+        # Evaluate φ only where it is used so that far edges give exact zeros (no 0 * inf).
+        safe_r = torch.where(inside, r, torch.full_like(r, self.cutoff - width))
+        return torch.where(inside, self.pair_energy(safe_r) * switching(safe_r, self.cutoff, width), 0.0)
+
+    def atomic_outputs(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool) -> dict[str, Tensor]:
+        i, j = graph.edge_index
+        r = (positions[j] - positions[i] + shifts).norm(dim=-1)
+        node_energy = self.e0.to(positions.dtype)[self.element_index(graph.atomic_numbers)]
+        out = {"node_energy": node_energy.index_add(0, i, 0.5 * self.switched_pair_energy(r))}
+        if self.config.predict_hessian:
+            out["hessian"] = self.pair_hessian(graph)
+        return out
+
+    def pair_hessian(self, graph: AtomicGraph) -> Tensor:
+        """Analytic Hessian from φ' and φ'' of each pair, flattened per structure [sum (3N_b)^2].
+
+        For a pair term φ(|r_j - r_i|) the (i, j) block is ``-(φ'' u u^T + φ'/r (I - u u^T))``
+        with ``u = r_ij / r``; diagonal blocks collect minus the off-diagonal ones. Blocks are
+        laid out as ``AtomicGraph`` stores Hessians (row-major, index ``3*atom + xyz``).
+        """
+        r_vec = graph.edge_vectors().detach()
+        with torch.enable_grad():
+            r = r_vec.norm(dim=-1).requires_grad_(True)
+            (d1,) = torch.autograd.grad(self.switched_pair_energy(r).sum(), r, create_graph=True)
+            (d2,) = torch.autograd.grad(d1.sum(), r)
+        r, d1 = r.detach(), d1.detach()
+        u = r_vec / r.clamp_min(1e-12)[:, None]
+        uu = u[:, :, None] * u[:, None, :]
+        eye = torch.eye(3, dtype=r_vec.dtype, device=r_vec.device)
+        # Each pair appears as i->j and j->i: each directed edge carries half of the pair's block.
+        block = -0.5 * (d2[:, None, None] * uu + (d1 / r)[:, None, None] * (eye - uu))
+        counts = graph.atoms_per_graph().tolist()
+        i_all, j_all = graph.edge_index
+        flats, start = [], 0
+        for g, n in enumerate(counts):
+            mask = graph.batch[i_all] == g
+            i, j, b = i_all[mask] - start, j_all[mask] - start, block[mask]
+            hessian = torch.zeros(n * n, 3, 3, dtype=r_vec.dtype, device=r_vec.device)
+            for a, c, sign in ((i, j, 1.0), (j, i, 1.0), (i, i, -1.0), (j, j, -1.0)):
+                hessian = hessian.index_add(0, a * n + c, sign * b)
+            flats.append(hessian.reshape(n, n, 3, 3).permute(0, 2, 1, 3).reshape(-1))
+            start += n
+        return torch.cat(flats)
+
+
+@register_model("harmonic_pair", HarmonicPairConfig)
+class HarmonicPair(_PairPotential):
+    def pair_energy(self, r: Tensor) -> Tensor:
+        return 0.5 * self.config.k * (r - self.config.r0) ** 2
 
 
 @register_model("morse_pair", MorsePairConfig)
@@ -218,24 +172,25 @@ class DoubleWellSurfaceConfig:
 
 
 @register_model("double_well_surface", DoubleWellSurfaceConfig)
-class DoubleWellSurface(torch.nn.Module):
-    # The field needs no neighbours; the small cutoff keeps neighbour lists short.
-    cutoff = 0.5
-
+class DoubleWellSurface(EnergyModel):
     def __init__(self, config: DoubleWellSurfaceConfig):
         super().__init__()
-        _check_elements(config.elements, ())
+        check_elements(config.elements)
         if config.half_width <= 0 or config.barrier <= 0:
             raise ValueError("barrier and half_width must be positive")
         self.config = config
         self.elements = tuple(config.elements)
+        # The field needs no neighbours; a short cutoff keeps the neighbour lists small.
+        self.cutoff = 0.5
 
-    def forward(self, graph: AtomicGraph, compute_forces: bool = True, compute_stress: bool = False) -> dict[str, Tensor]:
-        if compute_stress:
-            raise ValueError("double_well_surface is an external field: it has no stress")
-        positions, _, _, _ = _strained(graph, compute_forces, False)
+    def atomic_outputs(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool) -> dict[str, Tensor]:
         c = self.config
         x, y, z = positions.unbind(-1)
         w2 = c.half_width**2
-        atom_energy = c.barrier * ((x**2 - w2) / w2) ** 2 + 0.5 * c.k_y * y**2 + 0.5 * c.k_z * z**2 + c.coupling * x * y
-        return _finish(graph, atom_energy, positions, None, compute_forces)
+        energy = c.barrier * ((x**2 - w2) / w2) ** 2 + 0.5 * c.k_y * y**2 + 0.5 * c.k_z * z**2 + c.coupling * x * y
+        return {"node_energy": energy}
+
+    def forward(self, graph: AtomicGraph, compute_forces: bool = True, compute_stress: bool = False, **kwargs) -> dict[str, Tensor]:
+        if compute_stress:
+            raise ValueError("double_well_surface is an external field: it has no stress")
+        return super().forward(graph, compute_forces, False, **kwargs)

@@ -25,7 +25,8 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io.trajectory import Trajectory
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+from ase.md import velocitydistribution
+from ase.md.velocitydistribution import Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
 from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv
@@ -121,6 +122,8 @@ def run_md(
     trajectory, log = Path(trajectory), Path(log)
     fmt = frame_format(trajectory)
     traj_part, log_part = partial_path(trajectory), partial_path(log)
+    for folder in {trajectory.parent, log.parent}:
+        folder.mkdir(parents=True, exist_ok=True)
     if resume:
         atoms, start = _resume_state(atoms, trajectory, log, fmt)
     else:
@@ -128,7 +131,7 @@ def run_md(
         for stale in (traj_part, log_part):
             stale.unlink(missing_ok=True)
         atoms = atoms.copy()
-        _draw_velocities(atoms, config)
+        draw_velocities(atoms, config.temperature_K, config.seed)
         start = 0
     atoms.calc = calculator
 
@@ -170,12 +173,17 @@ def run_md(
     return MDResult(atoms, rows, trajectory, log, start, steps_done / wall if wall > 0 else float("nan"))
 
 
-def _draw_velocities(atoms: Atoms, config: MDConfig) -> None:
+def draw_velocities(atoms: Atoms, temperature_K: float, seed: int) -> None:
     """Maxwell-Boltzmann momenta at ``temperature_K``, without drift (or rotation for molecules)."""
-    if config.temperature_K == 0:
+    if temperature_K == 0:
         atoms.set_momenta(np.zeros((len(atoms), 3)))
         return
-    MaxwellBoltzmannDistribution(atoms, temperature_K=config.temperature_K, rng=np.random.default_rng(config.seed))
+    rng = np.random.default_rng(seed)
+    # ASE 3.29 renamed MaxwellBoltzmannDistribution (now deprecated) to thermalize_momenta.
+    if hasattr(velocitydistribution, "thermalize_momenta"):
+        velocitydistribution.thermalize_momenta(atoms, temperature_K, rng=rng)
+    else:
+        velocitydistribution.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
     Stationary(atoms)
     if not atoms.pbc.any() and len(atoms) > 2:
         ZeroRotation(atoms)

@@ -10,6 +10,7 @@ frequencies, reported as negative wavenumbers.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -149,8 +150,9 @@ def write_modes(
     amplitude: float = 0.3,
     frames_per_mode: int = 12,
     overwrite: bool = False,
+    indices: Sequence[int] | None = None,
 ) -> None:
-    """Animations of every mode, one after another, for a viewer (extxyz or ``.traj``).
+    """Animations of the modes ``indices`` (default all), one after another, for a viewer (extxyz or ``.traj``).
 
     Each frame is the structure displaced by ``amplitude * sin(phase) * mode`` (Å, the mode of
     unit norm) and carries the mode as a per-atom vector array ``mode`` and ``info`` entries
@@ -162,7 +164,8 @@ def write_modes(
         raise ValueError(f"frames_per_mode must be >= 1, got {frames_per_mode}")
     frames = []
     phases = 2 * np.pi * np.arange(frames_per_mode) / frames_per_mode
-    for index, (mode, frequency) in enumerate(zip(vib.modes, vib.frequencies_cm1)):
+    for index in range(len(vib.modes)) if indices is None else indices:
+        mode, frequency = vib.modes[index], vib.frequencies_cm1[index]
         for phase in phases:
             frame = Atoms(atoms.numbers, atoms.positions + amplitude * np.sin(phase) * mode, cell=atoms.cell, pbc=atoms.pbc)
             frame.set_array("mode", mode)

@@ -1,0 +1,73 @@
+"""``irreps md``: NVE or Langevin NVT molecular dynamics with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from irreps.cli._sim import add_model_arguments, make_calculator, read_structure, refuse_existing
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "md",
+        help="molecular dynamics (NVE velocity Verlet or Langevin NVT)",
+        description=(
+            "Run MD of STRUCTURE with MODEL. Writes OUT/trajectory.extxyz (or .traj), OUT/log.csv "
+            "(step, time, T, E_pot, E_kin, E_tot), OUT/md.png and OUT/summary.json. Outputs grow "
+            "as *.part files and get their final names when the run ends; --resume continues "
+            "from the last trajectory frame up to --steps."
+        ),
+    )
+    add_model_arguments(parser)
+    parser.add_argument("--ensemble", choices=("nve", "nvt"), default="nve")
+    parser.add_argument("--steps", type=int, default=1000, help="total number of steps (default 1000)")
+    parser.add_argument("--timestep", type=float, default=0.5, help="time step in fs (default 0.5)")
+    parser.add_argument("--temperature", type=float, default=300.0, help="initial / bath temperature in K (default 300)")
+    parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction in 1/fs (default 0.01)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial velocities and Langevin noise")
+    parser.add_argument("--traj-every", type=int, default=10, help="trajectory frame every N steps (default 10)")
+    parser.add_argument("--log-every", type=int, default=1, help="log row every N steps (default 1)")
+    parser.add_argument("--format", choices=("extxyz", "traj"), default="extxyz", help="trajectory format")
+    parser.add_argument("-o", "--out", default="md", help="output folder (default ./md)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last frame of OUT's trajectory")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from irreps.sim.io import write_json
+    from irreps.sim.md import MDConfig, run_md
+    from irreps.sim.plots import plot_md
+
+    out = Path(args.out)
+    trajectory = out / f"trajectory.{args.format}"
+    log, plot, summary = out / "log.csv", out / "md.png", out / "summary.json"
+    if not args.resume:
+        refuse_existing([trajectory, log, plot, summary], args.overwrite)
+    config = MDConfig(
+        ensemble=args.ensemble, timestep_fs=args.timestep, steps=args.steps, temperature_K=args.temperature,
+        friction_per_fs=args.friction, seed=args.seed, traj_every=args.traj_every, log_every=args.log_every,
+    )
+    atoms = read_structure(args.structure, args.index)
+    calculator = make_calculator(args)
+    result = run_md(atoms, calculator, config, trajectory, log, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    etot = [row["etot_eV"] for row in result.log]
+    temperatures = [row["temperature_K"] for row in result.log]
+    record = {
+        "ensemble": args.ensemble,
+        "steps": args.steps,
+        "resumed_from_step": result.first_step,
+        "timestep_fs": args.timestep,
+        "atoms": len(atoms),
+        "steps_per_s": result.steps_per_s,
+        "mean_temperature_K": sum(temperatures) / len(temperatures),
+        "etot_max_deviation_meV_per_atom": 1000 * (max(etot) - min(etot)) / len(atoms),
+        "trajectory": str(trajectory),
+        "log": str(log),
+    }
+    plot_md(result.log, plot)
+    write_json(summary, record)
+    print(f"md {args.ensemble}: {args.steps - result.first_step} steps of {args.timestep} fs, {result.steps_per_s:.1f} steps/s")
+    print(f"mean T {record['mean_temperature_K']:.1f} K; E_tot spread {record['etot_max_deviation_meV_per_atom']:.4f} meV/atom")
+    print(f"wrote {trajectory}, {log}, {plot}, {summary}")
+    return 0

@@ -35,6 +35,7 @@ from irreps.data.graph import AtomicGraph
 from irreps.models.heads import DipoleHead, PolarizabilityHead
 from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.models.registry import register_model
+from irreps.nn.edges import EdgePairing, pair_reverse_edges
 from irreps.nn.elements import ElementIndex, check_elements
 from irreps.nn.mlp import MLP, Activation, activation_module
 from irreps.nn.potential import EnergyModel
@@ -114,17 +115,27 @@ class TensorNetConfig:
         activation_module(self.activation)
 
 
-def _mix_parts(linears: torch.nn.ModuleList, x: Tensor) -> Tensor:
-    """Channel linear per part: ``[N, 9, C] -> [N, 9, C]`` (I, A, S each with its own weights)."""
-    return torch.cat([linear(x[:, part]) for linear, part in zip(linears, PARTS)], dim=1)
+def _mix_parts(linears: torch.nn.ModuleList, x: Tensor) -> list[Tensor]:
+    """Channel linear per part: ``[N, 9, C]`` -> I, A, S parts ``[N, 1|3|5, C]``, each with its own weights."""
+    return [linear(x[:, part]) for linear, part in zip(linears, PARTS)]
 
 
-def _weighted_scatter(parts: Tensor, weights: Tensor, receiver: Tensor, num_atoms: int) -> Tensor:
-    """``sum_j w_ij,part * parts_ij`` per receiver: ``[E, 9, C]`` x ``[E, 3, C]`` -> ``[N, 9, C]``."""
-    return torch.cat(
-        [scatter_sum(parts[:, part] * weights[:, p : p + 1], receiver, num_atoms) for p, part in enumerate(PARTS)],
-        dim=1,
-    )
+def _per_part(linear: torch.nn.Linear, h: Tensor) -> list[Tensor]:
+    """The three ``C``-wide blocks of ``linear(h)`` (output ``3C``, part-major) as separate tensors.
+
+    Slicing the weights rather than the ``[E, 3C]`` output keeps autograd from allocating
+    full-size zero gradients for every slice of an edge tensor.
+    """
+    c = linear.out_features // 3
+    return [
+        torch.nn.functional.linear(h, linear.weight[p * c : (p + 1) * c], linear.bias[p * c : (p + 1) * c])
+        for p in range(3)
+    ]
+
+
+def _expand(values: Tensor, pairing: EdgePairing | None) -> Tensor:
+    """Per-pair values ``[E_half, ...]`` to every edge ``[E, ...]`` (identity without a pairing)."""
+    return values if pairing is None else values.index_select(0, pairing.expand)
 
 
 def _normalise(x: Tensor) -> Tensor:
@@ -160,19 +171,24 @@ class TensorEmbedding(torch.nn.Module):
         return (left[:, None, :] + right[None, :, :] + self.emb2.bias).reshape(-1, c)
 
     def forward(
-        self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, fcut: Tensor, num_atoms: int
+        self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, fcut: Tensor,
+        pairing: EdgePairing | None, num_atoms: int,
     ) -> Tensor:
-        """Species [N], edges [2, E], unit vectors [E, 3], basis [E, R], cutoff [E] -> ``X`` [N, 9, C]."""
+        """Species [N], edges [2, E], unit vectors [E, 3], basis [E_half, R], cutoff [E] -> ``X`` [N, 9, C]."""
         i, j = edge_index
         k = self.emb.num_embeddings
-        zij = self.pair_table().index_select(0, species[i] * k + species[j])
-        weights = self.distance_proj(rbf).unflatten(1, (3, self.hidden_dim)) * (fcut[:, None] * zij)[:, None, :]
-        x = _weighted_scatter(edge_components(unit)[:, :, None], weights, i, num_atoms)
-        scaling = self.linears_scalar(self.init_norm(x.square().sum(1))).unflatten(1, (3, self.hidden_dim))
-        return torch.cat(
-            [lin(x[:, part]) * scaling[:, p : p + 1] for p, (lin, part) in enumerate(zip(self.linears_tensor, PARTS))],
+        zij = self.pair_table().index_select(0, species[i] * k + species[j]) * fcut[:, None]
+        geometry = edge_components(unit)
+        x = torch.cat(
+            [
+                scatter_sum(geometry[:, part, None] * (_expand(radial, pairing) * zij)[:, None, :], i, num_atoms)
+                for part, radial in zip(PARTS, _per_part(self.distance_proj, rbf))
+            ],
             dim=1,
         )
+        scaling = self.linears_scalar(self.init_norm(x.square().sum(1))).unflatten(1, (3, self.hidden_dim))
+        parts = _mix_parts(self.linears_tensor, x)
+        return torch.cat([part * scaling[:, p : p + 1] for p, part in enumerate(parts)], dim=1)
 
 
 class Interaction(torch.nn.Module):
@@ -187,14 +203,31 @@ class Interaction(torch.nn.Module):
         )
         self.product = o3_product if equivariance == "O(3)" else so3_product
 
-    def forward(self, x: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor) -> Tensor:
+    def edge_weights(self, rbf: Tensor, fcut: Tensor, pairing: EdgePairing | None) -> list[Tensor]:
+        """Radial MLP times cutoff for the I, A and S messages: three ``[E, C]`` tensors.
+
+        Evaluated once per reverse pair (``rbf``, ``fcut`` are ``[E_half, ...]``) and gathered.
+        """
+        *hidden, last, act = self.linears_scalar
+        h = torch.nn.Sequential(*hidden)(rbf)
+        return [_expand(act(w) * fcut[:, None], pairing) for w in _per_part(last, h)]
+
+    def forward(
+        self, x: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor, pairing: EdgePairing | None
+    ) -> Tensor:
         i, j = edge_index
-        weights = (self.linears_scalar(rbf) * fcut[:, None]).unflatten(1, (3, self.hidden_dim))
         x = _normalise(x)
         y = _mix_parts(self.linears_tensor[:3], x)
-        messages = _weighted_scatter(y.index_select(0, j), weights, i, x.shape[0])
+        messages = torch.cat(
+            [
+                scatter_sum(part.index_select(0, j) * w[:, None, :], i, x.shape[0])
+                for part, w in zip(y, self.edge_weights(rbf, fcut, pairing))
+            ],
+            dim=1,
+        )
+        y = torch.cat(y, dim=1)
         z = matrix_to_components(self.product(components_to_matrix(y), components_to_matrix(messages)))
-        dx = _mix_parts(self.linears_tensor[3:], _normalise(z))
+        dx = torch.cat(_mix_parts(self.linears_tensor[3:], _normalise(z)), dim=1)
         dx_matrix = components_to_matrix(dx)
         return x + dx + matrix_to_components(channel_matmul(dx_matrix, dx_matrix))
 
@@ -242,11 +275,14 @@ class TensorNet(EnergyModel):
         # Guarded length: zero-length edges (never produced by a neighbour list) stay finite.
         length = vectors.square().sum(-1).clamp_min(1e-24).sqrt()
         unit = vectors / length[:, None]
-        rbf = self.radial(length)
         fcut = cosine_cutoff(length, self.cutoff)
-        x = self.embedding(species, graph.edge_index, unit, rbf, fcut, graph.num_atoms)
+        # Radial functions are the same on i->j and j->i: evaluate them once per pair.
+        pairing = pair_reverse_edges(graph.edge_index, graph.shifts)
+        half = length if pairing is None else length.index_select(0, pairing.canonical)
+        rbf, fcut_half = self.radial(half), cosine_cutoff(half, self.cutoff)
+        x = self.embedding(species, graph.edge_index, unit, rbf, fcut, pairing, graph.num_atoms)
         for layer in self.layers:
-            x = layer(x, graph.edge_index, rbf, fcut)
+            x = layer(x, graph.edge_index, rbf, fcut_half, pairing)
         sq = x.square()
         invariants = torch.cat((sq[:, I_PART].sum(1), sq[:, A_PART].sum(1), sq[:, S_PART].sum(1)), dim=-1)
         scalars = self._scalars(invariants)

@@ -49,8 +49,8 @@ def xyz_to_angles(xyz: Tensor) -> tuple[Tensor, Tensor]:
 
     ``beta`` in [0, pi] is the angle from +y, ``alpha`` in (-pi, pi] the azimuth ``atan2(x, z)``.
     """
-    xyz = torch.nn.functional.normalize(xyz, dim=-1)
-    beta = torch.acos(xyz[..., 1].clamp(-1.0, 1.0))
+    # atan2 instead of acos(y): full precision near the poles, where acos loses half the digits.
+    beta = torch.atan2(torch.hypot(xyz[..., 0], xyz[..., 2]), xyz[..., 1])
     alpha = torch.atan2(xyz[..., 0], xyz[..., 2])
     return alpha, beta
 

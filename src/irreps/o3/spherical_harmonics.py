@@ -41,14 +41,9 @@ def _coefficients(lmax: int, normalization: str) -> tuple:
     """
 
     def norm(l: int, m: int) -> float:
-        n = math.sqrt((2 * l + 1) / (4 * math.pi) * math.exp(math.lgamma(l - m + 1) - math.lgamma(l + m + 1)))
-        if m > 0:
-            n *= math.sqrt(2.0)
-        if normalization == "component":
-            n *= math.sqrt(4 * math.pi)
-        elif normalization == "norm":
-            n *= math.sqrt(4 * math.pi / (2 * l + 1))
-        return n
+        squared = {"integral": (2 * l + 1) / (4 * math.pi), "component": 2 * l + 1, "norm": 1}[normalization]
+        squared *= math.exp(math.lgamma(l - m + 1) - math.lgamma(l + m + 1)) * (2 if m > 0 else 1)
+        return math.sqrt(squared)
 
     out = []
     for l in range(lmax + 1):
@@ -117,7 +112,6 @@ def _solid_harmonics(lmax: int, xyz: Tensor, unit: bool, normalization: str) -> 
         q_prev, q = q, q_next
         full = torch.cat([q_next.flip(0), q_next[1:]])  # rows m = -l .. l use q_l^|m|
         blocks.append(full * azimuth[lmax - l : lmax + l + 1])
-    blocks[0] = blocks[0] * azimuth[lmax : lmax + 1]
     return torch.cat(blocks)
 
 

@@ -46,7 +46,7 @@ from irreps.ops.cartesian import (
 )
 from irreps.ops.cutoff import cosine_cutoff
 from irreps.ops.radial import ExpNormalBasis
-from irreps.ops.scatter import scatter_sum
+from irreps.ops.scatter import gather_scale_scatter, scatter_sum
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class Interaction(torch.nn.Module):
         y = _mix_parts(self.linears_tensor[:3], x)
         messages = torch.cat(
             [
-                scatter_sum(part.index_select(0, j) * w[:, None, :], i, x.shape[0])
+                gather_scale_scatter(part, w, j, i, x.shape[0])
                 for part, w in zip(y, self.edge_weights(rbf, fcut, pairing))
             ],
             dim=1,

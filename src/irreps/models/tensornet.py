@@ -46,7 +46,7 @@ from irreps.ops.cartesian import (
 )
 from irreps.ops.cutoff import cosine_cutoff
 from irreps.ops.radial import ExpNormalBasis
-from irreps.ops.scatter import gather_scale_scatter, scatter_sum
+from irreps.ops.scatter import gather_scale_scatter
 
 
 @dataclass(frozen=True)
@@ -179,9 +179,10 @@ class TensorEmbedding(torch.nn.Module):
         k = self.emb.num_embeddings
         zij = self.pair_table().index_select(0, species[i] * k + species[j]) * fcut[:, None]
         geometry = edge_components(unit)
+        edges = torch.arange(len(i), device=i.device)
         x = torch.cat(
             [
-                scatter_sum(geometry[:, part, None] * (_expand(radial, pairing) * zij)[:, None, :], i, num_atoms)
+                gather_scale_scatter(geometry[:, part, None], _expand(radial, pairing) * zij, edges, i, num_atoms)
                 for part, radial in zip(PARTS, _per_part(self.distance_proj, rbf))
             ],
             dim=1,

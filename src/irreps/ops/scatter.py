@@ -39,8 +39,8 @@ class _GatherScaleScatter(torch.autograd.Function):
     @staticmethod
     def forward(ctx, values, weights, gather_index, scatter_index, dim_size):
         ctx.save_for_backward(values, weights, gather_index, scatter_index)
-        out = values.new_zeros((dim_size,) + tuple(values.shape[1:]))
-        for a, b in _chunks(weights.shape[0], values[0].numel()):
+        out = values.new_zeros(dim_size, values.shape[1], weights.shape[1])
+        for a, b in _chunks(weights.shape[0], values.shape[1] * weights.shape[1]):
             chunk = values.index_select(0, gather_index[a:b]) * weights[a:b, None, :]
             out.index_add_(0, scatter_index[a:b], chunk)
         return out
@@ -51,6 +51,8 @@ class _GatherScaleScatter(torch.autograd.Function):
         grad_values = grad_weights = None
         if ctx.needs_input_grad[0]:
             grad_values = gather_scale_scatter(grad, weights, scatter_index, gather_index, values.shape[0])
+            if values.shape[-1] == 1:  # values were broadcast over the channels
+                grad_values = grad_values.sum(-1, keepdim=True)
         if ctx.needs_input_grad[1]:
             grad_weights = gather_dot(grad, values, scatter_index, gather_index)
         return grad_values, grad_weights, None, None, None
@@ -60,8 +62,9 @@ class _GatherDot(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, index_a, index_b):
         ctx.save_for_backward(a, b, index_a, index_b)
-        out = a.new_empty(index_a.shape[0], a.shape[-1])
-        for s, e in _chunks(index_a.shape[0], a[0].numel()):
+        channels = max(a.shape[-1], b.shape[-1])
+        out = a.new_empty(index_a.shape[0], channels)
+        for s, e in _chunks(index_a.shape[0], a.shape[1] * channels):
             out[s:e] = (a.index_select(0, index_a[s:e]) * b.index_select(0, index_b[s:e])).sum(1)
         return out
 
@@ -87,8 +90,9 @@ def gather_scale_scatter(
 
     Parameters
     ----------
-    values : Tensor [N_in, K, C]
-        Node features (e.g. the K components of a tensor part, C channels).
+    values : Tensor [N_in, K, C] or [N_in, K, 1]
+        Node features (e.g. the K components of a tensor part, C channels); a last
+        dimension of 1 is broadcast over the channels of ``weights``.
     weights : Tensor [E, C]
         Per-edge, per-channel scalars.
     gather_index, scatter_index : Tensor [E] (int64)

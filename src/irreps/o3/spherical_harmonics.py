@@ -9,9 +9,14 @@ degree ``l`` sits at index ``l + m`` and is (no Condon-Shortley phase)
     (l - m) Q_l^m = (2l - 1) Z Q_{l-1}^m - (l + m - 1) r^2 Q_{l-2}^m,  Q_m^m = (2m - 1)!!,
 
 which are homogeneous polynomials of degree ``l`` (solid harmonics, as in sphericart).
-The recurrence over ``l`` runs on all ``m`` at once, component-major ``[rows, N]`` so every
-operation is a long contiguous vector operation; the normalisation constants are folded into
-the recurrence coefficients.
+Because ``C_m``/``S_m`` do not depend on ``l``, the whole block ``Y^l`` obeys the same
+three-term recurrence: ``Y^l = a Z Y^(l-1) - b r^2 Y^(l-2)`` on its inner rows ``|m| < l``, and
+its two outer rows are the scaled ``C_l``, ``S_l``. All rows of one degree are updated at once,
+component-major ``[rows, N]``, so every operation is a long contiguous vector operation written
+into one preallocated output; normalisation constants are folded into ``a`` and ``b``.
+The backward pass is the hand-written adjoint of that recurrence (same cost class as the
+forward). Higher derivatives (``create_graph=True``) go through a differentiable reference
+implementation of the same recurrence, so Hessians work.
 
 Normalisations (on unit vectors): ``'integral'``: orthonormal, ``int Y_lm Y_l'm' dOmega = delta``;
 ``'component'`` (default): ``sum_m Y_lm^2 = 2l + 1``; ``'norm'``: ``sum_m Y_lm^2 = 1``.
@@ -34,10 +39,12 @@ _NORMALIZATIONS = ("integral", "component", "norm")
 
 @lru_cache(maxsize=None)
 def _coefficients(lmax: int, normalization: str) -> tuple:
-    """Per-degree recurrence constants (float64 Python lists).
+    """Recurrence constants per degree, ``(a, b, rho)`` with ``k0 = Y^0`` stored at index 0.
 
-    Returns, for each l, ``(a, b, corner)``: ``q_l^m = a[m] Z q_{l-1}^m - b[m] r^2 q_{l-2}^m`` for
-    ``m < l`` (``b`` only for ``m < l-1``) and ``q_l^l = corner``, where ``q_l^m = N_lm Q_l^m``.
+    For ``l >= 1``: ``a`` [2l-1] multiplies ``Z Y^(l-1)`` on rows ``|m| <= l-1``, ``b`` [2l-3]
+    multiplies ``r^2 Y^(l-2)`` on rows ``|m| <= l-2`` (subtracted), and the outer rows are
+    ``C~_l = rho (X C~_(l-1) - Y S~_(l-1))``, ``S~_l = rho (X S~_(l-1) + Y C~_(l-1))`` with
+    ``C~_0 = k0``, ``S~_0 = 0``.
     """
 
     def norm(l: int, m: int) -> float:
@@ -45,13 +52,25 @@ def _coefficients(lmax: int, normalization: str) -> tuple:
         squared *= math.exp(math.lgamma(l - m + 1) - math.lgamma(l + m + 1)) * (2 if m > 0 else 1)
         return math.sqrt(squared)
 
-    out = []
-    for l in range(lmax + 1):
-        a = [norm(l, m) / norm(l - 1, m) * (2 * l - 1) / (l - m) for m in range(l)]
-        b = [norm(l, m) / norm(l - 2, m) * (l + m - 1) / (l - m) for m in range(l - 1)]
-        double_factorial = math.prod(range(2 * l - 1, 0, -2))
-        out.append((a, b, norm(l, l) * double_factorial))
+    def corner(l: int) -> float:
+        return norm(l, l) * math.prod(range(2 * l - 1, 0, -2))
+
+    out = [(None, None, corner(0))]
+    for l in range(1, lmax + 1):
+        a = [norm(l, abs(m)) / norm(l - 1, abs(m)) * (2 * l - 1) / (l - abs(m)) for m in range(1 - l, l)]
+        b = [norm(l, abs(m)) / norm(l - 2, abs(m)) * (l + abs(m) - 1) / (l - abs(m)) for m in range(2 - l, l - 1)]
+        out.append((a, b, corner(l) / corner(l - 1)))
     return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def _columns(lmax: int, normalization: str, dtype: torch.dtype, device: torch.device) -> tuple:
+    """``(k0, [(a [2l-1, 1], -b [2l-3, 1], rho)])`` as tensors, cached per dtype/device."""
+    coeffs = _coefficients(lmax, normalization)
+    cols = [None]
+    for a, b, rho in coeffs[1:]:
+        cols.append((torch.tensor(a, dtype=dtype, device=device)[:, None], -torch.tensor(b, dtype=dtype, device=device)[:, None], rho))
+    return coeffs[0][2], cols
 
 
 def _parse_ls(l: Union[int, Iterable[int], str, Irreps]) -> list[int]:
@@ -68,51 +87,127 @@ def _parse_ls(l: Union[int, Iterable[int], str, Irreps]) -> list[int]:
     return [int(v) for v in l]
 
 
-def _solid_harmonics(lmax: int, xyz: Tensor, unit: bool, normalization: str) -> Tensor:
-    """All degrees ``0..lmax`` component-major.
+def _forward_rows(lmax: int, xyz: Tensor, c0: Tensor | None, normalization: str) -> Tensor:
+    """Fast forward (no autograd): all degrees ``0..lmax`` of ``xyz`` [3, N] -> [(lmax+1)^2, N].
 
-    Parameters
-    ----------
-    xyz : Tensor [3, N]
-        Cartesian coordinates (rows x, y, z).
-    unit : bool
-        Inputs are unit vectors (or exactly zero): ``r^2 = 1`` is used in the recurrence.
-
-    Returns
-    -------
-    Tensor [(lmax+1)^2, N]
+    ``c0`` [N] is given for unit inputs (``r^2 = 1`` in the recurrence): ``|x|^2``, which is 1 except
+    for the zero vector, where it makes every ``l >= 1`` block vanish. ``None``: homogeneous polynomials.
     """
-    x, y, z = xyz[0], xyz[1], xyz[2]
-    X, Y, Z = z, x, y  # z-polar names of e3nn's y-polar axes
-    n = xyz.shape[1]
-    coeffs = _coefficients(lmax, normalization)
-    new = xyz.new_tensor
-    r2 = None if unit else x * x + y * y + z * z
-    # Azimuthal factors (m >= 1), C_m + i S_m = (X + iY)^m, stored as rows [S_lmax .. S_1, c0, C_1 .. C_lmax]
-    # so that the block of degree l is the contiguous central slice of 2l + 1 rows.
-    cos_rows, sin_rows = [X], [Y]
-    for _ in range(2, lmax + 1):
-        c, s = cos_rows[-1], sin_rows[-1]
-        cos_rows.append(X * c - Y * s)
-        sin_rows.append(X * s + Y * c)
-    # m = 0 factor: 1 off the origin; |x|^2 for unit inputs so that the zero vector maps to Y_l = 0 (l >= 1).
-    c0 = (x * x + y * y + z * z) if unit else torch.ones_like(x)
-    azimuth = torch.stack(sin_rows[:lmax][::-1] + [c0] + cos_rows[:lmax]) if lmax > 0 else c0[None]
-
-    blocks = [xyz.new_full((1, n), coeffs[0][2])]
-    q_prev2 = q_prev = None
-    q = xyz.new_full((1, n), coeffs[0][2])  # q_0^0
+    X, Y, Z = xyz[2], xyz[0], xyz[1]
+    k0, cols = _columns(lmax, normalization, xyz.dtype, xyz.device)
+    out = xyz.new_empty((lmax + 1) ** 2, xyz.shape[1])
+    out[0].fill_(k0)
+    r2 = None if c0 is not None else (xyz * xyz).sum(0)
     for l in range(1, lmax + 1):
-        a, b, corner = coeffs[l]
-        inner = new(a)[:, None] * (Z * q)  # m = 0 .. l-1
+        a, neg_b, rho = cols[l]
+        blk, prev = out[l * l : (l + 1) * (l + 1)], out[(l - 1) ** 2 : l * l]
+        inner = blk[1 : 2 * l]
+        torch.mul(prev, Z, out=inner)
+        inner.mul_(a)
         if l >= 2:
-            sub = new(b)[:, None] * (q_prev if unit else r2 * q_prev)
-            inner = torch.cat([inner[: l - 1] - sub, inner[l - 1 :]])
-        q_next = torch.cat([inner, xyz.new_full((1, n), corner)])  # m = 0 .. l
-        q_prev, q = q, q_next
-        full = torch.cat([q_next.flip(0), q_next[1:]])  # rows m = -l .. l use q_l^|m|
-        blocks.append(full * azimuth[lmax - l : lmax + l + 1])
+            prev2 = out[(l - 2) ** 2 : (l - 1) ** 2]
+            if r2 is not None:
+                inner[1:-1].addcmul_(neg_b * prev2, r2)
+            elif l == 2:  # Y^0 enters as k0 * c0 so that the zero vector gives 0
+                inner[1].add_(c0, alpha=-_coefficients(lmax, normalization)[2][1][0] * k0)
+            else:
+                inner[1:-1].addcmul_(neg_b, prev2)
+        cos_prev, sin_prev = prev[-1], (prev[0] if l > 1 else None)
+        torch.mul(X, cos_prev, out=blk[-1])
+        torch.mul(Y, cos_prev, out=blk[0])
+        if sin_prev is not None:
+            blk[-1].addcmul_(Y, sin_prev, value=-1.0)
+            blk[0].addcmul_(X, sin_prev)
+        blk[0].mul_(rho)
+        blk[-1].mul_(rho)
+    return out
+
+
+def _backward_rows(lmax: int, xyz: Tensor, c0: Tensor | None, normalization: str, out: Tensor, grad: Tensor) -> Tensor:
+    """Adjoint of :func:`_forward_rows`: ``grad`` [(lmax+1)^2, N] (overwritten) -> gradient [3, N]."""
+    X, Y, Z = xyz[2], xyz[0], xyz[1]
+    k0, cols = _columns(lmax, normalization, xyz.dtype, xyz.device)
+    gX, gY, gZ = (torch.zeros_like(X) for _ in range(3))
+    r2 = None if c0 is not None else (xyz * xyz).sum(0)
+    g_r2 = None if c0 is not None else torch.zeros_like(X)
+    for l in range(lmax, 0, -1):
+        a, neg_b, rho = cols[l]
+        g_blk, g_prev = grad[l * l : (l + 1) * (l + 1)], grad[(l - 1) ** 2 : l * l]
+        prev = out[(l - 1) ** 2 : l * l]
+        g_inner = g_blk[1 : 2 * l]
+        # outer rows: C~_l = rho (X C - Y S), S~_l = rho (X S + Y C) from the previous outer rows
+        gc, gs = g_blk[-1] * rho, g_blk[0] * rho
+        cos_prev = prev[-1]
+        gX.addcmul_(gc, cos_prev)
+        gY.addcmul_(gs, cos_prev)
+        if l > 1:
+            sin_prev = prev[0]
+            gX.addcmul_(gs, sin_prev)
+            gY.addcmul_(gc, sin_prev, value=-1.0)
+            g_prev[0].addcmul_(X, gs).addcmul_(Y, gc, value=-1.0)
+        g_prev[-1].addcmul_(X, gc).addcmul_(Y, gs)  # for l = 1 this is Y^0, whose gradient is unused
+        # inner rows: a Z Y^(l-1) - b r^2 Y^(l-2)
+        weighted = g_inner * a
+        gZ.add_((weighted * prev).sum(0))
+        g_prev.addcmul_(weighted, Z)
+        if l >= 2:
+            g_prev2 = grad[(l - 2) ** 2 : (l - 1) ** 2]
+            if r2 is not None:
+                scaled = g_inner[1:-1] * neg_b
+                g_r2.add_((scaled * out[(l - 2) ** 2 : (l - 1) ** 2]).sum(0))
+                g_prev2.addcmul_(scaled, r2)
+            elif l > 2:
+                g_prev2.addcmul_(g_inner[1:-1], neg_b)
+    if g_r2 is not None:
+        gX.addcmul_(g_r2, X, value=2.0)
+        gY.addcmul_(g_r2, Y, value=2.0)
+        gZ.addcmul_(g_r2, Z, value=2.0)
+    return torch.stack([gY, gZ, gX])
+
+
+def _reference_rows(lmax: int, xyz: Tensor, c0: Tensor | None, normalization: str) -> Tensor:
+    """Differentiable (autograd) version of :func:`_forward_rows`, used for higher derivatives."""
+    X, Y, Z = xyz[2], xyz[0], xyz[1]
+    k0, cols = _columns(lmax, normalization, xyz.dtype, xyz.device)
+    r2 = (xyz * xyz).sum(0) if c0 is None else None
+    seed = torch.full_like(X, k0)[None]
+    blocks = [seed]
+    for l in range(1, lmax + 1):
+        a, neg_b, rho = cols[l]
+        prev = blocks[l - 1]
+        inner = a * (Z * prev)
+        if l >= 2:
+            prev2 = seed * c0 if (l == 2 and c0 is not None) else blocks[l - 2]
+            inner = inner + torch.nn.functional.pad(neg_b * (prev2 if r2 is None else r2 * prev2), (0, 0, 1, 1))
+        sin_prev = prev[0] if l > 1 else torch.zeros_like(X)
+        cos_new = rho * (X * prev[-1] - Y * sin_prev)
+        sin_new = rho * (X * sin_prev + Y * prev[-1])
+        blocks.append(torch.cat([sin_new[None], inner, cos_new[None]]))
     return torch.cat(blocks)
+
+
+class _SphericalHarmonicsRows(torch.autograd.Function):
+    """Autograd wrapper: fast forward and adjoint backward; differentiable again via the reference."""
+
+    @staticmethod
+    def forward(ctx, xyz: Tensor, c0: Tensor | None, lmax: int, normalization: str) -> Tensor:
+        out = _forward_rows(lmax, xyz, c0, normalization)
+        ctx.save_for_backward(xyz, c0, out)
+        ctx.lmax, ctx.normalization = lmax, normalization
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        xyz, c0, out = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: build a differentiable gradient
+            with torch.enable_grad():
+                x = xyz if xyz.requires_grad else xyz.detach().requires_grad_()
+                rows = _reference_rows(ctx.lmax, x, c0, ctx.normalization)
+                if not rows.requires_grad:  # lmax = 0: constant
+                    return torch.zeros_like(xyz), None, None, None
+                (g,) = torch.autograd.grad(rows, x, grad, create_graph=True)
+            return g, None, None, None
+        return _backward_rows(ctx.lmax, xyz, c0, ctx.normalization, out, grad.contiguous().clone()), None, None, None
 
 
 def spherical_harmonics(
@@ -154,10 +249,16 @@ def spherical_harmonics(
         raise ValueError(f"spherical_harmonics: negative degree in {ls}")
     lmax = max(ls)
     batch_shape = x.shape[:-1]
-    flat = x.reshape(-1, 3)
+    xyz = x.reshape(-1, 3).t().contiguous()
+    c0 = None
     if normalize:
-        flat = flat * torch.rsqrt((flat * flat).sum(-1, keepdim=True).clamp_min(1e-24))
-    rows = _solid_harmonics(lmax, flat.t().contiguous(), normalize, normalization)
+        r2 = (xyz * xyz).sum(0)
+        xyz = xyz * torch.rsqrt(r2.clamp_min(1e-24))
+        c0 = (r2 > 1e-24).to(x.dtype)
+    if torch.is_grad_enabled() and xyz.requires_grad:
+        rows = _SphericalHarmonicsRows.apply(xyz, c0, lmax, normalization)
+    else:
+        rows = _forward_rows(lmax, xyz, c0, normalization)
     if ls != list(range(lmax + 1)):
         rows = torch.cat([rows[d * d : (d + 1) * (d + 1)] for d in ls])
     return rows.t().reshape(*batch_shape, rows.shape[0])

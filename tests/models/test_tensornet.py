@@ -1,0 +1,102 @@
+"""TensorNet specifics: parameter count, config validation, SO(3) vs O(3), features, pairing."""
+
+import ase
+import pytest
+import torch
+
+import irreps.models.tensornet as tensornet
+from irreps.data import atoms_to_graph
+from irreps.models import build_model
+from irreps.models.tensornet import TensorNetConfig
+
+# TorchMD-Net 3.1 TensorNet + Scalar head, 128 channels, 2 layers, 32 rbf, max_z = 128:
+# 769921 parameters (counted in its own virtualenv); its element table has 128 rows, ours one
+# row per element, so the counts differ by (128 - K) * 128.
+TORCHMD_NET_PARAMETERS_MAX_Z_128 = 769921
+
+
+def _count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_parameter_count_matches_torchmd_net_layout():
+    model = build_model("tensornet", {"elements": [1, 6, 7, 8]})
+    assert _count(model) == TORCHMD_NET_PARAMETERS_MAX_Z_128 - (128 - 4) * 128
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"elements": []}, "at least one"),
+        ({"elements": [1, 1]}, "duplicates"),
+        ({"e0s": [1.0]}, "e0s"),
+        ({"hidden_dim": 0}, "hidden_dim"),
+        ({"cutoff": 0.0}, "cutoff"),
+        ({"equivariance": "SE(3)"}, "SE"),
+        ({"activation": "swish"}, "swish"),
+        ({"num_layer": 2}, "num_layers"),
+    ],
+)
+def test_config_errors_name_the_problem(changes, message):
+    with pytest.raises(ValueError, match=message):
+        build_model("tensornet", {"elements": [1, 6], **changes})
+
+
+def _chiral():
+    return ase.Atoms("CHOH", positions=[[0, 0, 0], [1.1, 0, 0], [-0.3, 1.2, 0.1], [0.1, -0.4, 1.0]])
+
+
+def _model(**kw):
+    torch.manual_seed(1)
+    model = build_model("tensornet", dict(elements=[1, 6, 8], hidden_dim=8, num_rbf=6, cutoff=3.0, **kw))
+    model = model.double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def test_so3_model_tells_mirror_images_apart_and_o3_does_not():
+    atoms = _chiral()
+    mirror = atoms.copy()
+    mirror.positions[:, 0] *= -1
+    graphs = [atoms_to_graph(a, 4.0, keys=None, dtype=torch.float64) for a in (atoms, mirror)]
+    o3 = [_model()(g)["energy"].item() for g in graphs]
+    so3_model = _model(equivariance="SO(3)")
+    so3 = [so3_model(g)["energy"].item() for g in graphs]
+    assert o3[0] == pytest.approx(o3[1], abs=1e-12)
+    assert abs(so3[0] - so3[1]) > 1e-9  # far above float64 round-off (~1e-17 here)
+    rotated = atoms.copy()
+    rotated.rotate(73, (1, 2, 3))
+    assert so3_model(atoms_to_graph(rotated, 4.0, keys=None, dtype=torch.float64))["energy"].item() == pytest.approx(
+        so3[0], abs=1e-10
+    )
+
+
+def test_features_are_the_decomposed_final_tensors():
+    model = _model()
+    graph = atoms_to_graph(_chiral(), 4.0, keys=None, dtype=torch.float64)
+    out = model(graph, compute_forces=False, return_features=True)
+    i, a, s = out["node_I"], out["node_A"], out["node_S"]
+    assert i.shape == a.shape == s.shape == (4, 8, 3, 3) and out["node_scalars"].shape == (4, 8)
+    torch.testing.assert_close(a, -a.transpose(-1, -2))
+    torch.testing.assert_close(s, s.transpose(-1, -2))
+    eye = torch.eye(3, dtype=torch.float64)
+    torch.testing.assert_close(i, i.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye)
+
+
+def test_reverse_edge_pairing_does_not_change_predictions(monkeypatch):
+    model = _model()
+    atoms = ase.Atoms("CHO", positions=[[0, 0, 0], [1.0, 0.2, 0], [0, 1.3, 0.4]], cell=[3.2, 3.4, 3.6], pbc=True)
+    graph = atoms_to_graph(atoms, 4.0, keys=None, dtype=torch.float64)
+    paired = model(graph, compute_stress=True)
+    monkeypatch.setattr(tensornet, "pair_reverse_edges", lambda *args: None)
+    unpaired = model(graph, compute_stress=True)
+    for key in ("energy", "forces", "stress"):
+        torch.testing.assert_close(paired[key], unpaired[key], atol=1e-12, rtol=0)
+
+
+def test_defaults_are_the_paper_hyperparameters():
+    config = TensorNetConfig(elements=(1,))
+    assert (config.hidden_dim, config.num_layers, config.num_rbf, config.cutoff) == (128, 2, 32, 5.0)
+    assert config.equivariance == "O(3)" and config.activation == "silu"

@@ -23,6 +23,7 @@ import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
+from ase.constraints import FixCom
 from ase.io.trajectory import Trajectory
 from ase.md.langevin import Langevin
 from ase.md import velocitydistribution
@@ -140,7 +141,11 @@ def run_md(
         dyn = VelocityVerlet(atoms, timestep=dt)
     else:
         rng = np.random.default_rng(config.seed + start)
-        dyn = Langevin(atoms, dt, temperature_K=config.temperature_K, friction=config.friction_per_fs / units.fs, rng=rng)
+        # The centre of mass is held by a constraint: Langevin's own fixcm samples NVT inexactly.
+        if not any(isinstance(c, FixCom) for c in atoms.constraints):
+            atoms.set_constraint(list(atoms.constraints) + [FixCom()])
+        friction = config.friction_per_fs / units.fs
+        dyn = Langevin(atoms, dt, temperature_K=config.temperature_K, friction=friction, fixcm=False, rng=rng)
     dyn.nsteps = start
     rows = read_csv(log_part) if start > 0 else []
     bar = Progress(config.steps - start, f"md {config.ensemble}", enabled=progress)

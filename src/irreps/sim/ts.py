@@ -24,6 +24,11 @@ from irreps.sim.progress import Progress
 from irreps.sim.vib import Projection, VibrationalModes, harmonic_analysis, rigid_basis
 
 
+# Curvature (eV/Å^2) below which an internal Hessian eigenvalue counts as negative: flat
+# directions (e.g. atoms beyond the cutoff of each other) must not pass for the climbing mode.
+NEGATIVE_CURVATURE = 1e-4
+
+
 @dataclass(frozen=True)
 class TSConfig:
     """Settings of the saddle search.
@@ -32,7 +37,7 @@ class TSConfig:
     ----------
     fmax : float
         Converged when the largest atomic force is below this (eV/Å) and the internal
-        Hessian has exactly one negative eigenvalue.
+        Hessian has exactly one eigenvalue below ``-NEGATIVE_CURVATURE``.
     steps : int
         Maximum number of steps (one Hessian each).
     trust_radius, trust_min, trust_max : float
@@ -107,7 +112,7 @@ def find_saddle(atoms: Atoms, calculator: Calculator, config: TSConfig = TSConfi
         eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
         if progress:
             bar.update(step, E=energy, fmax=fmax, lowest=eigenvalues[0])
-        if fmax < config.fmax and int((eigenvalues < 0).sum()) == 1:
+        if fmax < config.fmax and int((eigenvalues < -NEGATIVE_CURVATURE).sum()) == 1:
             converged = True
             break
         if step >= config.steps:

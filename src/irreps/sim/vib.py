@@ -69,6 +69,15 @@ class VibrationalModes:
         return "\n".join(lines)
 
 
+def resolve_projection(projection: Projection, pbc: np.ndarray) -> str:
+    """``auto`` becomes ``rigid`` for molecules and ``translations`` for (partly) periodic cells."""
+    if projection not in ("auto", "rigid", "translations", "none"):
+        raise ValueError(f"projection must be 'auto', 'rigid', 'translations' or 'none', got '{projection}'")
+    if projection == "auto":
+        return "translations" if np.any(pbc) else "rigid"
+    return projection
+
+
 def rigid_basis(positions: np.ndarray, weights: np.ndarray, projection: Projection, pbc: np.ndarray) -> np.ndarray:
     """Orthonormal columns spanning the rigid motions to remove, [3N, k].
 
@@ -76,8 +85,7 @@ def rigid_basis(positions: np.ndarray, weights: np.ndarray, projection: Projecti
     ``auto`` removes translations and rotations of molecules and only translations of periodic
     structures; rotations of a linear molecule span two directions, of one atom none.
     """
-    if projection == "auto":
-        projection = "translations" if np.any(pbc) else "rigid"
+    projection = resolve_projection(projection, pbc)
     if projection == "none":
         return np.zeros((positions.size, 0))
     n = len(positions)
@@ -88,8 +96,6 @@ def rigid_basis(positions: np.ndarray, weights: np.ndarray, projection: Projecti
         centre = (weights[:, None] ** 2 * positions).sum(0) / (weights**2).sum()
         for axis in np.eye(3):
             vectors.append((weights[:, None] * np.cross(axis, positions - centre)).reshape(-1))
-    elif projection != "translations":
-        raise ValueError(f"projection must be 'auto', 'rigid', 'translations' or 'none', got '{projection}'")
     basis, singular, _ = np.linalg.svd(np.stack(vectors, axis=1), full_matrices=False)
     keep = singular > 1e-8 * singular.max() * np.sqrt(n)
     return basis[:, keep]
@@ -126,7 +132,7 @@ def harmonic_analysis(
         modes=cartesian.T.reshape(-1, n, 3),
         zpe_eV=float(zpe),
         num_imaginary=int((frequencies < -imaginary_threshold_cm1).sum()),
-        projection=projection,
+        projection=resolve_projection(projection, atoms.pbc),
     )
 
 

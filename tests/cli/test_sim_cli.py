@@ -1,0 +1,102 @@
+"""`irreps md / relax / vib / ts / neb` end to end on tiny inputs with analytic model files."""
+
+import json
+
+import ase.io
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from irreps.cli.main import main
+from irreps.models import build_model, save_model
+
+PNG = b"\x89PNG"
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Model files and structures: a Morse copper crystal and the double-well surface's minima."""
+    save_model(build_model("morse_pair", {"elements": [29]}), tmp_path / "morse.pt")
+    save_model(build_model("double_well_surface", {"elements": [1]}), tmp_path / "surface.pt")
+    save_model(build_model("harmonic_pair", {"elements": [6, 8], "k": 30.0, "r0": 1.2}), tmp_path / "springs.pt")
+    ase.io.write(tmp_path / "cu.xyz", bulk("Cu", "fcc", a=3.5, cubic=True))
+    minimum = np.array([np.sqrt(1.0 + 1.0 / 16.0), -np.sqrt(1.0 + 1.0 / 16.0) / 4.0, 0.0])
+    ase.io.write(tmp_path / "a.xyz", Atoms("H", positions=[-minimum]))
+    ase.io.write(tmp_path / "b.xyz", Atoms("H", positions=[minimum]))
+    ase.io.write(tmp_path / "co.xyz", Atoms("CO", positions=[[0, 0, 0], [1.25, 0, 0]]))
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", ["md", "relax", "vib", "ts", "neb"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert "MODEL" in capsys.readouterr().out
+
+
+def test_md_runs_resumes_and_refuses_to_overwrite(files, capsys):
+    out = files / "md"
+    args = ["md", str(files / "morse.pt"), str(files / "cu.xyz"), "-o", str(out), "--quiet", "--timestep", "2"]
+    assert main(args + ["--steps", "20", "--traj-every", "5"]) == 0
+    assert (out / "md.png").read_bytes()[:4] == PNG
+    assert len(ase.io.read(out / "trajectory.extxyz", ":")) == 5
+    assert main(args + ["--steps", "20"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--steps", "30", "--traj-every", "5", "--resume"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed_from_step"] == 20 and summary["steps"] == 30
+    assert len(ase.io.read(out / "trajectory.extxyz", ":")) == 7
+    assert main(args + ["--steps", "10", "--ensemble", "nvt", "--format", "traj", "--overwrite"]) == 0
+    assert (out / "trajectory.traj").exists()
+
+
+def test_relax_with_cell_and_fixed_atoms(files, capsys):
+    out = files / "relaxed.extxyz"
+    code = main(["relax", str(files / "morse.pt"), str(files / "cu.xyz"), "--cell", "--fmax", "1e-3", "-o", str(out), "--quiet"])
+    assert code == 0 and "converged" in capsys.readouterr().out
+    relaxed = ase.io.read(out)
+    assert abs(relaxed.get_stress()).max() < 1e-3 and abs(relaxed.cell.lengths()[0] - 3.5) > 0.05
+    code = main(["relax", str(files / "morse.pt"), str(files / "cu.xyz"), "--fix", "0-1", "--steps", "1", "-o", str(out), "--overwrite", "--quiet"])
+    assert code in (0, 1)
+    assert main(["relax", str(files / "morse.pt"), str(files / "cu.xyz"), "--fix", "a-b", "-o", str(files / "x.xyz")]) == 2
+
+
+def test_vib_writes_frequencies_modes_and_spectrum(files, capsys):
+    out = files / "vib"
+    assert main(["vib", str(files / "springs.pt"), str(files / "co.xyz"), "-o", str(out)]) == 0
+    masses = Atoms("CO").get_masses()
+    expected = np.sqrt(30.0 * masses.sum() / masses.prod()) * 521.4709
+    record = json.loads((out / "frequencies.json").read_text())
+    assert record["frequencies_cm1"] == pytest.approx([expected], rel=1e-5)
+    assert "not a stationary point" in capsys.readouterr().out  # 1.25 Å is stretched from r0 = 1.2
+    assert (out / "spectrum.png").read_bytes()[:4] == PNG
+    assert len(ase.io.read(out / "modes.extxyz", ":")) == 12
+
+
+def test_neb_then_ts_from_the_highest_image(files, capsys):
+    neb_out, ts_out = files / "neb", files / "ts"
+    code = main(["neb", str(files / "surface.pt"), str(files / "a.xyz"), str(files / "b.xyz"), "--images", "4",
+                 "--interpolation", "linear", "--fmax", "0.01", "-o", str(neb_out), "--quiet"])
+    assert code == 0
+    assert (neb_out / "profile.png").read_bytes()[:4] == PNG
+    code = main(["ts", str(files / "surface.pt"), str(neb_out / "highest.extxyz"), "--projection", "none", "--fmax", "1e-6",
+                 "--reactant", str(files / "a.xyz"), "-o", str(ts_out), "--quiet"])
+    assert code == 0
+    output = capsys.readouterr().out
+    assert "first-order saddle" in output and "barrier forward" in output
+    record = json.loads((ts_out / "ts.json").read_text())
+    assert record["first_order_saddle"] and record["num_imaginary"] == 1
+    np.testing.assert_allclose(ase.io.read(ts_out / "ts.extxyz").positions, 0.0, atol=1e-6)
+    assert record["barrier_forward_eV"] == pytest.approx(1.0 - record["reactant_energy_eV"], abs=1e-9)
+
+
+def test_bad_inputs_are_one_line_errors(files, capsys):
+    assert main(["vib", str(files / "missing.pt"), str(files / "co.xyz"), "-o", str(files / "v")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (files / "broken.xyz").write_text("3\nnot a structure\nH 0 0\n")
+    assert main(["vib", str(files / "springs.pt"), str(files / "broken.xyz"), "-o", str(files / "v")]) == 2
+    assert "cannot read a structure" in capsys.readouterr().err
+    assert main(["vib", str(files / "morse.pt"), str(files / "co.xyz"), "-o", str(files / "v")]) == 2
+    assert "not trained on element" in capsys.readouterr().err

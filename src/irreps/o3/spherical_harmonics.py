@@ -186,28 +186,61 @@ def _reference_rows(lmax: int, xyz: Tensor, c0: Tensor | None, normalization: st
     return torch.cat(blocks)
 
 
-class _SphericalHarmonicsRows(torch.autograd.Function):
-    """Autograd wrapper: fast forward and adjoint backward; differentiable again via the reference."""
+_EPS = 1e-12  # |x| below this counts as the zero vector when normalising
+
+
+def _unit_rows(flat: Tensor, normalize: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """``flat`` [N, 3] -> (component-major xyz [3, N], 1/|x| [N] or None, c0 [N] or None), no autograd."""
+    xyz = torch.stack(flat.unbind(1))  # much faster than flat.t().contiguous() for 3 columns
+    if not normalize:
+        return xyz, None, None
+    r2 = xyz[0] * xyz[0]
+    r2.addcmul_(xyz[1], xyz[1]).addcmul_(xyz[2], xyz[2])
+    inv = r2.clamp_min(_EPS**2).rsqrt_()
+    xyz.mul_(inv)
+    return xyz, inv, (r2 > _EPS**2).to(flat.dtype)
+
+
+def _transpose(rows: Tensor) -> Tensor:
+    """Contiguous transpose (copy into a transposed view beats ``.t().contiguous()`` several-fold)."""
+    out = rows.new_empty(rows.shape[1], rows.shape[0])
+    out.t().copy_(rows)
+    return out
+
+
+class _SphericalHarmonics(torch.autograd.Function):
+    """All degrees ``0..lmax`` of ``flat`` [N, 3] -> [N, (lmax+1)^2].
+
+    Fast forward and adjoint backward; with ``create_graph=True`` the backward is rebuilt from the
+    differentiable reference so that second (and higher) derivatives are exact.
+    """
 
     @staticmethod
-    def forward(ctx, xyz: Tensor, c0: Tensor | None, lmax: int, normalization: str) -> Tensor:
-        out = _forward_rows(lmax, xyz, c0, normalization)
-        ctx.save_for_backward(xyz, c0, out)
-        ctx.lmax, ctx.normalization = lmax, normalization
-        return out
+    def forward(ctx, flat: Tensor, lmax: int, normalize: bool, normalization: str) -> Tensor:
+        xyz, inv, c0 = _unit_rows(flat, normalize)
+        rows = _forward_rows(lmax, xyz, c0, normalization)
+        ctx.save_for_backward(flat, xyz, inv, c0, rows)
+        ctx.args = (lmax, normalize, normalization)
+        return _transpose(rows)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        xyz, c0, out = ctx.saved_tensors
+        flat, xyz, inv, c0, rows = ctx.saved_tensors
+        lmax, normalize, normalization = ctx.args
         if torch.is_grad_enabled():  # create_graph=True: build a differentiable gradient
             with torch.enable_grad():
-                x = xyz if xyz.requires_grad else xyz.detach().requires_grad_()
-                rows = _reference_rows(ctx.lmax, x, c0, ctx.normalization)
-                if not rows.requires_grad:  # lmax = 0: constant
-                    return torch.zeros_like(xyz), None, None, None
-                (g,) = torch.autograd.grad(rows, x, grad, create_graph=True)
+                x = flat if flat.requires_grad else flat.detach().requires_grad_()
+                # |x|^2 rather than |x|: its derivatives of every order are finite at the zero vector
+                unit = x.t() * torch.rsqrt((x * x).sum(1).clamp_min(_EPS**2)) if normalize else x.t()
+                ref = _reference_rows(lmax, unit, c0, normalization)
+                if not ref.requires_grad:  # lmax = 0: constant
+                    return torch.zeros_like(flat), None, None, None
+                (g,) = torch.autograd.grad(ref, x, grad.t(), create_graph=True)
             return g, None, None, None
-        return _backward_rows(ctx.lmax, xyz, c0, ctx.normalization, out, grad.contiguous().clone()), None, None, None
+        g = _backward_rows(lmax, xyz, c0, normalization, rows, _transpose(grad))
+        if normalize:  # through x / |x|: remove the radial part, divide by |x|
+            g = (g - xyz * (g * xyz).sum(0)) * inv
+        return g.t(), None, None, None
 
 
 def spherical_harmonics(
@@ -249,16 +282,12 @@ def spherical_harmonics(
         raise ValueError(f"spherical_harmonics: negative degree in {ls}")
     lmax = max(ls)
     batch_shape = x.shape[:-1]
-    xyz = x.reshape(-1, 3).t().contiguous()
-    c0 = None
-    if normalize:
-        r2 = (xyz * xyz).sum(0)
-        xyz = xyz * torch.rsqrt(r2.clamp_min(1e-24))
-        c0 = (r2 > 1e-24).to(x.dtype)
-    if torch.is_grad_enabled() and xyz.requires_grad:
-        rows = _SphericalHarmonicsRows.apply(xyz, c0, lmax, normalization)
+    flat = x.reshape(-1, 3)
+    if torch.is_grad_enabled() and flat.requires_grad:
+        out = _SphericalHarmonics.apply(flat, lmax, normalize, normalization)
     else:
-        rows = _forward_rows(lmax, xyz, c0, normalization)
+        xyz, _, c0 = _unit_rows(flat, normalize)
+        out = _transpose(_forward_rows(lmax, xyz, c0, normalization))
     if ls != list(range(lmax + 1)):
-        rows = torch.cat([rows[d * d : (d + 1) * (d + 1)] for d in ls])
-    return rows.t().reshape(*batch_shape, rows.shape[0])
+        out = torch.cat([out[:, d * d : (d + 1) * (d + 1)] for d in ls], dim=1)
+    return out.reshape(*batch_shape, out.shape[1])

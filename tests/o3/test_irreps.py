@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from irreps.o3 import Irrep, Irreps, random_rotation
+from irreps.o3 import angles_to_matrix as o3_angles_to_matrix
 
 irrep_st = st.builds(Irrep, st.integers(0, 64), st.sampled_from([1, -1]))
 entries_st = st.lists(st.tuples(st.integers(0, 1000), irrep_st), max_size=8)
@@ -109,3 +110,11 @@ def test_D_from_matrix_block_diagonal_and_parity(generator):
     torch.testing.assert_close(D @ D.transpose(-1, -2), eye.expand_as(D), atol=1e-12, rtol=0)
     assert torch.count_nonzero(D[:, :2, 2:]) == 0
     torch.testing.assert_close(Irrep("2o").D_from_matrix(-R), -Irrep("2o").D_from_matrix(R), atol=1e-12, rtol=0)
+
+
+def test_D_from_angles_with_inversion(generator):
+    a, b, c = (torch.rand(3, generator=generator, dtype=torch.float64) for _ in range(3))
+    R = o3_angles_to_matrix(a, b, c)
+    torch.testing.assert_close(Irrep("1o").D_from_angles(a, b, c), R, atol=1e-13, rtol=0)
+    torch.testing.assert_close(Irrep("1o").D_from_angles(a, b, c, k=1), -R, atol=1e-13, rtol=0)
+    torch.testing.assert_close(Irrep("1e").D_from_angles(a, b, c, k=1), R, atol=1e-13, rtol=0)

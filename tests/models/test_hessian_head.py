@@ -10,7 +10,7 @@ import torch
 from irreps.data.batch import split_hessian
 from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.nn.hessian_blocks import hessian_pairs
-from irreps.ops.cartesian import channel_matmul, components_to_matrix, matrix_to_components, vector_to_skew
+from irreps.ops.cartesian import channel_matmul, matrix_to_components, vector_to_skew
 
 DTYPE = torch.float64
 CHANNELS = 4

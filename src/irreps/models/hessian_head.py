@@ -199,7 +199,11 @@ class HessianHead(torch.nn.Module):
     def _node_blocks(self, scalars: Tensor, tensors: Tensor) -> Tensor:
         """``c(s_a) 1 + sum_k w_k S_a,k``: the l = 0 + l = 2 node part of ``H_aa``, ``[N, 3, 3]``."""
         comps = torch.cat(
-            (self.node_trace(scalars)[:, None, :], tensors.new_zeros(tensors.shape[0], 3, 1), self.node_s(tensors[:, S_PART])),
+            (
+                self.node_trace(scalars)[:, None, :],
+                tensors.new_zeros(tensors.shape[0], 3, 1),
+                self.node_s(tensors[:, S_PART]),
+            ),
             dim=1,
         )
         return components_to_matrix(comps)[..., 0]

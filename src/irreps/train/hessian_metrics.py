@@ -72,7 +72,8 @@ def harmonic_frequencies(hessian: Tensor, positions: Tensor, masses: Tensor) -> 
     inv_sqrt = masses.rsqrt().repeat_interleave(3)
     weighted = inv_sqrt[:, None] * hessian * inv_sqrt[None, :]
     rigid = rigid_body_basis(positions, masses)
-    full, _ = torch.linalg.qr(torch.cat((rigid, torch.eye(hessian.shape[0], dtype=hessian.dtype, device=hessian.device)), 1))
+    eye = torch.eye(hessian.shape[0], dtype=hessian.dtype, device=hessian.device)
+    full, _ = torch.linalg.qr(torch.cat((rigid, eye), 1))  # first columns span the rigid modes
     internal = full[:, rigid.shape[1] : hessian.shape[0]]
     values = torch.linalg.eigvalsh(internal.T @ weighted @ internal)
     return torch.sign(values) * values.abs().sqrt() * CM1_PER_SQRT_EV_A2_AMU
@@ -156,7 +157,9 @@ def autograd_hessian(model: torch.nn.Module, graph: AtomicGraph) -> Tensor:
     return torch.cat(blocks)
 
 
-def evaluate_hessians(model: torch.nn.Module, batches: Iterable[AtomicGraph], autograd: bool = True) -> dict[str, dict[str, float]]:
+def evaluate_hessians(
+    model: torch.nn.Module, batches: Iterable[AtomicGraph], autograd: bool = True
+) -> dict[str, dict[str, float]]:
     """Hessian metrics of the direct Hessian (if the model predicts one) and of the autograd Hessian.
 
     Returns

@@ -81,3 +81,18 @@ def test_chunked_message_passing_equals_dense_scatter(generator):
     fn = lambda v, w: gather_scale_scatter(v, w, src, dst, 6)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (values, weights))
     assert torch.autograd.gradgradcheck(fn, (values, weights))
+
+
+def test_chunked_message_passing_with_values_broadcast_over_channels(generator):
+    values = torch.randn(30, 5, 1, generator=generator, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(30, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    dst = torch.randint(0, 6, (30,), generator=generator)
+    edges = torch.arange(30)
+    out = gather_scale_scatter(values, weights, edges, dst, 6)
+    dense = scatter_sum(values * weights[:, None, :], dst, 6)
+    torch.testing.assert_close(out, dense)
+    cotangent = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    for got, want in zip(torch.autograd.grad(out, (values, weights), cotangent),
+                         torch.autograd.grad(dense, (values, weights), cotangent)):
+        torch.testing.assert_close(got, want)
+    assert torch.autograd.gradgradcheck(lambda v, w: gather_scale_scatter(v, w, edges, dst, 6), (values, weights))

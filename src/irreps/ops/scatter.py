@@ -48,6 +48,8 @@ class _GatherScaleScatter(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         values, weights, gather_index, scatter_index = ctx.saved_tensors
+        if not torch.is_grad_enabled() and all(ctx.needs_input_grad[:2]):
+            return _fused_backward(grad, values, weights, gather_index, scatter_index) + (None, None, None)
         grad_values = grad_weights = None
         if ctx.needs_input_grad[0]:
             grad_values = gather_scale_scatter(grad, weights, scatter_index, gather_index, values.shape[0])
@@ -56,6 +58,18 @@ class _GatherScaleScatter(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_weights = gather_dot(grad, values, scatter_index, gather_index)
         return grad_values, grad_weights, None, None, None
+
+
+def _fused_backward(grad: Tensor, values: Tensor, weights: Tensor, gather_index: Tensor, scatter_index: Tensor):
+    """Both first-order gradients of gather-scale-scatter with one gather of ``grad`` per chunk."""
+    grad_values = torch.zeros_like(values)
+    grad_weights = torch.empty_like(weights)
+    for a, b in _chunks(weights.shape[0], values.shape[1] * weights.shape[1]):
+        g = grad.index_select(0, scatter_index[a:b])
+        grad_weights[a:b] = (g * values.index_select(0, gather_index[a:b])).sum(1)
+        g.mul_(weights[a:b, None, :])
+        grad_values.index_add_(0, gather_index[a:b], g.sum(-1, keepdim=True) if values.shape[-1] == 1 else g)
+    return grad_values, grad_weights
 
 
 class _GatherDot(torch.autograd.Function):

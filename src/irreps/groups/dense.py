@@ -5,6 +5,7 @@ Everything here is ``n^(l+k)`` in size: use it for small n only. The fast layer 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import permutations
 
 import numpy as np
@@ -12,13 +13,19 @@ import numpy as np
 from .diagrams import Diagram, blocks
 
 
-def levi_civita(n: int) -> np.ndarray:
-    """The Levi-Civita symbol as an ``[n] * n`` array of 0 and ±1."""
+@lru_cache(maxsize=8)
+def _levi_civita(n: int) -> np.ndarray:
     eps = np.zeros((n,) * n)
     for perm in permutations(range(n)):
         inversions = sum(1 for i in range(n) for j in range(i + 1, n) if perm[i] > perm[j])
         eps[perm] = -1.0 if inversions % 2 else 1.0
+    eps.flags.writeable = False
     return eps
+
+
+def levi_civita(n: int) -> np.ndarray:
+    """The Levi-Civita symbol as an ``[n] * n`` array of 0 and ±1."""
+    return _levi_civita(n).copy()
 
 
 def symplectic_form(n: int) -> np.ndarray:
@@ -45,9 +52,12 @@ def vertex_tensor(name: str, n: int) -> np.ndarray:
     raise ValueError(f"unknown vertex tensor {name!r}")
 
 
+@lru_cache(maxsize=8)
 def _index_grid(n: int, m: int) -> np.ndarray:
-    """[m, n^m]: the index values of every entry of an m-axis tensor, row-major."""
-    return np.indices((n,) * m).reshape(m, n**m)
+    """[m, n^m]: the index values of every entry of an m-axis tensor, row-major (read-only, cached)."""
+    grid = np.indices((n,) * m).reshape(m, n**m)
+    grid.flags.writeable = False
+    return grid
 
 
 def diagram_matrix(diagram: Diagram, n: int, k: int, l: int) -> np.ndarray:

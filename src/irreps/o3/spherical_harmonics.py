@@ -90,8 +90,8 @@ def _parse_ls(l: Union[int, Iterable[int], str, Irreps]) -> list[int]:
 def _forward_rows(lmax: int, xyz: Tensor, c0: Tensor | None, normalization: str) -> Tensor:
     """Fast forward (no autograd): all degrees ``0..lmax`` of ``xyz`` [3, N] -> [(lmax+1)^2, N].
 
-    ``c0`` [N] is given for unit inputs (``r^2 = 1`` in the recurrence): ``|x|^2``, which is 1 except
-    for the zero vector, where it makes every ``l >= 1`` block vanish. ``None``: homogeneous polynomials.
+    ``c0`` [N] is given for unit inputs (``r^2 = 1`` in the recurrence): 1, or 0 for a (near-)zero
+    input vector, where it makes every ``l >= 1`` block vanish. ``None``: homogeneous polynomials.
     """
     X, Y, Z = xyz[2], xyz[0], xyz[1]
     k0, cols = _columns(lmax, normalization, xyz.dtype, xyz.device)

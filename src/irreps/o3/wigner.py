@@ -66,8 +66,11 @@ def wigner_D(l: int, alpha: Tensor, beta: Tensor, gamma: Tensor) -> Tensor:
     Tensor [..., 2l+1, 2l+1]
     """
     _check_l(l)
-    alpha, beta, gamma = torch.broadcast_tensors(torch.as_tensor(alpha), torch.as_tensor(beta), torch.as_tensor(gamma))
-    P = _axis_permutation_D(l).to(dtype=alpha.dtype if alpha.is_floating_point() else None, device=alpha.device)
+    angles = [torch.as_tensor(v) for v in (alpha, beta, gamma)]
+    dtype = torch.promote_types(torch.promote_types(angles[0].dtype, angles[1].dtype), angles[2].dtype)
+    dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
+    alpha, beta, gamma = torch.broadcast_tensors(*(v.to(dtype) for v in angles))
+    P = _axis_permutation_D(l).to(dtype=dtype, device=alpha.device)
     return polar_rotation_D(l, alpha) @ (P.T @ polar_rotation_D(l, beta) @ P) @ polar_rotation_D(l, gamma)
 
 

@@ -14,7 +14,7 @@ def model_path(tmp_path_factory):
     config = load_config(None, [
         "data.train_file=bundled:acac_train", "data.isolated_atoms_file=bundled:acac_isolated_atoms",
         "data.max_train=12", "data.valid_fraction=0.05", "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
-        "run.epochs=1", "run.progress=false",
+        "run.epochs=1", "run.progress=false", "run.device=cpu",
     ])
     return train(config, tmp_path_factory.mktemp("run") / "run", log=lambda line: None).model_path
 

@@ -18,6 +18,7 @@ model:
 run:
   epochs: 2
   progress: false
+  device: cpu
 """
 
 

@@ -16,6 +16,7 @@ TINY = [
     "data.batch_size=6",
     "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
     "run.progress=false",
+    "run.device=cpu",  # CUDA scatter-adds are non-deterministic: bitwise claims hold on the CPU
 ]
 
 
@@ -84,3 +85,16 @@ def test_missing_train_file_and_weighted_missing_field(tmp_path):
         train(load_config(None, ["run.epochs=1"]), tmp_path / "a", log=_quiet)
     with pytest.raises(ValueError, match="missing required field 'stress'"):
         train(load_config(None, TINY + ["loss.stress=1.0"]), tmp_path / "b", log=_quiet)
+
+
+def test_hessian_loss_trains_a_hessian_head(tmp_path):
+    """Weighted Hessian term on the bundled xTB Hessians; E0s fitted (one molecule: warns)."""
+    config = load_config(None, [
+        "data.train_file=bundled:acac_hessians", "data.valid_fraction=0.1", "data.batch_size=6",
+        "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8, hessian_head: true, hessian: {hidden_dim: 8, channels: 4}}",
+        "loss.hessian=1.0", "run.epochs=2", "run.progress=false", "run.device=cpu",
+    ])
+    with pytest.warns(UserWarning, match="rank"):
+        result = train(config, tmp_path / "run", log=_quiet)
+    assert "valid_hessian" in result.history[0] and result.valid_metrics["hessian"]["count"] == 2 * 45 * 45
+    assert result.history[1]["train_hessian"] < result.history[0]["train_hessian"]

@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    result = train(config, run_dir=args.resume or args.output, resume=bool(args.resume), overwrite=args.overwrite)
+    try:
+        result = train(config, run_dir=args.resume or args.output, resume=bool(args.resume), overwrite=args.overwrite)
+    except FloatingPointError as err:  # a diverged run: report it like bad input, in one line
+        raise ValueError(str(err)) from err
     print(f"\nbest epoch {result.best_epoch} of {len(result.history)}; model written to {result.model_path}")
     print("\nvalidation errors (EMA weights of the best epoch):")
     print(format_table(result.valid_metrics))

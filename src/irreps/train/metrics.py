@@ -41,33 +41,33 @@ class ErrorAccumulator:
     def __init__(self) -> None:
         # field -> list of (reference, prediction) per batch, [items, ...] float64 on CPU
         self._pairs: dict[str, list[tuple[Tensor, Tensor]]] = defaultdict(list)
-        # field -> list of config_type per item (structures, or atoms for forces)
-        self._types: dict[str, list[str]] = defaultdict(list)
+        # field -> list of config_type codes per batch, [items] (structures, atoms or entries)
+        self._codes: dict[str, list[Tensor]] = defaultdict(list)
+        self._labels: dict[str, int] = {}  # config_type -> code
 
     def update(self, pred: dict[str, Tensor], graph: AtomicGraph) -> None:
         """Add one batch: ``pred`` as returned by a model, references from ``graph.targets``."""
-        types = list(graph.info.get("config_type", [DEFAULT_CONFIG_TYPE] * graph.num_graphs))
-        types = [DEFAULT_CONFIG_TYPE if t is None else str(t) for t in types]
-        atoms = graph.atoms_per_graph().to(torch.float64).cpu()
+        types = graph.info.get("config_type", [None] * graph.num_graphs)
+        labels = [DEFAULT_CONFIG_TYPE if t is None else str(t) for t in types]
+        codes = torch.tensor([self._labels.setdefault(t, len(self._labels)) for t in labels], dtype=torch.int64)
+        atoms = graph.atoms_per_graph().cpu()
         for name in ("energy", "forces", "stress", "dipole", "hessian"):
             if name not in pred or name not in graph.targets:
                 continue
             ref = graph.targets[name].detach().to(device="cpu", dtype=torch.float64)
             out = pred[name].detach().to(device="cpu", dtype=torch.float64)
-            if name in ("forces", "hessian"):
-                # one label per atom, or per entry of each structure's (3N x 3N) block
-                per_item = graph.batch.cpu() if name == "forces" else torch.repeat_interleave(
-                    torch.arange(graph.num_graphs), 9 * graph.atoms_per_graph().cpu() ** 2
-                )
-                self._add(name, ref, out, [types[int(b)] for b in per_item])
-                continue
-            self._add(name, ref.reshape(graph.num_graphs, -1), out.reshape(graph.num_graphs, -1), types)
+            if name == "forces":
+                self._add(name, ref, out, codes[graph.batch.cpu()])
+            elif name == "hessian":  # one code per entry of each structure's (3N x 3N) block
+                self._add(name, ref, out, torch.repeat_interleave(codes, 9 * atoms**2))
+            else:
+                self._add(name, ref.reshape(graph.num_graphs, -1), out.reshape(graph.num_graphs, -1), codes)
             if name == "energy":
-                self._add("energy_per_atom", ref / atoms, out / atoms, types)
+                self._add("energy_per_atom", ref / atoms, out / atoms, codes)
 
-    def _add(self, name: str, ref: Tensor, out: Tensor, types: list[str]) -> None:
+    def _add(self, name: str, ref: Tensor, out: Tensor, codes: Tensor) -> None:
         self._pairs[name].append((ref, out))
-        self._types[name].extend(types)
+        self._codes[name].append(codes)
 
     def values(self, name: str) -> tuple[Tensor, Tensor]:
         """All (reference, prediction) values of ``name`` collected so far, [items, ...]."""
@@ -87,10 +87,11 @@ class ErrorAccumulator:
             ref, out = self.values(name)
             error = out - ref
             overall[name] = mae_rmse(error)
-            labels = self._types[name]
-            for label in sorted(set(labels)):
-                mask = torch.tensor([t == label for t in labels])
-                by_type[label][name] = mae_rmse(error[mask])
+            codes = torch.cat(self._codes[name])
+            for label, code in sorted(self._labels.items()):
+                mask = codes == code
+                if bool(mask.any()):
+                    by_type[label][name] = mae_rmse(error[mask])
         overall["by_config_type"] = dict(by_type)
         return overall
 

@@ -69,6 +69,13 @@ def test_morse_rhombus_is_the_saddle_between_two_tetrahedra():
     assert result.energy > -2.4
 
 
+def test_a_minimum_as_guess_stops_at_once_with_the_reason():
+    x_min = np.sqrt(1.0 + 1.0 / 16.0)
+    result = find_saddle(Atoms("H", positions=[[x_min, -x_min / 4.0, 0.0]]), surface(), TSConfig(fmax=1e-6, projection="none"))
+    assert not result.converged and result.steps == 0
+    assert "minimum" in result.reason and result.vib.num_imaginary == 0
+
+
 def test_bad_settings_raise():
     with pytest.raises(ValueError):
         TSConfig(trust_radius=0.0)

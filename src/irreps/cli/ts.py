@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     guess = read_structure(args.structure, args.index)
     calculator = make_calculator(args, hessian=args.hessian)
     result = find_saddle(guess, calculator, config, progress=not args.quiet)
-    record = {"converged": result.converged, "steps": result.steps, "energy_eV": result.energy, "fmax": result.fmax,
+    record = {"converged": result.converged, "reason": result.reason, "steps": result.steps, "energy_eV": result.energy, "fmax": result.fmax,
               "first_order_saddle": result.is_first_order_saddle, **frequencies_record(result.vib)}
     for name, path in (("reactant", args.reactant), ("product", args.product)):
         if path:
@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if result.vib.num_imaginary:
         write_modes(files[3], result.atoms, result.vib, overwrite=args.overwrite, indices=[0])
     print(result.vib.report())
-    status = "converged" if result.converged else "NOT converged"
-    print(f"ts p-rfo: {status} after {result.steps} steps; E = {result.energy:.6f} eV, fmax = {result.fmax:.3g} eV/Å")
+    print(f"ts p-rfo: {result.reason} after {result.steps} steps; E = {result.energy:.6f} eV, fmax = {result.fmax:.3g} eV/Å")
     for key in ("barrier_forward_eV", "barrier_reverse_eV"):
         if key in record:
             print(f"{key.replace('_eV', '').replace('_', ' ')}: {record[key]:.4f} eV ({record[key] * 96.485:.2f} kJ/mol)")

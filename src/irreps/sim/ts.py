@@ -69,7 +69,10 @@ class TSConfig:
 
 @dataclass
 class TSResult:
-    """The saddle (a copy with a calculator holding its energy/forces), convergence and its modes."""
+    """The saddle (a copy with a calculator holding its energy/forces), convergence and its modes.
+
+    ``reason`` says why the search stopped, in words.
+    """
 
     atoms: Atoms
     converged: bool
@@ -78,6 +81,7 @@ class TSResult:
     fmax: float
     vib: VibrationalModes
     frames: list[Atoms]
+    reason: str
 
     @property
     def is_first_order_saddle(self) -> bool:
@@ -98,7 +102,7 @@ def find_saddle(atoms: Atoms, calculator: Calculator, config: TSConfig = TSConfi
     predicted = previous_energy = None
     frames: list[Atoms] = []
     bar = Progress(config.steps, "ts p-rfo", enabled=progress)
-    converged, step = False, 0
+    converged, step, reason = False, 0, ""
     while True:
         energy = atoms.get_potential_energy()
         forces = atoms.get_forces()
@@ -112,10 +116,16 @@ def find_saddle(atoms: Atoms, calculator: Calculator, config: TSConfig = TSConfi
         eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
         if progress:
             bar.update(step, E=energy, fmax=fmax, lowest=eigenvalues[0])
-        if fmax < config.fmax and int((eigenvalues < -NEGATIVE_CURVATURE).sum()) == 1:
-            converged = True
+        negative = int((eigenvalues < -NEGATIVE_CURVATURE).sum())
+        if fmax < config.fmax and negative == 1:
+            converged, reason = True, "converged to a first-order saddle"
+            break
+        if fmax < config.fmax and negative == 0:
+            # No gradient and no negative curvature: P-RFO has no direction to climb along.
+            reason = "stopped at a stationary point without negative curvature (a minimum): start from a better guess"
             break
         if step >= config.steps:
+            reason = f"step limit ({config.steps}) reached"
             break
         cartesian_modes = basis @ vectors
         mode = config.follow_mode if followed is None else int(np.argmax(np.abs(cartesian_modes.T @ followed)))
@@ -134,7 +144,7 @@ def find_saddle(atoms: Atoms, calculator: Calculator, config: TSConfig = TSConfi
     vib = harmonic_analysis(atoms, calculator.get_property("hessian", atoms), config.projection, config.imaginary_threshold_cm1)
     result_atoms = atoms.copy()
     result_atoms.calc = SinglePointCalculator(result_atoms, energy=energy, forces=forces)
-    return TSResult(result_atoms, converged, step, float(energy), fmax, vib, frames)
+    return TSResult(result_atoms, converged, step, float(energy), fmax, vib, frames, reason)
 
 
 def _internal_basis(atoms: Atoms, projection: Projection) -> np.ndarray:

@@ -118,30 +118,118 @@ def time_peer(batch, threads: int, repeats: int, peer_python: str) -> float | No
     return float(run.stdout.strip().splitlines()[-1])
 
 
+def _peer_model(max_z: int, box, precision: int):
+    """TorchMD-Net 3.1 TensorNet + Scalar head with the paper's hyperparameters (peer venv only)."""
+    import torch
+    from torchmdnet.models.model import create_model
+
+    args = dict(
+        model="tensornet", embedding_dimension=HYPER["hidden_dim"], num_layers=HYPER["num_layers"],
+        num_rbf=HYPER["num_rbf"], rbf_type="expnorm", trainable_rbf=False, activation="silu", cutoff_lower=0.0,
+        cutoff_upper=HYPER["cutoff"], max_z=max_z, max_num_neighbors=128 if box is not None else 64,
+        equivariance_invariance_group="O(3)", output_model="Scalar", prior_model=None, atom_filter=-1,
+        derivative=True, reduce_op="add", precision=precision, static_shapes=False, check_errors=True,
+        box_vecs=box, charge=False, spin=False, output_mlp_num_layers=0, remove_ref_energy=False,
+    )
+    torch.manual_seed(0)
+    return create_model(args).eval()
+
+
 def peer_worker(path: str, threads: int, repeats: int) -> None:
     """Runs inside TorchMD-Net's virtualenv: time one batch and print ms per call."""
     import torch
-    from torchmdnet.models.model import create_model
 
     torch.set_num_threads(threads)
     data = np.load(path)
     box = torch.tensor(data["box"], dtype=torch.float32) if data["box"].size else None
     z = torch.tensor(data["z"], dtype=torch.long)
-    neighbours = 128 if box is not None else 64
-    args = dict(
-        model="tensornet", embedding_dimension=HYPER["hidden_dim"], num_layers=HYPER["num_layers"],
-        num_rbf=HYPER["num_rbf"], rbf_type="expnorm", trainable_rbf=False, activation="silu", cutoff_lower=0.0,
-        cutoff_upper=HYPER["cutoff"], max_z=int(z.max()) + 1, max_num_neighbors=neighbours,
-        equivariance_invariance_group="O(3)", output_model="Scalar", prior_model=None, atom_filter=-1,
-        derivative=True, reduce_op="add", precision=32, static_shapes=False, check_errors=True,
-        box_vecs=box, charge=False, spin=False, output_mlp_num_layers=0, remove_ref_energy=False,
-    )
-    torch.manual_seed(0)
-    model = create_model(args).eval()
+    model = _peer_model(int(z.max()) + 1, box, 32)
     pos = torch.tensor(data["pos"], dtype=torch.float32)
     batch = torch.tensor(data["batch"], dtype=torch.long)
     model(z, pos, batch)  # Warp kernels compile here, outside the timing
     print(median_ms(lambda: model(z, pos, batch)[1].detach(), repeats))
+
+
+def peer_export(path: str) -> None:
+    """Runs inside TorchMD-Net's virtualenv: perturbed float64 weights and their predictions."""
+    import torch
+
+    data = np.load(path)
+    z = torch.tensor(data["z"], dtype=torch.long)
+    model = _peer_model(int(z.max()) + 1, None, 64)
+    with torch.no_grad():  # move away from the default init (unit norms, zero biases)
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    results = {}
+    for k, pos in enumerate(data["pos"]):
+        energy, forces = model(z, torch.tensor(pos, dtype=torch.float64), torch.zeros_like(z))
+        results[f"energy{k}"], results[f"forces{k}"] = energy.detach().reshape(()), forces.detach()
+    state = {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+    torch.save({"state": state, "results": results}, path + ".pt")
+
+
+def port_weights(state: dict, model, elements: tuple[int, ...]) -> None:
+    """Copy TorchMD-Net TensorNet (+ Scalar head) weights into an irreps TensorNet of the same size."""
+    import torch
+
+    rep = {k.removeprefix("representation_model."): v for k, v in state.items() if k.startswith("representation_model.")}
+    emb = "tensor_embedding."
+    ours = {
+        "embedding.distance_proj.weight": torch.cat([rep[f"{emb}distance_proj{p}.weight"] for p in (1, 2, 3)]),
+        "embedding.distance_proj.bias": torch.cat([rep[f"{emb}distance_proj{p}.bias"] for p in (1, 2, 3)]),
+        "embedding.emb.weight": rep[f"{emb}emb.weight"][list(elements)],
+        "energy_mlp.0.weight": state["output_model.output_network.layers.0.weight"],
+        "energy_mlp.0.bias": state["output_model.output_network.layers.0.bias"],
+        "energy_mlp.2.weight": state["output_model.output_network.layers.2.weight"],
+        "energy_mlp.2.bias": state["output_model.output_network.layers.2.bias"],
+    }
+    for key, value in rep.items():
+        if key.startswith(emb) and "linears_scalar" in key:  # Sequential with activations between
+            layer, rest = key.removeprefix(f"{emb}linears_scalar.").split(".", 1)
+            ours[f"embedding.linears_scalar.{2 * int(layer)}.{rest}"] = value
+        elif key.startswith(emb) and ("emb2" in key or "linears_tensor" in key or "init_norm" in key):
+            ours["embedding." + key.removeprefix(emb)] = value
+        elif key.startswith("layers.") and ".linears_scalar." in key:
+            head, rest = key.split(".linears_scalar.")
+            layer, param = rest.split(".", 1)
+            ours[f"{head}.linears_scalar.{2 * int(layer)}.{param}"] = value
+        elif key.startswith(("layers.", "linear.", "out_norm.")):
+            ours[key] = value
+    missing, unexpected = model.load_state_dict(ours, strict=False)
+    trainable_missing = [k for k in missing if k in dict(model.named_parameters())]
+    if trainable_missing or unexpected:
+        raise ValueError(f"weight mapping incomplete: missing {trainable_missing}, unexpected {unexpected}")
+
+
+def check_against_peer(peer_python: str) -> None:
+    """Same weights in both implementations: forces and energy differences must agree (float64).
+
+    Absolute energies differ by a per-atom constant: irreps subtracts the network's value for
+    an atom without neighbours (so isolated atoms get exactly E0), TorchMD-Net does not.
+    """
+    import ase.io
+    import torch
+
+    from irreps.data import atoms_to_graph, collate
+    from irreps.models import build_model
+
+    frames = ase.io.read(DATA / "3bpa" / "train_300K.xyz", index=":2")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "check.npz")
+        np.savez(path, z=frames[0].numbers, pos=np.stack([f.positions for f in frames]))
+        run = subprocess.run([peer_python, __file__, "--peer-export", path], capture_output=True, text=True)
+        if run.returncode != 0:
+            print(f"[check failed to run TorchMD-Net] {run.stderr[-2000:]}")
+            return
+        peer = torch.load(path + ".pt", weights_only=True)
+    model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).double().eval()
+    port_weights(peer["state"], model, ELEMENTS)
+    out = model(collate([atoms_to_graph(f, HYPER["cutoff"], keys=None, dtype=torch.float64) for f in frames]))
+    force_err = max((out["forces"][27 * k : 27 * (k + 1)] - peer["results"][f"forces{k}"]).abs().max().item() for k in range(2))
+    de_ours = (out["energy"][0] - out["energy"][1]).item()
+    de_peer = (peer["results"]["energy0"] - peer["results"]["energy1"]).item()
+    print(f"same weights, 3BPA, float64: max |F_irreps - F_tmdnet| = {force_err:.2e} eV/Å, "
+          f"dE irreps {de_ours:.9f} vs tmdnet {de_peer:.9f} eV")
 
 
 def main() -> None:
@@ -151,11 +239,18 @@ def main() -> None:
     parser.add_argument("--systems", nargs="*", help="subset of system names, e.g. '3bpa x32'")
     parser.add_argument("--peer-python", default=PEER_PYTHON, help="python of TorchMD-Net's virtualenv")
     parser.add_argument("--json", help="write one record per (system, impl, threads) here")
+    parser.add_argument("--check", action="store_true", help="first check both give the same forces for the same weights")
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--peer-export", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer_worker:
         peer_worker(args.peer_worker, args.threads[0], args.repeats)
         return
+    if args.peer_export:
+        peer_export(args.peer_export)
+        return
+    if args.check:
+        check_against_peer(args.peer_python)
     records = []
     header = f"{'system':12s} {'thr':>3s} {'atoms':>6s} {'ours ms':>9s} {'ours+nl':>9s} {'tmdnet ms':>10s} " \
              f"{'ours us/at':>10s} {'tmd us/at':>10s} {'speed-up':>8s}"

@@ -25,6 +25,7 @@ Edge vectors follow the library convention ``r_ij = pos[j] - pos[i] + shift``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -172,21 +173,24 @@ class TensorEmbedding(torch.nn.Module):
 
     def forward(
         self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, fcut: Tensor,
-        pairing: EdgePairing | None, num_atoms: int,
+        pairing: EdgePairing | None, rbf_self: Tensor, num_atoms: int,
     ) -> Tensor:
-        """Species [N], edges [2, E], unit vectors [E, 3], basis [E_half, R], cutoff [E] -> ``X`` [N, 9, C]."""
+        """Species [N], edges [2, E], unit vectors [E, 3], basis [E_half, R], cutoff [E],
+        basis at r = 0 [1, R] -> ``X`` [N, 9, C]."""
         i, j = edge_index
         k = self.emb.num_embeddings
-        zij = self.pair_table().index_select(0, species[i] * k + species[j]) * fcut[:, None]
+        table = self.pair_table()
+        zij = table.index_select(0, species[i] * k + species[j]) * fcut[:, None]
         geometry = edge_components(unit)
         edges = torch.arange(len(i), device=i.device)
-        x = torch.cat(
-            [
-                gather_scale_scatter(geometry[:, part, None], _expand(radial, pairing) * zij, edges, i, num_atoms)
-                for part, radial in zip(PARTS, _per_part(self.distance_proj, rbf))
-            ],
-            dim=1,
-        )
+        parts = [
+            gather_scale_scatter(geometry[:, part, None], _expand(radial, pairing) * zij, edges, i, num_atoms)
+            for part, radial in zip(PARTS, _per_part(self.distance_proj, rbf))
+        ]
+        # The self-loop i -> i (r = 0, no direction) contributes to the identity part only.
+        self_radial = _per_part(self.distance_proj, rbf_self)[0]
+        parts[0] = parts[0] + (math.sqrt(3.0) * self_radial * table.index_select(0, species * (k + 1)))[:, None, :]
+        x = torch.cat(parts, dim=1)
         scaling = self.linears_scalar(self.init_norm(x.square().sum(1))).unflatten(1, (3, self.hidden_dim))
         parts = _mix_parts(self.linears_tensor, x)
         return torch.cat([part * scaling[:, p : p + 1] for p, part in enumerate(parts)], dim=1)
@@ -214,15 +218,17 @@ class Interaction(torch.nn.Module):
         return [_expand(act(w) * fcut[:, None], pairing) for w in _per_part(last, h)]
 
     def forward(
-        self, x: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor, pairing: EdgePairing | None
+        self, x: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor, pairing: EdgePairing | None,
+        rbf_self: Tensor,
     ) -> Tensor:
         i, j = edge_index
         x = _normalise(x)
         y = _mix_parts(self.linears_tensor[:3], x)
+        self_weights = self.edge_weights(rbf_self, rbf_self.new_ones(1), None)
         messages = torch.cat(
             [
-                gather_scale_scatter(part, w, j, i, x.shape[0])
-                for part, w in zip(y, self.edge_weights(rbf, fcut, pairing))
+                gather_scale_scatter(part, w, j, i, x.shape[0]) + w_self * part  # + the self-loop's message
+                for part, w, w_self in zip(y, self.edge_weights(rbf, fcut, pairing), self_weights)
             ],
             dim=1,
         )
@@ -263,9 +269,34 @@ class TensorNet(EnergyModel):
         self.polarizability_head = PolarizabilityHead(c) if config.polarizability else None
         self.hessian_head = HessianHead(c, c, config.hessian) if config.hessian_head else None
 
-    def _scalars(self, invariants: Tensor) -> Tensor:
-        """Squared part norms ``[N, 3C]`` -> invariant atom features ``[N, C]``."""
+    def _tensors(
+        self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, length: Tensor, half: Tensor,
+        pairing: EdgePairing | None, rbf_self: Tensor,
+    ) -> Tensor:
+        """Final rank-2 features ``[N, 9, C]`` (``rbf`` and ``half`` per reverse pair, ``length`` per edge).
+
+        Every atom also has a self-loop (r = 0), as in TorchMD-Net's TensorNet.
+        """
+        fcut, fcut_half = cosine_cutoff(length, self.cutoff), cosine_cutoff(half, self.cutoff)
+        x = self.embedding(species, edge_index, unit, rbf, fcut, pairing, rbf_self, len(species))
+        for layer in self.layers:
+            x = layer(x, edge_index, rbf, fcut_half, pairing, rbf_self)
+        return x
+
+    def _scalars(self, x: Tensor) -> Tensor:
+        """Rank-2 features ``[N, 9, C]`` -> invariant atom features ``[N, C]`` (from the I, A, S norms)."""
+        sq = x.square()
+        invariants = torch.cat((sq[:, I_PART].sum(1), sq[:, A_PART].sum(1), sq[:, S_PART].sum(1)), dim=-1)
         return self.act(self.linear(self.out_norm(invariants)))
+
+    def _isolated_raw(self, rbf_self: Tensor) -> Tensor:
+        """Network output of each element as an atom without neighbours, ``[K]``."""
+        k = len(self.elements)
+        species = torch.arange(k, device=rbf_self.device)
+        empty = rbf_self.new_zeros(0)
+        no_edges = torch.zeros(2, 0, dtype=torch.long, device=rbf_self.device)
+        x = self._tensors(species, no_edges, rbf_self.new_zeros(0, 3), rbf_self[:0], empty, empty, None, rbf_self)
+        return self.energy_mlp(self._scalars(x)).squeeze(-1)
 
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool
@@ -276,21 +307,15 @@ class TensorNet(EnergyModel):
         # Guarded length: zero-length edges (never produced by a neighbour list) stay finite.
         length = vectors.square().sum(-1).clamp_min(1e-24).sqrt()
         unit = vectors / length[:, None]
-        fcut = cosine_cutoff(length, self.cutoff)
         # Radial functions are the same on i->j and j->i: evaluate them once per pair.
         pairing = pair_reverse_edges(graph.edge_index, graph.shifts)
         half = length if pairing is None else length.index_select(0, pairing.canonical)
-        rbf, fcut_half = self.radial(half), cosine_cutoff(half, self.cutoff)
-        x = self.embedding(species, graph.edge_index, unit, rbf, fcut, pairing, graph.num_atoms)
-        for layer in self.layers:
-            x = layer(x, graph.edge_index, rbf, fcut_half, pairing)
-        sq = x.square()
-        invariants = torch.cat((sq[:, I_PART].sum(1), sq[:, A_PART].sum(1), sq[:, S_PART].sum(1)), dim=-1)
-        scalars = self._scalars(invariants)
-        # An atom without neighbours has X = 0: subtracting the network's value there makes
-        # its energy exactly its E0 (plus shift), the right dissociation limit.
-        isolated = self.energy_mlp(self._scalars(invariants.new_zeros(1, invariants.shape[1])))
-        raw = self.energy_mlp(scalars).squeeze(-1) - isolated[0, 0]
+        rbf_self = self.radial(length.new_zeros(1))
+        x = self._tensors(species, graph.edge_index, unit, self.radial(half), length, half, pairing, rbf_self)
+        scalars = self._scalars(x)
+        # Subtract the network's value for an atom without neighbours, so such an atom gets
+        # exactly its E0 (plus shift): the right dissociation limit.
+        raw = self.energy_mlp(scalars).squeeze(-1) - self._isolated_raw(rbf_self)[species]
         out = {"node_energy": self.readout(raw, species)}
         needs_matrices = return_features or self.polarizability_head is not None
         if needs_matrices:

@@ -168,39 +168,6 @@ def peer_export(path: str) -> None:
     torch.save({"state": state, "results": results}, path + ".pt")
 
 
-def port_weights(state: dict, model, elements: tuple[int, ...]) -> None:
-    """Copy TorchMD-Net TensorNet (+ Scalar head) weights into an irreps TensorNet of the same size."""
-    import torch
-
-    rep = {k.removeprefix("representation_model."): v for k, v in state.items() if k.startswith("representation_model.")}
-    emb = "tensor_embedding."
-    ours = {
-        "embedding.distance_proj.weight": torch.cat([rep[f"{emb}distance_proj{p}.weight"] for p in (1, 2, 3)]),
-        "embedding.distance_proj.bias": torch.cat([rep[f"{emb}distance_proj{p}.bias"] for p in (1, 2, 3)]),
-        "embedding.emb.weight": rep[f"{emb}emb.weight"][list(elements)],
-        "energy_mlp.0.weight": state["output_model.output_network.layers.0.weight"],
-        "energy_mlp.0.bias": state["output_model.output_network.layers.0.bias"],
-        "energy_mlp.2.weight": state["output_model.output_network.layers.2.weight"],
-        "energy_mlp.2.bias": state["output_model.output_network.layers.2.bias"],
-    }
-    for key, value in rep.items():
-        if key.startswith(emb) and "linears_scalar" in key:  # Sequential with activations between
-            layer, rest = key.removeprefix(f"{emb}linears_scalar.").split(".", 1)
-            ours[f"embedding.linears_scalar.{2 * int(layer)}.{rest}"] = value
-        elif key.startswith(emb) and ("emb2" in key or "linears_tensor" in key or "init_norm" in key):
-            ours["embedding." + key.removeprefix(emb)] = value
-        elif key.startswith("layers.") and ".linears_scalar." in key:
-            head, rest = key.split(".linears_scalar.")
-            layer, param = rest.split(".", 1)
-            ours[f"{head}.linears_scalar.{2 * int(layer)}.{param}"] = value
-        elif key.startswith(("layers.", "linear.", "out_norm.")):
-            ours[key] = value
-    missing, unexpected = model.load_state_dict(ours, strict=False)
-    trainable_missing = [k for k in missing if k in dict(model.named_parameters())]
-    if trainable_missing or unexpected:
-        raise ValueError(f"weight mapping incomplete: missing {trainable_missing}, unexpected {unexpected}")
-
-
 def check_against_peer(peer_python: str) -> None:
     """Same weights in both implementations: forces and energy differences must agree (float64).
 
@@ -212,6 +179,7 @@ def check_against_peer(peer_python: str) -> None:
 
     from irreps.data import atoms_to_graph, collate
     from irreps.models import build_model
+    from irreps.models.tensornet import load_torchmd_net_state_dict
 
     frames = ase.io.read(DATA / "3bpa" / "train_300K.xyz", index=":2")
     with tempfile.TemporaryDirectory() as tmp:
@@ -223,7 +191,7 @@ def check_against_peer(peer_python: str) -> None:
             return
         peer = torch.load(path + ".pt", weights_only=True)
     model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).double().eval()
-    port_weights(peer["state"], model, ELEMENTS)
+    load_torchmd_net_state_dict(model, peer["state"])
     out = model(collate([atoms_to_graph(f, HYPER["cutoff"], keys=None, dtype=torch.float64) for f in frames]))
     force_err = max((out["forces"][27 * k : 27 * (k + 1)] - peer["results"][f"forces{k}"]).abs().max().item() for k in range(2))
     de_ours = (out["energy"][0] - out["energy"][1]).item()

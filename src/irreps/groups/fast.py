@@ -24,12 +24,21 @@ from .dense import vertex_tensor
 from .diagrams import Diagram
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# Up to this many input channels, channel mixing is done by fused multiply-adds on the strided
+# read (no copy); above it by one matrix multiplication per read.
+_SMALL_CHANNELS = 2
+# Reads at least this large (per batch and channel) are copied once to put their last axis
+# contiguous: strided innermost access is several times slower than a copy.
+_CONTIGUOUS_FROM = 4096
 
 
 @dataclass(frozen=True)
 class _Read:
-    equation: str
+    equation: str  # the whole read as one einsum (used when there are vertex tensors)
     tensor_names: tuple[str, ...]
+    in_labels: tuple[int, ...]  # input point labels, renumbered in first-occurrence order
+    summed: frozenset  # input blocks touching no output
+    fed: tuple[int, ...]  # input blocks in result-axis order
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,12 @@ def _plan(diagram: Diagram, k: int, l: int) -> tuple[_Read, _Write]:
     operands = ["ZY" + "".join(_LETTERS[x] for x in in_part)]
     operands += ["".join(_LETTERS[x] for x in legs) for _, legs in diagram.tensors]
     equation = ",".join(operands) + "->ZY" + "".join(_LETTERS[x] for x in fed)
-    read = _Read(equation, tuple(name for name, _ in diagram.tensors))
+    local: dict[int, int] = {}
+    for lab in in_part:
+        local.setdefault(lab, len(local))
+    summed = frozenset(local[x] for x in in_part if x not in set(out_part))
+    read = _Read(equation, tuple(name for name, _ in diagram.tensors), tuple(local[x] for x in in_part),
+                 summed, tuple(local[x] for x in fed if x in local))
     write = _Write(tuple(relabel[x] for x in out_part), tuple(relabel[x] for x in fed))
     return read, write
 
@@ -86,6 +100,20 @@ class DiagramOperator(torch.nn.Module):
         self._reads = [(read, [t for t, _ in users], [writes.index(w) for _, w in users])
                        for read, users in reads.items()]
         self._writes = writes
+        # accumulator shape (after batch, channel) of each write: n for fed blocks, 1 to broadcast
+        self._shapes = [[n if lab in w.fed else 1 for lab in range(max(w.out_labels, default=-1) + 1)]
+                        for w in writes]
+        # a write whose fed blocks are a subset of another's with the same output pattern is
+        # folded into it (broadcast add on the small side) so the big output is touched once
+        self._merges = []
+        for i, wi in enumerate(writes):
+            supersets = [j for j, wj in enumerate(writes) if j != i and wj.out_labels == wi.out_labels
+                         and set(wi.fed) < set(wj.fed)]
+            if supersets:
+                self._merges.append((i, max(supersets, key=lambda j: len(writes[j].fed))))
+        self._merges.sort(key=lambda pair: len(writes[pair[0]].fed))
+        identity = _Write(tuple(range(l)), tuple(range(l)))
+        self._full_write = writes.index(identity) if identity in writes else None
         self.num_terms = len(diagrams)
         for name in sorted(names):
             self.register_buffer(f"vertex_{name}", torch.from_numpy(vertex_tensor(name, n)), persistent=False)
@@ -105,31 +133,99 @@ class DiagramOperator(torch.nn.Module):
         Tensor
             ``[batch, channels_out, n, ..., n]`` with l axes of size n.
         """
-        n, l = self.n, self.l
         batch, c_in = x.shape[:2]
         c_out = weight.shape[1]
         acc: list[torch.Tensor | None] = [None] * len(self._writes)
+        owned = [False] * len(self._writes)  # True once acc[w] is a fresh tensor nobody else holds
+        cache: dict = {}
         for read, terms, write_ids in self._reads:
-            tensors = [getattr(self, f"vertex_{name}").to(x.dtype) for name in read.tensor_names]
-            r = torch.einsum(read.equation, x, *tensors)
-            fed_shape = r.shape[2:]
+            if read.tensor_names:
+                tensors = [getattr(self, f"vertex_{name}").to(x.dtype) for name in read.tensor_names]
+                r = torch.einsum(read.equation, x, *tensors)
+            else:
+                r = _read(x, read, cache)
+            if c_in <= _SMALL_CHANNELS:
+                # per-input-channel fused multiply-adds: no copy of the (possibly strided) read
+                for t, wid in zip(terms, write_ids):
+                    shape = self._shapes[wid]
+                    for i in range(c_in):
+                        ri = r[:, i : i + 1].reshape([batch, 1] + shape)
+                        wi = weight[t, :, i].reshape([1, c_out] + [1] * len(shape))
+                        acc[wid] = ri * wi if acc[wid] is None else torch.addcmul(acc[wid], ri, wi)
+                        owned[wid] = True
+                continue
             w = weight[terms].reshape(len(terms) * c_out, c_in)
-            z = torch.matmul(w, r.reshape(batch, c_in, -1)).reshape(batch, len(terms), c_out, *fed_shape)
+            z = torch.matmul(w, r.reshape(batch, c_in, -1)).reshape(batch, len(terms), c_out, -1)
             for j, wid in enumerate(write_ids):
-                acc[wid] = z[:, j] if acc[wid] is None else acc[wid] + z[:, j]
-        out = x.new_zeros((batch, c_out) + (n,) * l)
+                zj = z[:, j].reshape([batch, c_out] + self._shapes[wid])
+                owned[wid] = acc[wid] is not None
+                acc[wid] = zj if acc[wid] is None else acc[wid] + zj
+        for small, big in self._merges:
+            if acc[small] is not None:
+                acc[big] = acc[small] if acc[big] is None else acc[big] + acc[small]
+                owned[big] = owned[big] or acc[big] is not acc[small]
+                acc[small] = None
+        return self._write(acc, owned, x, batch, c_out)
+
+    def _write(self, acc, owned, x, batch, c_out) -> torch.Tensor:
+        n, l = self.n, self.l
+        full = self._full_write
+        if full is not None and owned[full] and acc[full] is not None:
+            out = acc[full]  # all output points distinct and fed: the accumulator is the output
+            acc = [None if i == full else a for i, a in enumerate(acc)]
+        else:
+            out = x.new_zeros((batch, c_out) + (n,) * l)
         strides = out.stride()
         for write, value in zip(self._writes, acc):
+            if value is None:
+                continue
             num = max(write.out_labels, default=-1) + 1
-            size = [batch, c_out] + [n] * num
             stride = [strides[0], strides[1]] + [0] * num
             for point, lab in enumerate(write.out_labels):
                 stride[2 + lab] += strides[2 + point]
-            shape = [batch, c_out] + [n if lab in write.fed else 1 for lab in range(num)]
-            order = [write.fed.index(lab) for lab in range(num) if lab in write.fed]
-            value = value.permute(0, 1, *[2 + i for i in order]).reshape(shape)
-            out.as_strided(size, stride).add_(value)
+            out.as_strided([batch, c_out] + [n] * num, stride).add_(value)
         return out
+
+
+def _reduced(x: torch.Tensor, in_labels: tuple, summed: frozenset, cache: dict) -> torch.Tensor:
+    """The generalised diagonal of x over ``in_labels`` summed over ``summed``, axes in label order.
+
+    Sums are taken one axis at a time from the cached parent, so many diagrams that reduce the
+    same diagonal share one pass over the input.
+    """
+    key = (in_labels, summed)
+    if key in cache:
+        return cache[key]
+    if not summed:
+        num = max(in_labels, default=-1) + 1
+        stride = [x.stride(0), x.stride(1)] + [0] * num
+        for axis, lab in enumerate(in_labels):
+            stride[2 + lab] += x.stride(2 + axis)
+        size = list(x.shape[:2]) + [x.shape[-1]] * num
+        out = x.as_strided(size, stride, x.storage_offset())
+    else:
+        lab = next((s for s in sorted(summed) if (in_labels, summed - {s}) in cache), max(summed))
+        parent = _reduced(x, in_labels, summed - {lab}, cache)
+        remaining = [m for m in range(max(in_labels, default=-1) + 1) if m not in summed - {lab}]
+        out = parent.sum(2 + remaining.index(lab))
+    cache[key] = out
+    return out
+
+
+def _read(x: torch.Tensor, read: _Read, cache: dict) -> torch.Tensor:
+    """Reduced diagonal permuted to the result order; a big result whose last axis would be
+    strided is made contiguous once per (diagonal, sum, last axis) and shared."""
+    base = _reduced(x, read.in_labels, read.summed, cache)
+    kept = [m for m in range(max(read.in_labels, default=-1) + 1) if m not in read.summed]
+    order = [2 + kept.index(m) for m in read.fed]
+    r = base.permute(0, 1, *order)
+    if r.dim() > 2 and r.stride(-1) != 1 and r[0, 0].numel() >= _CONTIGUOUS_FROM:
+        key = (read.in_labels, read.summed, "last", order[-1])
+        if key not in cache:
+            cache[key] = base.movedim(order[-1], -1).contiguous()
+        rest = [a for a in range(2, base.dim()) if a != order[-1]]
+        r = cache[key].permute(0, 1, *[2 + rest.index(a) for a in order[:-1]], base.dim() - 1)
+    return r
 
 
 def diagram_weights(coefficients: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:

@@ -104,9 +104,12 @@ class EquivariantLinear(torch.nn.Module):
         mats = mats * self._element_scales(self.bias_basis).to(mats)[:, None]
         return torch.einsum("eo,ep->op", self.bias[..., 0], mats).reshape(-1)
 
-    def forward_dense(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        """The same map as `forward` by a dense matvec (pass a precomputed `dense_weight` to time it)."""
+    def forward_dense(self, x: torch.Tensor, weight: torch.Tensor | None = None,
+                      bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The same map as `forward` by a dense matvec (pass precomputed `dense_weight` and
+        `dense_bias` to time the matvec alone)."""
         self._check(x)
         weight = self.dense_weight() if weight is None else weight
-        y = x.reshape(x.shape[0], -1) @ weight.T + self.dense_bias().to(x.dtype)
+        bias = self.dense_bias() if bias is None else bias
+        y = x.reshape(x.shape[0], -1) @ weight.T + bias.to(x.dtype)
         return y.reshape((x.shape[0], self.channels_out) + (self.n,) * self.l)

@@ -244,3 +244,22 @@ def test_tensornet_head_rejects_periodic_graphs():
     atoms = ase.Atoms("CO", positions=[[0, 0, 0], [1.1, 0, 0]], cell=[5, 5, 5], pbc=True)
     with pytest.raises(ValueError, match="periodic"):
         model(atoms_to_graph(atoms, 4.0, keys=None, dtype=DTYPE))
+
+
+def test_calculator_uses_the_direct_hessian_unless_autograd_is_forced():
+    import ase
+    import numpy as np
+
+    from irreps.calculators import IrrepsCalculator
+
+    model = tensornet_with_head()
+    atoms = ase.Atoms("COHH", positions=0.8 * molecule(17, 4).numpy())
+    graph = molecule_graph(torch.tensor(atoms.positions))  # same elements, C O H H
+    direct = model(graph, compute_forces=False)["hessian"].view(12, 12).detach().numpy()
+    results = {}
+    for mode in ("auto", "autograd"):
+        calc = IrrepsCalculator(model, dtype=DTYPE, hessian=mode)
+        calc.calculate(atoms, ["energy", "forces", "hessian"])
+        results[mode] = calc.results["hessian"]
+    np.testing.assert_allclose(results["auto"], direct, atol=1e-12)
+    assert np.abs(results["autograd"] - direct).max() > 1e-3  # an untrained head is not the energy's Hessian

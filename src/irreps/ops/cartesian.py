@@ -113,9 +113,34 @@ def edge_components(u: Tensor) -> Tensor:
     )
 
 
+def _matmul_kernel(x: Tensor, y: Tensor) -> Tensor:
+    out = x[..., :, 0, None, :] * y[..., None, 0, :, :]
+    out.addcmul_(x[..., :, 1, None, :], y[..., None, 1, :, :])
+    return out.addcmul_(x[..., :, 2, None, :], y[..., None, 2, :, :])
+
+
+class _ChannelMatmul(torch.autograd.Function):
+    # A dedicated function: autograd through the broadcast slices above would allocate a
+    # full-size zero gradient per slice and reduce every broadcast dimension.
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _matmul_kernel(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        grad_x = channel_matmul(grad, y.transpose(-3, -2)) if ctx.needs_input_grad[0] else None
+        grad_y = channel_matmul(x.transpose(-3, -2), grad) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_y
+
+
 def channel_matmul(x: Tensor, y: Tensor) -> Tensor:
-    """Per-channel 3x3 matrix product ``x @ y`` of ``[..., 3, 3, C]`` tensors."""
-    return sum(x[..., :, k, None, :] * y[..., None, k, :, :] for k in range(3))
+    """Per-channel 3x3 matrix product ``x @ y`` of ``[..., 3, 3, C]`` tensors (same shapes).
+
+    Differentiable to any order (the backward is made of the same products).
+    """
+    return _ChannelMatmul.apply(x, y)
 
 
 def o3_product(y: Tensor, m: Tensor) -> Tensor:

@@ -1,17 +1,26 @@
-"""General groups: exact equivariant layers from partition and Brauer diagrams, frame averaging,
-and deep weight-space layers. Imports nothing else from irreps.
-
-The main entry points:
+"""General groups: exact equivariant layers from partition and Brauer diagrams, frame averaging
+and deep weight-space layers. Imports nothing else from irreps (torch, numpy, stdlib only).
 
 - `hom_basis`, `spanning_set`, `hom_dimension`: diagram bases of Hom_G((R^n)^{⊗k}, (R^n)^{⊗l})
-  for G in S_n, A_n, O(n), SO(n), Sp(n) and their dimensions.
+  for G in S_n, A_n, O(n), SO(n), Sp(n), and their dimensions.
 - `EquivariantLinear`: the layer with one coefficient per basis element, applied by the fast
-  diagram algorithm.
+  diagram algorithm (never the dense n^(k+l) weight).
+- `FrameAveraging`, `pca_frames`: exact O(d)/SO(d) invariance or equivariance for any backbone.
+- `DWSLayer`, `DWSNet`, `dws_dimension`: hidden-neuron permutation-equivariant layers on MLP
+  weights; `make_sine_inrs`, `fit_omega_regressor`: the sine-INR frequency task.
 """
 
 from .basis import HomBasis, hom_basis, spanning_set
 from .counting import hom_dimension
 from .diagrams import Diagram
+from .frame_averaging import FrameAveraging, pca_frames
 from .layer import EquivariantLinear
+from .sine_inr import SineINRDataset, fit_omega_regressor, make_sine_inrs
+from .weight_space import DWSLayer, DWSNet, dws_dimension, flatten_params, permute_hidden, unflatten_params
+from .weight_space_baselines import DeepSetsRegressor, FlatMLPRegressor
 
-__all__ = ["Diagram", "EquivariantLinear", "HomBasis", "hom_basis", "hom_dimension", "spanning_set"]
+__all__ = [
+    "DWSLayer", "DWSNet", "DeepSetsRegressor", "Diagram", "EquivariantLinear", "FlatMLPRegressor", "FrameAveraging",
+    "HomBasis", "SineINRDataset", "dws_dimension", "fit_omega_regressor", "flatten_params", "hom_basis",
+    "hom_dimension", "make_sine_inrs", "pca_frames", "permute_hidden", "spanning_set", "unflatten_params",
+]

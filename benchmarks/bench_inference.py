@@ -34,17 +34,6 @@ HYPER = dict(hidden_dim=128, num_layers=2, num_rbf=32, cutoff=5.0)
 ELEMENTS = (1, 6, 7, 8)
 
 
-def median_ms(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
-
-
 def water_box(num_molecules: int, seed: int = 0):
     """Randomly oriented rigid waters on a cubic grid, density 1 g/cm^3, periodic."""
     import ase
@@ -79,28 +68,16 @@ def systems() -> list[tuple[str, list]]:
     return out
 
 
-def time_ours(batch, threads: int, repeats: int) -> tuple[float, float]:
-    import torch
-
-    from irreps.data import atoms_to_graph, collate
-    from irreps.models import build_model
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).eval()
-    graph = collate([atoms_to_graph(a, HYPER["cutoff"], keys=None) for a in batch])
-    model_ms = median_ms(lambda: model(graph)["forces"].detach(), repeats)
-    full_ms = median_ms(
-        lambda: model(collate([atoms_to_graph(a, HYPER["cutoff"], keys=None) for a in batch]))["forces"].detach(),
-        repeats,
-    )
-    return model_ms, full_ms
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return 1e3 * (time.perf_counter() - start)
 
 
-def time_peer(batch, threads: int, repeats: int, peer_python: str) -> float | None:
-    if not Path(peer_python).exists():
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
+class Peer:
+    """TorchMD-Net in its own interpreter, kept alive and asked for one timed call at a time."""
+
+    def __init__(self, batch, threads: int, peer_python: str, tmp: str):
         path = Path(tmp) / "batch.npz"
         np.savez(
             path,
@@ -110,12 +87,59 @@ def time_peer(batch, threads: int, repeats: int, peer_python: str) -> float | No
             box=np.asarray(batch[0].cell) if batch[0].pbc.all() else np.zeros((0, 3)),
         )
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        cmd = [peer_python, __file__, "--peer-worker", str(path), "--threads", str(threads), "--repeats", str(repeats)]
-        run = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if run.returncode != 0:
-        print(f"[peer failed] {run.stderr[-2000:]}")
-        return None
-    return float(run.stdout.strip().splitlines()[-1])
+        cmd = [peer_python, __file__, "--peer-worker", str(path), "--threads", str(threads)]
+        self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self._read_until(lambda line: line == "ready")
+
+    def _read_until(self, accept) -> str:
+        # Warp prints its banner on stdout: skip lines until the expected answer.
+        for line in self.process.stdout:
+            if accept(line.strip()):
+                return line.strip()
+        raise RuntimeError("TorchMD-Net worker stopped (see its stderr above)")
+
+    def call_ms(self) -> float:
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        return float(self._read_until(lambda line: line.startswith("ms ")).split()[1])
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def time_pair(batch, threads: int, repeats: int, peer_python: str) -> tuple[float, float, float | None]:
+    """Median ms of ours (model only), ours with neighbour list, and TorchMD-Net, interleaved.
+
+    Calls alternate (ours, ours+nl, peer) after two warm-up rounds, so load on a shared
+    machine hits all three alike.
+    """
+    import torch
+
+    from irreps.data import atoms_to_graph, collate
+    from irreps.models import build_model
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).eval()
+    build = lambda: collate([atoms_to_graph(a, HYPER["cutoff"], keys=None) for a in batch])  # noqa: E731
+    graph = build()
+    ours = lambda: model(graph)["forces"].detach()  # noqa: E731
+    ours_nl = lambda: model(build())["forces"].detach()  # noqa: E731
+    times: dict[str, list[float]] = {"ours": [], "ours_nl": [], "peer": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        peer = Peer(batch, threads, peer_python, tmp) if Path(peer_python).exists() else None
+        for round_ in range(repeats + 2):
+            sample = {"ours": _timed(ours), "ours_nl": _timed(ours_nl)}
+            if peer is not None:
+                sample["peer"] = peer.call_ms()
+            if round_ >= 2:
+                for key, value in sample.items():
+                    times[key].append(value)
+        if peer is not None:
+            peer.close()
+    median = {k: statistics.median(v) if v else None for k, v in times.items()}
+    return median["ours"], median["ours_nl"], median["peer"]
 
 
 def _peer_model(max_z: int, box, precision: int):
@@ -135,8 +159,8 @@ def _peer_model(max_z: int, box, precision: int):
     return create_model(args).eval()
 
 
-def peer_worker(path: str, threads: int, repeats: int) -> None:
-    """Runs inside TorchMD-Net's virtualenv: time one batch and print ms per call."""
+def peer_worker(path: str, threads: int) -> None:
+    """Runs inside TorchMD-Net's virtualenv: answer each "run" line with one call's ms."""
     import torch
 
     torch.set_num_threads(threads)
@@ -147,7 +171,10 @@ def peer_worker(path: str, threads: int, repeats: int) -> None:
     pos = torch.tensor(data["pos"], dtype=torch.float32)
     batch = torch.tensor(data["batch"], dtype=torch.long)
     model(z, pos, batch)  # Warp kernels compile here, outside the timing
-    print(median_ms(lambda: model(z, pos, batch)[1].detach(), repeats))
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "run":
+            print("ms", _timed(lambda: model(z, pos, batch)[1].detach()), flush=True)
 
 
 def peer_export(path: str) -> None:
@@ -212,7 +239,7 @@ def main() -> None:
     parser.add_argument("--peer-export", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer_worker:
-        peer_worker(args.peer_worker, args.threads[0], args.repeats)
+        peer_worker(args.peer_worker, args.threads[0])
         return
     if args.peer_export:
         peer_export(args.peer_export)
@@ -229,8 +256,7 @@ def main() -> None:
             continue
         atoms = sum(len(a) for a in batch)
         for threads in args.threads:
-            ours, ours_nl = time_ours(batch, threads, args.repeats)
-            peer = time_peer(batch, threads, args.repeats, args.peer_python)
+            ours, ours_nl, peer = time_pair(batch, threads, args.repeats, args.peer_python)
             peer_text = f"{peer:10.1f}" if peer else f"{'n/a':>10s}"
             peer_us = f"{1e3 * peer / atoms:10.0f}" if peer else f"{'n/a':>10s}"
             ratio = f"{peer / ours_nl:7.2f}x" if peer else f"{'n/a':>8s}"

@@ -27,7 +27,7 @@ def scatter_sum(src: Tensor, index: Tensor, dim_size: int) -> Tensor:
     return out.index_add_(0, index, src)
 
 
-_CHUNK_ELEMENTS = 1 << 21  # per-chunk intermediates of ~8 MB (float32) stay in malloc's reused heap
+_CHUNK_ELEMENTS = 1 << 18  # ~1 MB chunks (float32): gather, scale and scatter while in cache
 
 
 def _chunks(num_edges: int, row_size: int):
@@ -41,7 +41,8 @@ class _GatherScaleScatter(torch.autograd.Function):
         ctx.save_for_backward(values, weights, gather_index, scatter_index)
         out = values.new_zeros(dim_size, values.shape[1], weights.shape[1])
         for a, b in _chunks(weights.shape[0], values.shape[1] * weights.shape[1]):
-            chunk = values.index_select(0, gather_index[a:b]) * weights[a:b, None, :]
+            chunk = values.index_select(0, gather_index[a:b])
+            chunk = chunk.mul_(weights[a:b, None, :]) if chunk.shape[-1] > 1 else chunk * weights[a:b, None, :]
             out.index_add_(0, scatter_index[a:b], chunk)
         return out
 
@@ -66,7 +67,7 @@ def _fused_backward(grad: Tensor, values: Tensor, weights: Tensor, gather_index:
     grad_weights = torch.empty_like(weights)
     for a, b in _chunks(weights.shape[0], values.shape[1] * weights.shape[1]):
         g = grad.index_select(0, scatter_index[a:b])
-        grad_weights[a:b] = (g * values.index_select(0, gather_index[a:b])).sum(1)
+        grad_weights[a:b] = (values.index_select(0, gather_index[a:b]) * g).sum(1)
         g.mul_(weights[a:b, None, :])
         grad_values.index_add_(0, gather_index[a:b], g.sum(-1, keepdim=True) if values.shape[-1] == 1 else g)
     return grad_values, grad_weights

@@ -1,0 +1,303 @@
+"""Gaunt tensor products (Luo et al. 2024) through 2D Fourier series on the sphere.
+
+A feature with one coefficient vector ``x_lm`` (``l <= L``, 'component' harmonics) per channel is the
+function ``f = sum x_lm Y_lm`` on the sphere. With ``v(theta, phi) = (sin theta sin phi, cos theta,
+sin theta cos phi)`` (polar axis y, as :func:`irreps.o3.s2_quadrature`) every ``Y_lm`` is a
+trigonometric polynomial ``sum_{|u|,|v| <= l} T_lm[u, v] e^{i(u theta + v phi)}`` with ``v = +-m``
+only, so the change of basis ``T`` is sparse (``O(L^3)`` entries); it is computed exactly once by an
+FFT of the harmonics on an equiangular ``(2L+1)^2`` torus grid.
+
+Products of functions are convolutions of their Fourier coefficients, done with ``irfft2``/``rfft2``
+on a grid large enough to avoid aliasing. The result is projected back onto harmonics of degree
+``<= L_out``: ``out_lm = (1/4pi) int h Y_lm dOmega``, which on Fourier coefficients is the exact
+linear map ``Q_lm[u, v] = 1/2 sum_u' T_lm[u', -v] I(u + u')`` with
+``I(k) = int_0^pi sin(t) e^{ikt} dt`` (``(1 + (-1)^k) / (1 - k^2)``, ``+-i pi/2`` at ``k = +-1``).
+
+So ``out = sum x1_a x2_b G_abc / 4pi`` with the Gaunt coefficients ``G = int Y_a Y_b Y_c``: the
+paths ``l1 + l2 + l3`` odd (cross-product-like, e.g. ``1o x 1o -> 1e``) are never produced.
+Features here use the *sphere layout* ``[..., channels, (L+1)^2]``; :func:`to_sphere_layout`
+converts from irreps layout.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from irreps.o3 import Irreps, spherical_harmonics
+
+_BLOCK_ELEMENTS = 1 << 20
+
+
+@lru_cache(maxsize=None)
+def sh_fourier_coefficients(lmax: int) -> np.ndarray:
+    """``T[lm, u + L, v + L]``: 2D Fourier coefficients of the 'component' harmonics, complex128.
+
+    Exact up to rounding (FFT of a trigonometric polynomial of degree ``L`` on ``2L+1`` points per
+    axis); entries below 1e-13 are set to zero to keep the exact sparsity ``v = +-m``.
+    """
+    n = 2 * lmax + 1
+    t = 2 * np.pi * np.arange(n) / n
+    theta, phi = np.meshgrid(t, t, indexing="ij")
+    pts = np.stack([np.sin(theta) * np.sin(phi), np.cos(theta), np.sin(theta) * np.cos(phi)], -1)
+    Y = spherical_harmonics(list(range(lmax + 1)), torch.from_numpy(pts), normalize=False).numpy()
+    T = np.fft.fftshift(np.fft.fft2(np.moveaxis(Y, -1, 0)) / n**2, axes=(1, 2))
+    T[np.abs(T) < 1e-13] = 0
+    return T
+
+
+def _rows_by_v(lmax: int) -> list[list[int]]:
+    """Harmonic indices ``l^2 + l + m`` with ``|m| = v`` for each ``v = 0..lmax``."""
+    return [[l * l + l + s for l in range(v, lmax + 1) for s in ((v, -v) if v else (0,))] for v in range(lmax + 1)]
+
+
+@lru_cache(maxsize=None)
+def _to_fourier_maps(lmax: int, n_theta: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gather index ``[V, R]`` (``(L+1)^2`` = zero slot) and real matrices ``[V, R, 2 n_theta]`` for ``v >= 0``."""
+    T = sh_fourier_coefficients(lmax)
+    rows = _rows_by_v(lmax)
+    width = max(len(r) for r in rows)
+    index = np.full((lmax + 1, width), (lmax + 1) ** 2)
+    M = np.zeros((lmax + 1, width, n_theta), dtype=np.complex128)
+    u = np.arange(-lmax, lmax + 1) % n_theta
+    for v, rv in enumerate(rows):
+        index[v, : len(rv)] = rv
+        M[v, : len(rv)][:, u] = T[rv][:, :, lmax + v]
+    return index, np.stack([M.real, M.imag], -1).reshape(lmax + 1, width, 2 * n_theta)
+
+
+def _theta_integrals(k: np.ndarray) -> np.ndarray:
+    """``I(k) = int_0^pi sin(t) e^{ikt} dt`` for integer ``k``."""
+    out = np.zeros(k.shape, dtype=np.complex128)
+    far = np.abs(k) != 1
+    out[far] = (1 + (-1.0) ** k[far]) / (1 - k[far].astype(float) ** 2)
+    out[k == 1], out[k == -1] = 0.5j * np.pi, -0.5j * np.pi
+    return out
+
+
+@lru_cache(maxsize=None)
+def _projection_maps(lmax_out: int, degree: int, n_theta: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scatter positions ``[V, R]`` and real matrices ``[V, 2 n_theta, R]`` of the projection onto harmonics.
+
+    Input: rfft2 coefficients ``c[u, v]`` (``|u| <= degree``, ``v = 0..lmax_out``); output
+    ``out_lm = Re(kappa_v sum_u c[u, v] Q_lm[u, v])``, ``kappa_0 = 1``, ``kappa_v = 2``.
+    """
+    T = sh_fourier_coefficients(lmax_out)
+    rows = _rows_by_v(lmax_out)
+    width = max(len(r) for r in rows)
+    uu = np.arange(-degree, degree + 1)
+    up = np.arange(-lmax_out, lmax_out + 1)
+    I = _theta_integrals(uu[:, None] + up[None, :])  # [u, u']
+    position = np.full((lmax_out + 1, width), -1)
+    Qr = np.zeros((lmax_out + 1, 2, n_theta, width))
+    for v, rv in enumerate(rows):
+        position[v, : len(rv)] = rv
+        Q = 0.5 * I @ T[rv][:, :, lmax_out - v].T * (1.0 if v == 0 else 2.0)  # [u, r]
+        # Re(c Q) = c_re Q_re - c_im Q_im
+        Qr[v, 0, uu % n_theta, : len(rv)] = Q.real
+        Qr[v, 1, uu % n_theta, : len(rv)] = -Q.imag
+    return position, Qr.reshape(lmax_out + 1, 2 * n_theta, width)
+
+
+def _grid_size(degrees: Sequence[int], lmax_out: int) -> tuple[int, int]:
+    """Alias-free ``(n_theta, n_phi)`` for a product of factors of the given degrees (``n_phi`` odd)."""
+    total = sum(degrees)
+    n_phi = max(total + lmax_out + 1, 2 * max(degrees) + 1)
+    return 2 * total + 1, n_phi + (n_phi % 2 == 0)
+
+
+class GauntProduct(torch.nn.Module):
+    """Products of sphere functions given by harmonic coefficients, through 2D FFTs.
+
+    Parameters
+    ----------
+    lmax_in : sequence of int
+        Degree of each factor (two for the usual product, ``nu`` for a many-body product).
+    lmax_out : int
+
+    ``forward(*xs)``: ``xs[k]`` is ``[..., (lmax_in[k]+1)^2]`` (sphere layout, leading dims broadcast
+    between factors); returns ``[..., (lmax_out+1)^2]``, the 'component' coefficients of the product
+    function up to ``lmax_out``. Cost per factor ``O(L^3)`` (change of basis) + ``O(L^2 log L)`` (FFT).
+    """
+
+    def __init__(self, lmax_in: Sequence[int], lmax_out: int) -> None:
+        super().__init__()
+        self.lmax_in, self.lmax_out = tuple(int(l) for l in lmax_in), int(lmax_out)
+        if not self.lmax_in or min(self.lmax_in + (self.lmax_out,)) < 0:
+            raise ValueError(f"GauntProduct: degrees must be >= 0 and at least one factor, got {lmax_in}, {lmax_out}")
+        self.n_theta, self.n_phi = _grid_size(self.lmax_in, self.lmax_out)
+        for k, l in enumerate(self.lmax_in):
+            index, M = _to_fourier_maps(l, self.n_theta)
+            self.register_buffer(f"_in_index{k}", torch.from_numpy(index).reshape(-1), persistent=False)
+            self.register_buffer(f"_in_map{k}", torch.from_numpy(M), persistent=False)
+        position, Q = _projection_maps(self.lmax_out, sum(self.lmax_in), self.n_theta)
+        flat = position.reshape(-1)
+        gather = np.zeros((self.lmax_out + 1) ** 2, dtype=np.int64)
+        gather[flat[flat >= 0]] = np.nonzero(flat >= 0)[0]
+        self.register_buffer("_out_gather", torch.from_numpy(gather), persistent=False)
+        self.register_buffer("_out_map", torch.from_numpy(Q), persistent=False)
+
+    def to_grid(self, x: Tensor, k: int) -> Tensor:
+        """Values of factor ``k`` [B, (L+1)^2] on the ``n_theta x n_phi`` torus grid, [B, n_theta, n_phi]."""
+        lmax, b = self.lmax_in[k], x.shape[0]
+        xs = torch.cat([x, x.new_zeros(b, 1)], dim=1).index_select(1, getattr(self, f"_in_index{k}"))
+        M = getattr(self, f"_in_map{k}").to(x.dtype)
+        F = torch.bmm(xs.reshape(b, lmax + 1, -1).transpose(0, 1), M)  # [V, B, 2 n_theta]
+        F = torch.view_as_complex(F.reshape(lmax + 1, b, self.n_theta, 2).permute(1, 2, 0, 3).contiguous())
+        F = torch.nn.functional.pad(F, (0, self.n_phi // 2 + 1 - (lmax + 1)))
+        return torch.fft.irfft2(F, s=(self.n_theta, self.n_phi), norm="forward")
+
+    def from_grid(self, grid: Tensor) -> Tensor:
+        """Harmonic coefficients [B, (lmax_out+1)^2] of a product given on the grid [B, n_theta, n_phi]."""
+        b, v = grid.shape[0], self.lmax_out + 1
+        c = torch.view_as_real(torch.fft.rfft2(grid, norm="forward")[:, :, :v])  # [B, n_theta, V, 2]
+        c = c.permute(2, 0, 3, 1).reshape(v, b, 2 * self.n_theta)
+        rows = torch.bmm(c, self._out_map.to(grid.dtype))  # [V, B, R]
+        return rows.transpose(0, 1).reshape(b, -1).index_select(1, self._out_gather)
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        if len(xs) != len(self.lmax_in):
+            raise ValueError(f"GauntProduct: expected {len(self.lmax_in)} factors, got {len(xs)}")
+        for x, l in zip(xs, self.lmax_in):
+            if x.shape[-1] != (l + 1) ** 2:
+                raise ValueError(f"GauntProduct: a factor of degree {l} needs last size {(l + 1) ** 2}, got {x.shape[-1]}")
+        batch = torch.broadcast_shapes(*[x.shape[:-1] for x in xs])
+        flat = [x.expand(*batch, x.shape[-1]).reshape(-1, x.shape[-1]) for x in xs]
+        block = max(1, _BLOCK_ELEMENTS // (self.n_theta * self.n_phi))
+        outs = []
+        for parts in zip(*[f.split(block) for f in flat]):
+            grid = self.to_grid(parts[0], 0)
+            for k in range(1, len(parts)):
+                grid = grid * self.to_grid(parts[k], k)
+            outs.append(self.from_grid(grid))
+        return torch.cat(outs).reshape(*batch, (self.lmax_out + 1) ** 2)
+
+
+def sphere_parity(irreps: Irreps) -> tuple[int, int]:
+    """``(channels, s)`` for irreps ``C x (0, s) + C x (1, -s) + ... + C x (L, s(-1)^L)``; ValueError otherwise."""
+    irreps = Irreps(irreps)
+    if len(irreps) == 0:
+        raise ValueError("Gaunt: empty irreps")
+    mul, first = irreps[0]
+    s = first.p
+    expected = Irreps([(mul, (l, s * (-1) ** l)) for l in range(len(irreps))])
+    if irreps != expected:
+        raise ValueError(f"Gaunt: features must be sphere functions like {expected}, got {irreps}")
+    return mul, s
+
+
+def to_sphere_layout(x: Tensor, irreps: Irreps) -> Tensor:
+    """Irreps layout ``[..., C x (2l+1) per l]`` -> sphere layout ``[..., C, (L+1)^2]``."""
+    c = irreps[0].mul
+    blocks = x.split([m.dim for m in irreps], dim=-1)
+    return torch.cat([b.reshape(*x.shape[:-1], c, m.ir.dim) for b, m in zip(blocks, irreps)], dim=-1)
+
+
+def from_sphere_layout(x: Tensor, irreps: Irreps) -> Tensor:
+    """Sphere layout ``[..., C, (L+1)^2]`` -> irreps layout ``[..., dim]``."""
+    blocks = x.split([m.ir.dim for m in irreps], dim=-1)
+    return torch.cat([b.reshape(*x.shape[:-2], -1) for b in blocks], dim=-1)
+
+
+def _degree_index(lmax: int) -> Tensor:
+    """``l`` of each harmonic index ``0 .. (lmax+1)^2 - 1``."""
+    return torch.tensor([l for l in range(lmax + 1) for _ in range(2 * l + 1)])
+
+
+class GauntTensorProduct(torch.nn.Module):
+    """Channel-wise product of sphere-function features (two factors, or ``nu`` for many-body terms).
+
+    Parameters
+    ----------
+    irreps_in : sequence of Irreps or str
+        One per factor, each ``C x (0, s) + C x (1, -s) + ... + C x (L, s(-1)^L)`` with a common ``C``
+        (pass the same features ``nu`` times for the power ``x^nu``).
+    lmax_out : int
+        Output irreps are ``C x (l, s_1 s_2 ... (-1)^l)`` for ``l <= lmax_out``.
+
+    ``forward(*xs)`` maps ``[..., irreps_in[k].dim]`` to ``[..., irreps_out.dim]``.
+    """
+
+    def __init__(self, irreps_in: Sequence[Irreps | str], lmax_out: int) -> None:
+        super().__init__()
+        self.irreps_in = [Irreps(i) for i in irreps_in]
+        shapes = [sphere_parity(i) for i in self.irreps_in]
+        if len({c for c, _ in shapes}) != 1:
+            raise ValueError(f"GauntTensorProduct: factors must have equal channels, got {self.irreps_in}")
+        self.channels, sign = shapes[0][0], math.prod(s for _, s in shapes)
+        self.irreps_out = Irreps([(self.channels, (l, sign * (-1) ** l)) for l in range(lmax_out + 1)])
+        self.product = GauntProduct([i.lmax for i in self.irreps_in], lmax_out)
+
+    def forward(self, *xs: Tensor) -> Tensor:
+        if len(xs) != len(self.irreps_in):
+            raise ValueError(f"GauntTensorProduct: expected {len(self.irreps_in)} inputs, got {len(xs)}")
+        spheres = [to_sphere_layout(x, irreps) for x, irreps in zip(xs, self.irreps_in)]
+        return from_sphere_layout(self.product(*spheres), self.irreps_out)
+
+
+class GauntConvolution(torch.nn.Module):
+    """Edge convolution ``x_j * (filter on the sphere)`` through the Gaunt product, per-l radial weights.
+
+    The filter of edge ``e`` and channel ``c`` is ``sum_l w_filter[l] Y^l(r_ij)``; inputs and outputs
+    are also weighted per degree (the factorised path weights ``w_l1 w_l2 w_l3`` of Luo et al.), so
+    path ``(l1, l2) -> l3`` is weighted by ``w_in[l1] w_filter[l2] w_out[l3]``.
+
+    Parameters
+    ----------
+    irreps_in : Irreps or str
+        Sphere-function features ``C x 0e + C x 1o + ...`` (or all parities flipped).
+    lmax_out : int
+        Output irreps ``C x (l, s (-1)^l)``, ``l <= lmax_out``, with the input's ``s``.
+    lmax_filter : int
+
+    Weight layout: ``weights[e].view(num_params, C)``, params ``w_in[0..L_in]``, ``w_filter[0..L_f]``,
+    ``w_out[0..L_out]``.
+    """
+
+    def __init__(self, irreps_in: Irreps | str, lmax_out: int, lmax_filter: int) -> None:
+        super().__init__()
+        self.irreps_in = Irreps(irreps_in)
+        self.channels, sign = sphere_parity(self.irreps_in)
+        if lmax_filter < 0 or lmax_out < 0:
+            raise ValueError(f"GauntConvolution: degrees must be >= 0, got lmax_out={lmax_out}, lmax_filter={lmax_filter}")
+        self.irreps_out = Irreps([(self.channels, (l, sign * (-1) ** l)) for l in range(lmax_out + 1)])
+        self.lmax_filter = lmax_filter
+        self.product = GauntProduct([self.irreps_in.lmax, lmax_filter], lmax_out)
+        sizes = (self.irreps_in.lmax + 1, lmax_filter + 1, lmax_out + 1)
+        self.num_params = sum(sizes)
+        self.weight_numel = self.num_params * self.channels
+        offsets = (0, sizes[0], sizes[0] + sizes[1])
+        for name, lmax, off in zip(("_in", "_filter", "_out"), (self.irreps_in.lmax, lmax_filter, lmax_out), offsets):
+            self.register_buffer(name + "_degree", _degree_index(lmax) + off, persistent=False)
+
+    def forward(self, x: Tensor, edge_vec: Tensor, weights: Tensor) -> Tensor:
+        """Convolve.
+
+        Parameters
+        ----------
+        x : Tensor [num_edges, irreps_in.dim]
+        edge_vec : Tensor [num_edges, 3]
+            ``r_ij = pos[j] - pos[i] + shift`` (direction only).
+        weights : Tensor [num_edges, weight_numel]
+
+        Returns
+        -------
+        Tensor [num_edges, irreps_out.dim]
+        """
+        if x.shape[-1] != self.irreps_in.dim or weights.shape[-1] != self.weight_numel:
+            raise ValueError(
+                f"GauntConvolution: got feature size {x.shape[-1]} and weight size {weights.shape[-1]}, "
+                f"expected {self.irreps_in.dim} and {self.weight_numel}"
+            )
+        e = x.shape[0]
+        w = weights.reshape(e, self.num_params, self.channels).transpose(1, 2)  # [E, C, params]
+        feature = to_sphere_layout(x, self.irreps_in) * w.index_select(2, self._in_degree)
+        sh = spherical_harmonics(list(range(self.lmax_filter + 1)), edge_vec)
+        filt = sh[:, None, :] * w.index_select(2, self._filter_degree)
+        out = self.product(feature, filt) * w.index_select(2, self._out_degree)
+        return from_sphere_layout(out, self.irreps_out)

@@ -63,6 +63,7 @@ def run_dataset(name: str, args: argparse.Namespace, work: Path, data: Path) -> 
         f"run.dtype={args.dtype}",
         f"run.seed={args.seed}",
         f"run.device={args.device}",
+        f"run.threads={args.threads}",
         "run.progress=false",
     ] + args.overrides
     config = load_config(RECIPE, overrides)
@@ -154,9 +155,6 @@ def main() -> int:
         print(f"{args.json} exists: not overwriting it", file=sys.stderr)
         return 1
 
-    import torch
-
-    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="irreps-train-bench-") as tmp:
         work = Path(args.run_dir) if args.run_dir else Path(tmp)
         records = [run_dataset(name, args, work, data) for name in args.dataset]

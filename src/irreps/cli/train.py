@@ -14,7 +14,7 @@ A config has five sections; every key is optional except data.train_file:
   data   train_file, valid_file | valid_fraction, test_file, isolated_atoms_file (else E0s are
          fitted), keys (field -> key in the file, e.g. {energy: REF_energy}), cutoff (Å),
          batch_size, valid_batch_size, max_train. Paths may be bundled:NAME (acac_train,
-         acac_test, acac_isolated_atoms).
+         acac_test, acac_isolated_atoms, acac_hessians).
   model  name (a registered architecture, e.g. tensornet) and options (its hyperparameters;
          elements, e0s, scale, shift and cutoff are filled in from the data when left out)
   optim  optimizer adamw|amsgrad, lr, weight_decay, schedule plateau|cosine|constant,
@@ -22,7 +22,7 @@ A config has five sections; every key is optional except data.train_file:
          grad_clip (null: off)
   loss   energy (per atom), forces, stress, dipole, hessian weights; kind mse|huber; huber_delta
   run    epochs, max_minutes, seed, dtype float32|float64, device (auto|cpu|cuda), output_dir,
-         name (default: a time stamp), checkpoint_every, progress
+         name (default: a time stamp), checkpoint_every, progress, threads (CPU threads)
 Run `irreps train --print-config` to see every field with its default.
 
 The run directory (run.output_dir/run.name, or --output) receives config.yaml, model.pt (the
@@ -62,14 +62,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier run in the run directory")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
-    parser.add_argument("--threads", type=int, metavar="N", help="torch threads (default: torch's choice)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
-
-    import torch
 
     from irreps.train.config import default_config_path, dump_config, load_config
     from irreps.train.metrics import format_table
@@ -86,10 +83,6 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dump_config(config), end="")
         return 0
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
     try:
         result = train(config, run_dir=args.resume or args.output, resume=bool(args.resume), overwrite=args.overwrite)
     except FloatingPointError as err:  # a diverged run: report it like bad input, in one line

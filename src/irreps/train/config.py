@@ -188,7 +188,9 @@ class RunConfig:
 
     Outputs go to ``output_dir/name`` (``name`` null: a time stamp). ``max_minutes`` stops
     training after the epoch that passes the limit (``--resume`` continues it).
-    ``device`` ``auto`` picks CUDA when available.
+    ``device`` ``auto`` picks CUDA when available. ``threads`` sets torch's CPU threads for
+    the run (null: torch's default, one per core); small molecules gain little from more than
+    one, and on a busy machine threads that wait for each other can slow training tenfold.
     """
 
     epochs: int = 100
@@ -200,11 +202,13 @@ class RunConfig:
     name: str | None = None
     checkpoint_every: int = 1
     progress: bool = True
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"run.epochs must be >= 1, got {self.epochs}")
         _check(self.max_minutes is None or self.max_minutes > 0.0, f"run.max_minutes must be positive or null, got {self.max_minutes}")
         _check(self.checkpoint_every >= 1, f"run.checkpoint_every must be >= 1, got {self.checkpoint_every}")
+        _check(self.threads is None or self.threads >= 1, f"run.threads must be >= 1 or null, got {self.threads}")
 
 
 @dataclass(frozen=True)

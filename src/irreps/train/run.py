@@ -124,7 +124,21 @@ def train(
         Continue the run saved in ``run_dir/checkpoints/last.pt`` exactly where it stopped.
     overwrite : bool
         Replace the files of an earlier run in ``run_dir``.
+
+    ``run.threads``, when set, holds for the run; the previous thread count is restored.
     """
+    threads = torch.get_num_threads()
+    if config.run.threads is not None:
+        torch.set_num_threads(config.run.threads)
+    try:
+        return _train(config, run_dir, resume, overwrite, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    config: TrainConfig, run_dir: str | Path | None, resume: bool, overwrite: bool, log: Callable[[str], None]
+) -> TrainingResult:
     run_dir = prepare_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
     write_atomic(run_dir / "config.yaml", dump_config(config))
     log(f"run directory: {run_dir}")

@@ -96,3 +96,18 @@ def test_chunked_message_passing_with_values_broadcast_over_channels(generator):
                          torch.autograd.grad(dense, (values, weights), cotangent)):
         torch.testing.assert_close(got, want)
     assert torch.autograd.gradgradcheck(lambda v, w: gather_scale_scatter(v, w, edges, dst, 6), (values, weights))
+
+
+def test_chunked_message_passing_with_shared_edge_weights(generator):
+    values = torch.randn(6, 3, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(7, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    src, dst = torch.randint(0, 6, (2, 30), generator=generator)
+    rows = torch.randint(0, 7, (30,), generator=generator)
+    out = gather_scale_scatter(values, weights, src, dst, 6, rows)
+    dense = scatter_sum(values[src] * weights[rows][:, None, :], dst, 6)
+    torch.testing.assert_close(out, dense)
+    cotangent = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+    for got, want in zip(torch.autograd.grad(out, (values, weights), cotangent),
+                         torch.autograd.grad(dense, (values, weights), cotangent)):
+        torch.testing.assert_close(got, want)
+    assert torch.autograd.gradgradcheck(lambda v, w: gather_scale_scatter(v, w, src, dst, 6, rows), (values, weights))

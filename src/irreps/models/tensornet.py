@@ -209,13 +209,14 @@ class Interaction(torch.nn.Module):
         self.product = o3_product if equivariance == "O(3)" else so3_product
 
     def edge_weights(self, rbf: Tensor, fcut: Tensor, pairing: EdgePairing | None) -> list[Tensor]:
-        """Radial MLP times cutoff for the I, A and S messages: three ``[E, C]`` tensors.
+        """Radial MLP times cutoff for the I, A and S messages: three ``[E_half, C]`` tensors.
 
-        Evaluated once per reverse pair (``rbf``, ``fcut`` are ``[E_half, ...]``) and gathered.
+        Evaluated once per reverse pair (``rbf``, ``fcut`` are ``[E_half, ...]``); the
+        message passing gathers them per edge through ``pairing.expand``.
         """
         *hidden, last, act = self.linears_scalar
         h = torch.nn.Sequential(*hidden)(rbf)
-        return [_expand(act(w) * fcut[:, None], pairing) for w in _per_part(last, h)]
+        return [act(w) * fcut[:, None] for w in _per_part(last, h)]
 
     def forward(
         self, x: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor, pairing: EdgePairing | None,
@@ -225,9 +226,10 @@ class Interaction(torch.nn.Module):
         x = _normalise(x)
         y = _mix_parts(self.linears_tensor[:3], x)
         self_weights = self.edge_weights(rbf_self, rbf_self.new_ones(1), None)
+        expand = None if pairing is None else pairing.expand
         messages = torch.cat(
             [
-                gather_scale_scatter(part, w, j, i, x.shape[0]) + w_self * part  # + the self-loop's message
+                gather_scale_scatter(part, w, j, i, x.shape[0], expand) + w_self * part  # + the self-loop's message
                 for part, w, w_self in zip(y, self.edge_weights(rbf, fcut, pairing), self_weights)
             ],
             dim=1,

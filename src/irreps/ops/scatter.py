@@ -35,40 +35,54 @@ def _chunks(num_edges: int, row_size: int):
     return ((start, min(start + step, num_edges)) for start in range(0, num_edges, step))
 
 
+def _edge_weights(weights: Tensor, weight_index: Tensor | None, a: int, b: int) -> Tensor:
+    return weights[a:b] if weight_index is None else weights.index_select(0, weight_index[a:b])
+
+
 class _GatherScaleScatter(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, values, weights, gather_index, scatter_index, dim_size):
-        ctx.save_for_backward(values, weights, gather_index, scatter_index)
+    def forward(ctx, values, weights, gather_index, scatter_index, dim_size, weight_index):
+        ctx.save_for_backward(values, weights, gather_index, scatter_index, weight_index)
         out = values.new_zeros(dim_size, values.shape[1], weights.shape[1])
-        for a, b in _chunks(weights.shape[0], values.shape[1] * weights.shape[1]):
+        for a, b in _chunks(gather_index.shape[0], values.shape[1] * weights.shape[1]):
             chunk = values.index_select(0, gather_index[a:b])
-            chunk = chunk.mul_(weights[a:b, None, :]) if chunk.shape[-1] > 1 else chunk * weights[a:b, None, :]
+            w = _edge_weights(weights, weight_index, a, b)[:, None, :]
+            chunk = chunk.mul_(w) if chunk.shape[-1] > 1 else chunk * w
             out.index_add_(0, scatter_index[a:b], chunk)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        values, weights, gather_index, scatter_index = ctx.saved_tensors
+        values, weights, gather_index, scatter_index, weight_index = ctx.saved_tensors
         if not torch.is_grad_enabled() and all(ctx.needs_input_grad[:2]):
-            return _fused_backward(grad, values, weights, gather_index, scatter_index) + (None, None, None)
+            grads = _fused_backward(grad, values, weights, gather_index, scatter_index, weight_index)
+            return grads + (None, None, None, None)
         grad_values = grad_weights = None
         if ctx.needs_input_grad[0]:
-            grad_values = gather_scale_scatter(grad, weights, scatter_index, gather_index, values.shape[0])
+            grad_values = gather_scale_scatter(
+                grad, weights, scatter_index, gather_index, values.shape[0], weight_index
+            )
             if values.shape[-1] == 1:  # values were broadcast over the channels
                 grad_values = grad_values.sum(-1, keepdim=True)
         if ctx.needs_input_grad[1]:
             grad_weights = gather_dot(grad, values, scatter_index, gather_index)
-        return grad_values, grad_weights, None, None, None
+            if weight_index is not None:
+                grad_weights = scatter_sum(grad_weights, weight_index, weights.shape[0])
+        return grad_values, grad_weights, None, None, None, None
 
 
-def _fused_backward(grad: Tensor, values: Tensor, weights: Tensor, gather_index: Tensor, scatter_index: Tensor):
+def _fused_backward(grad, values, weights, gather_index, scatter_index, weight_index):
     """Both first-order gradients of gather-scale-scatter with one gather of ``grad`` per chunk."""
     grad_values = torch.zeros_like(values)
-    grad_weights = torch.empty_like(weights)
-    for a, b in _chunks(weights.shape[0], values.shape[1] * weights.shape[1]):
+    grad_weights = torch.zeros_like(weights)
+    for a, b in _chunks(gather_index.shape[0], values.shape[1] * weights.shape[1]):
         g = grad.index_select(0, scatter_index[a:b])
-        grad_weights[a:b] = (values.index_select(0, gather_index[a:b]) * g).sum(1)
-        g.mul_(weights[a:b, None, :])
+        chunk_grad = (values.index_select(0, gather_index[a:b]) * g).sum(1)
+        if weight_index is None:
+            grad_weights[a:b] = chunk_grad
+        else:
+            grad_weights.index_add_(0, weight_index[a:b], chunk_grad)
+        g.mul_(_edge_weights(weights, weight_index, a, b)[:, None, :])
         grad_values.index_add_(0, gather_index[a:b], g.sum(-1, keepdim=True) if values.shape[-1] == 1 else g)
     return grad_values, grad_weights
 
@@ -95,7 +109,8 @@ class _GatherDot(torch.autograd.Function):
 
 
 def gather_scale_scatter(
-    values: Tensor, weights: Tensor, gather_index: Tensor, scatter_index: Tensor, dim_size: int
+    values: Tensor, weights: Tensor, gather_index: Tensor, scatter_index: Tensor, dim_size: int,
+    weight_index: Tensor | None = None,
 ) -> Tensor:
     """Message passing ``out[n] = sum_{e: scatter_index[e] = n} weights[e] * values[gather_index[e]]``.
 
@@ -108,18 +123,21 @@ def gather_scale_scatter(
     values : Tensor [N_in, K, C] or [N_in, K, 1]
         Node features (e.g. the K components of a tensor part, C channels); a last
         dimension of 1 is broadcast over the channels of ``weights``.
-    weights : Tensor [E, C]
+    weights : Tensor [E, C] (or [W, C] with ``weight_index``)
         Per-edge, per-channel scalars.
     gather_index, scatter_index : Tensor [E] (int64)
         Source node and destination node of every edge (``edge_index[1]``, ``edge_index[0]``).
     dim_size : int
         Number of destination nodes.
+    weight_index : Tensor [E] (int64), optional
+        Row of ``weights`` for each edge, when edges share weights (e.g. the two directions
+        of a pair): the gather happens chunk by chunk instead of materialising ``[E, C]``.
 
     Returns
     -------
     Tensor [dim_size, K, C]
     """
-    return _GatherScaleScatter.apply(values, weights, gather_index, scatter_index, dim_size)
+    return _GatherScaleScatter.apply(values, weights, gather_index, scatter_index, dim_size, weight_index)
 
 
 def gather_dot(a: Tensor, b: Tensor, index_a: Tensor, index_b: Tensor) -> Tensor:

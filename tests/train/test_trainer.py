@@ -1,8 +1,10 @@
 """Training runs on the bundled acetylacetone data with a tiny TensorNet."""
 
+import ase.io
 import pytest
 import torch
 
+from irreps.data import bundled_path
 from irreps.models import load_model
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
@@ -33,6 +35,10 @@ def test_loss_decreases_on_real_data(tmp_path):
     model = load_model(result.model_path)
     assert model.metadata["training"]["num_train"] == 24
     assert model.metadata["training"]["e0_source"] == "isolated_atoms_file"
+    isolated = {int(a.numbers[0]): a.get_potential_energy() for a in ase.io.read(bundled_path("acac_isolated_atoms"), ":")}
+    assert model.config.elements == (1, 6, 8)
+    assert model.config.e0s == pytest.approx([isolated[z] for z in (1, 6, 8)])
+    assert model.config.cutoff == 5.0 and model.config.scale > 0.1  # RMS force of acac, eV/Å
     for name in ("metrics.csv", "metrics.json", "learning_curve.png", "valid_parity.png", "checkpoints/best.pt"):
         assert (tmp_path / "run" / name).is_file(), name
 
@@ -98,3 +104,19 @@ def test_hessian_loss_trains_a_hessian_head(tmp_path):
         result = train(config, tmp_path / "run", log=_quiet)
     assert "valid_hessian" in result.history[0] and result.valid_metrics["hessian"]["count"] == 2 * 45 * 45
     assert result.history[1]["train_hessian"] < result.history[0]["train_hessian"]
+
+
+def test_isolated_atoms_in_the_training_file_give_the_e0s(tmp_path):
+    frames = ase.io.read(bundled_path("acac_isolated_atoms"), ":") + ase.io.read(bundled_path("acac_train"), ":20")
+    ase.io.write(tmp_path / "mixed.xyz", frames)
+    config = load_config(None, TINY[2:] + [f"data.train_file={tmp_path / 'mixed.xyz'}", "run.epochs=1",
+                                           "model.options.scale=2.5"])
+    model = load_model(train(config, tmp_path / "run", log=_quiet).model_path)
+    assert model.metadata["training"]["e0_source"] == "training file"
+    assert model.metadata["training"]["num_train"] + model.metadata["training"]["num_valid"] == 20
+    assert model.config.scale == 2.5  # a user's option wins over the data-derived one
+
+
+def test_model_cutoff_beyond_the_neighbour_lists(tmp_path):
+    with pytest.raises(ValueError, match="exceeds data.cutoff"):
+        train(load_config(None, TINY + ["model.options.cutoff=6.0"]), tmp_path / "run", log=_quiet)

@@ -7,7 +7,8 @@ One thread, float32, batch 16, channels 1, median of repeats after a warm-up.
 
 emlp (a jax library) runs in its own virtualenv through a subprocess with a per-case timeout;
 when that interpreter is missing, or a case times out, ``emlp_s`` is recorded as null and the
-table says why. Records:
+table says why. emlp's progress bar crashes under current tqdm (a numpy float passed to
+timedelta), so it runs with TQDM_DISABLE=1. Records:
 ``{"kind": "layer", "group", "k", "l", "n", "fast_ms", "dense_ms"}`` (dense_ms null where the
 dense weight would not fit), ``{"kind": "basis", "group", "k", "l", "n", "ours_s", "emlp_s"}``,
 ``{"kind": "dws", "dws_mse", "deepsets_mse", "mlp_mse", "perm_max_diff"}``.
@@ -81,7 +82,7 @@ def run_emlp(python: str | None, n: int, k: int, timeout: float) -> tuple[float 
         return None, "emlp not installed"
     try:
         out = subprocess.run([python, "-c", EMLP_SCRIPT, str(n), str(k)], capture_output=True, text=True,
-                             timeout=timeout, env={**os.environ, "JAX_PLATFORMS": "cpu", "OMP_NUM_THREADS": "1",
+                             timeout=timeout, env={**os.environ, "JAX_PLATFORMS": "cpu", "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1",
                                                    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false"})
     except subprocess.TimeoutExpired:
         return None, f"timeout > {timeout:.0f} s"
@@ -112,7 +113,7 @@ def bench_dws(num: int, epochs: int) -> dict:
     results = {}
     models = {"dws": DWSNet(data.dims, 8, 3), "deepsets": DeepSetsRegressor(data.dims), "mlp": FlatMLPRegressor(data.dims)}
     for name, model in models.items():
-        results[name] = fit_omega_regressor(model, train, test, epochs=epochs)["test_mse"]
+        results[name] = fit_omega_regressor(model, train, test, epochs=epochs, lr=3e-3)["test_mse"]
     model = models["dws"].eval()
     perms = [torch.randperm(d) for d in data.dims[1:-1]]
     with torch.no_grad():
@@ -131,8 +132,8 @@ def main(argv=None) -> None:
     parser.add_argument("--json", help="write the records to this path")
     parser.add_argument("--emlp-python", default="/work/venvs/emlp/bin/python")
     parser.add_argument("--emlp-timeout", type=float, default=120.0)
-    parser.add_argument("--dws-num", type=int, default=600)
-    parser.add_argument("--dws-epochs", type=int, default=20)
+    parser.add_argument("--dws-num", type=int, default=1000)
+    parser.add_argument("--dws-epochs", type=int, default=15)
     parser.add_argument("--sections", default="layer,basis,dws")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)

@@ -46,9 +46,10 @@ def test_fourier_coefficients_are_sparse_and_exact():
     torch.testing.assert_close(values, spherical_harmonics(list(range(L + 1)), pts), atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("phi_transform", ["matmul", "fft"])
 @pytest.mark.parametrize("l1, l2, lo", [(1, 1, 2), (2, 3, 4), (3, 2, 1), (4, 4, 8), (0, 3, 3), (5, 2, 6)])
-def test_product_equals_dense_gaunt(l1, l2, lo, generator):
-    g = GauntProduct([l1, l2], lo)
+def test_product_equals_dense_gaunt(l1, l2, lo, phi_transform, generator):
+    g = GauntProduct([l1, l2], lo, phi_transform=phi_transform)
     x1 = torch.randn(4, (l1 + 1) ** 2, generator=generator, dtype=torch.float64)
     x2 = torch.randn(4, (l2 + 1) ** 2, generator=generator, dtype=torch.float64)
     torch.testing.assert_close(g(x1, x2), _dense(x1, x2, l1, l2, lo), atol=1e-10, rtol=0)
@@ -123,6 +124,8 @@ def test_invalid_irreps(irreps):
 def test_invalid_inputs():
     with pytest.raises(ValueError, match="equal channels"):
         GauntTensorProduct(["2x0e", "3x0e"], 0)
+    with pytest.raises(ValueError, match="phi_transform"):
+        GauntProduct([1, 1], 2, phi_transform="dct")
     g = GauntProduct([1, 1], 2)
     with pytest.raises(ValueError, match="expected 2 factors"):
         g(torch.zeros(1, 4))

@@ -212,7 +212,8 @@ class TensorProduct(torch.nn.Module):
         for g, (i1, i2, paths) in enumerate(self._groups):
             (mul1, ir1), (mul2, ir2) = self.irreps_in1[i1], self.irreps_in2[i2]
             cg = getattr(self, f"_cg{g}").to(x1.dtype)
-            y = _bilinear(xs1[i1].reshape(z, mul1, ir1.dim), xs2[i2].reshape(z, mul2, ir2.dim), cg)
+            # contiguous operands: a batch stride other than the matrix size sends bmm to a per-sample loop
+            y = _bilinear(xs1[i1].reshape(z, mul1, ir1.dim).contiguous(), xs2[i2].reshape(z, mul2, ir2.dim).contiguous(), cg)
             for (k, _), yk in zip(paths, y.split([dk for _, dk in paths], dim=-1)):
                 ins = self.instructions[k]
                 res = _apply_weights(yk, ws[k] if ins.has_weight else None, ins, per_sample)

@@ -33,8 +33,8 @@ def test_fast_equals_dense(group, k, l):
                                          ("O", 1, 2, 2), ("O", 5, 3, 1), ("SO", 2, 2, 2), ("SO", 4, 2, 2),
                                          ("SO", 1, 1, 2), ("Sp", 4, 2, 2), ("Sp", 6, 1, 1)])
 def test_fast_equals_dense_other_sizes(group, n, k, l):
-    layer = _layer(group, n, k, l)
-    x = torch.randn((3, 2) + (n,) * k, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    layer = _layer(group, n, k, l, c_in=3)  # three input channels: the matmul mixing path
+    x = torch.randn((3, 3) + (n,) * k, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(layer(x), layer.forward_dense(x), atol=1e-12, rtol=0)
 
 
@@ -67,6 +67,9 @@ def test_gradients():
     assert torch.autograd.gradcheck(lambda x, w, b: _functional(layer, x, w, b), (x, layer.weight, layer.bias))
     layer = _layer("S", 3, 2, 2, basis="orbit", c_in=1, c_out=1)
     x = torch.randn(2, 1, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: _functional(layer, x, w, b), (x, layer.weight, layer.bias))
+    layer = _layer("S", 2, 2, 1, c_in=3, c_out=2)  # more channels: the matmul mixing path
+    x = torch.randn(2, 3, 2, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, w, b: _functional(layer, x, w, b), (x, layer.weight, layer.bias))
 
 

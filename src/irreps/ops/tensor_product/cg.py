@@ -206,14 +206,14 @@ class TensorProduct(torch.nn.Module):
         z = x1.shape[0]
         out: list[Tensor | None] = [None] * len(self.irreps_out)
         # split (not slice): the backward of one split is one cat, of many slices many zero-filled copies
-        xs1 = x1.split([m.dim for m in self.irreps_in1], dim=1)
-        xs2 = x2.split([m.dim for m in self.irreps_in2], dim=1)
+        # contiguous [z, mul, d] blocks, once per entry: a batch stride other than the matrix size
+        # sends bmm (and its backward) to a per-sample loop
+        xs1 = [t.reshape(z, m.mul, m.ir.dim).contiguous() for t, m in zip(x1.split([m.dim for m in self.irreps_in1], dim=1), self.irreps_in1)]
+        xs2 = [t.reshape(z, m.mul, m.ir.dim).contiguous() for t, m in zip(x2.split([m.dim for m in self.irreps_in2], dim=1), self.irreps_in2)]
         ws = weight.split(self._weight_sizes, dim=-1) if weight is not None else [None] * len(self.instructions)
         for g, (i1, i2, paths) in enumerate(self._groups):
-            (mul1, ir1), (mul2, ir2) = self.irreps_in1[i1], self.irreps_in2[i2]
             cg = getattr(self, f"_cg{g}").to(x1.dtype)
-            # contiguous operands: a batch stride other than the matrix size sends bmm to a per-sample loop
-            y = _bilinear(xs1[i1].reshape(z, mul1, ir1.dim).contiguous(), xs2[i2].reshape(z, mul2, ir2.dim).contiguous(), cg)
+            y = _bilinear(xs1[i1], xs2[i2], cg)
             for (k, _), yk in zip(paths, y.split([dk for _, dk in paths], dim=-1)):
                 ins = self.instructions[k]
                 res = _apply_weights(yk, ws[k] if ins.has_weight else None, ins, per_sample)

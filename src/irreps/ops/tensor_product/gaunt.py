@@ -302,12 +302,13 @@ class GauntConvolution(torch.nn.Module):
         self.irreps_out = Irreps([(self.channels, (l, sign * (-1) ** l)) for l in range(lmax_out + 1)])
         self.lmax_filter = lmax_filter
         self.product = GauntProduct([self.irreps_in.lmax, lmax_filter], lmax_out)
-        sizes = (self.irreps_in.lmax + 1, lmax_filter + 1, lmax_out + 1)
-        self.num_params = sum(sizes)
+        self._sizes = [self.irreps_in.lmax + 1, lmax_filter + 1, lmax_out + 1]
+        self.num_params = sum(self._sizes)
         self.weight_numel = self.num_params * self.channels
-        offsets = (0, sizes[0], sizes[0] + sizes[1])
-        for name, lmax, off in zip(("_in", "_filter", "_out"), (self.irreps_in.lmax, lmax_filter, lmax_out), offsets):
-            self.register_buffer(name + "_degree", _degree_index(lmax) + off, persistent=False)
+        self.register_buffer("_in_degree", _degree_index(self.irreps_in.lmax), persistent=False)
+        self.register_buffer("_out_degree", _degree_index(lmax_out), persistent=False)
+        mask = _degree_index(lmax_filter)[None, :] == torch.arange(lmax_filter + 1)[:, None]
+        self.register_buffer("_degree_mask", mask.to(torch.float64), persistent=False)
 
     def forward(self, x: Tensor, edge_vec: Tensor, weights: Tensor) -> Tensor:
         """Convolve.
@@ -328,10 +329,18 @@ class GauntConvolution(torch.nn.Module):
                 f"GauntConvolution: got feature size {x.shape[-1]} and weight size {weights.shape[-1]}, "
                 f"expected {self.irreps_in.dim} and {self.weight_numel}"
             )
-        e = x.shape[0]
-        w = weights.reshape(e, self.num_params, self.channels).transpose(1, 2)  # [E, C, params]
-        feature = to_sphere_layout(x, self.irreps_in) * w.index_select(2, self._in_degree)
-        sh = spherical_harmonics(list(range(self.lmax_filter + 1)), edge_vec)
-        filt = sh[:, None, :] * w.index_select(2, self._filter_degree)
-        out = self.product(feature, filt) * w.index_select(2, self._out_degree)
+        e, c, p = x.shape[0], self.channels, self.product
+        w_in, w_filter, w_out = weights.reshape(e, self.num_params, c).transpose(1, 2).split(self._sizes, dim=2)
+        feature = to_sphere_layout(x, self.irreps_in) * w_in.index_select(2, self._in_degree)
+        # the filter depends on the channel only through w_filter[l]: transform each degree part of
+        # Y(r) once per edge and mix the grids per channel
+        parts = spherical_harmonics(list(range(self.lmax_filter + 1)), edge_vec)[:, None, :] * self._degree_mask.to(x.dtype)
+        block = max(1, _BLOCK_ELEMENTS // (c * p.n_theta * p.n_phi))
+        outs = []
+        for f, s, wf in zip(feature.split(block), parts.split(block), w_filter.split(block)):
+            b = f.shape[0]
+            grid = p.to_grid(f.reshape(b * c, -1), 0).reshape(b, c, -1)
+            filt = wf @ p.to_grid(s.reshape(b * (self.lmax_filter + 1), -1), 1).reshape(b, self.lmax_filter + 1, -1)
+            outs.append(p.from_grid((grid * filt).reshape(b * c, p.n_theta, p.n_phi)).reshape(b, c, -1))
+        out = torch.cat(outs) * w_out.index_select(2, self._out_degree)
         return from_sphere_layout(out, self.irreps_out)

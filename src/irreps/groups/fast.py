@@ -27,6 +27,9 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Up to this many input channels, channel mixing is done by fused multiply-adds on the strided
 # read (no copy); above it by one matrix multiplication per read.
 _SMALL_CHANNELS = 2
+# The batch is processed in chunks of about this many input/output elements so that the
+# dozen passes over each chunk stay in cache (2x faster at n=64, k=l=3 on a busy machine).
+_CHUNK_ELEMENTS = 2**19
 # Reads at least this large (per batch and channel) are copied once to put their last axis
 # contiguous: strided innermost access is several times slower than a copy.
 _CONTIGUOUS_FROM = 4096
@@ -133,6 +136,13 @@ class DiagramOperator(torch.nn.Module):
         Tensor
             ``[batch, channels_out, n, ..., n]`` with l axes of size n.
         """
+        per_sample = max(x[0].numel(), weight.shape[1] * self.n**self.l)
+        chunk = max(1, _CHUNK_ELEMENTS // per_sample)
+        if x.shape[0] > chunk:
+            return torch.cat([self._forward(part, weight) for part in x.split(chunk)])
+        return self._forward(x, weight)
+
+    def _forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         batch, c_in = x.shape[:2]
         c_out = weight.shape[1]
         acc: list[torch.Tensor | None] = [None] * len(self._writes)

@@ -12,7 +12,8 @@ neighbour list (skin reuse) and the integrator.
 MACE runs in its own virtualenv (``--mace-python``, default /work/venvs/mace/bin/python;
 mace-torch pins e3nn 0.4.4) through a subprocess re-running this file in worker mode with the
 same structure, velocities seed, thread count and step count, and a MACE model file
-(``--mace-model``, trained on the same data); either missing -> MACE is skipped with a message.
+(``--mace-model``, trained on the same data, or ``random`` for MACE "small" with random weights:
+same speed, drift not comparable); either missing -> MACE is skipped with a message.
 
 The model file comes from the trainer, e.g.
 
@@ -29,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -110,10 +112,36 @@ def run_mace_worker(args: argparse.Namespace) -> None:
     from mace.calculators import MACECalculator
 
     torch.set_num_threads(args.threads)
-    calculator = MACECalculator(model_paths=args.mace_model, device="cpu", default_dtype="float64")
+    model_path = args.mace_model
+    if model_path == "random":
+        model_path = _random_mace_small(Path(tempfile.mkdtemp()) / "mace_random_small.model")
+    calculator = MACECalculator(model_paths=str(model_path), device="cpu", default_dtype="float64")
     steps = int(round(args.ps * 1000 / args.timestep))
     run = nve(start_structure(Path(args.structure)), calculator, steps, args.timestep, args.temperature, args.seed)
-    print(json.dumps(drift_record("mace", run, args.timestep)))
+    impl = "mace*" if args.mace_model == "random" else "mace"
+    print(json.dumps(drift_record(impl, run, args.timestep)))
+
+
+def _random_mace_small(path: Path) -> Path:
+    """MACE "small" (128x0e, l_max 3, correlation 3, 2 interactions, 5 Å) with random weights.
+
+    Speed does not depend on the weights; energy drift does, so it is reported but marked.
+    """
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    torch.manual_seed(0)
+    block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
+    model = modules.ScaleShiftMACE(
+        r_max=5.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3, interaction_cls=block,
+        interaction_cls_first=block, num_interactions=2, num_elements=3, hidden_irreps=o3.Irreps("128x0e"),
+        MLP_irreps=o3.Irreps("16x0e"), atomic_energies=np.zeros(3), avg_num_neighbors=10.0,
+        atomic_numbers=[1, 6, 8], correlation=3, gate=torch.nn.functional.silu,
+        atomic_inter_scale=0.1, atomic_inter_shift=0.0,
+    )
+    torch.save(model, path)
+    return path
 
 
 def run_mace(args: argparse.Namespace, structure: Path) -> dict | None:
@@ -121,10 +149,10 @@ def run_mace(args: argparse.Namespace, structure: Path) -> dict | None:
         print(f"MACE skipped: no MACE virtualenv at {args.mace_python} (see --mace-python)")
         return None
     if not args.mace_model:
-        print("MACE skipped: no --mace-model given (a MACE model trained on the same acac data)")
+        print("MACE skipped: no --mace-model given (a MACE model trained on the same acac data, or 'random')")
         return None
     command = [args.mace_python, __file__, "--worker", "--structure", str(structure), "--mace-model", args.mace_model,
-               "--ps", str(args.ps), "--timestep", str(args.timestep), "--temperature", str(args.temperature),
+               "--ps", str(args.mace_ps or args.ps), "--timestep", str(args.timestep), "--temperature", str(args.temperature),
                "--seed", str(args.seed), "--threads", str(args.threads)]
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(args.threads)}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -136,11 +164,13 @@ def run_mace(args: argparse.Namespace, structure: Path) -> dict | None:
 
 def print_table(records: list[dict], args: argparse.Namespace) -> None:
     print(f"\nNVE acetylacetone, {args.ps} ps at {args.timestep} fs, float64, {args.threads} thread(s), T0 = {args.temperature} K")
-    print(f"{'impl':<8} {'atoms':>5} {'drift (meV/atom)':>17} {'max dev (meV/atom)':>19} {'steps/s':>9}")
+    print(f"{'impl':<8} {'atoms':>5} {'ps':>6} {'drift (meV/atom)':>17} {'max dev (meV/atom)':>19} {'steps/s':>9}")
     for r in records:
-        print(f"{r['impl']:<8} {r['atoms']:>5} {r['drift_meV_per_atom']:>17.4f} {r['max_dev_meV_per_atom']:>19.4f} {r['steps_per_s']:>9.1f}")
+        print(f"{r['impl']:<8} {r['atoms']:>5} {r['ps']:>6.2f} {r['drift_meV_per_atom']:>17.4f} {r['max_dev_meV_per_atom']:>19.4f} {r['steps_per_s']:>9.2f}")
     if len(records) == 2:
         print(f"speed ratio irreps / mace: {records[0]['steps_per_s'] / records[1]['steps_per_s']:.2f}x")
+        if records[1]["impl"] == "mace*":
+            print("mace*: MACE small with random weights (--mace-model random): its speed is comparable, its drift is not")
     verdict = "below" if records[0]["drift_meV_per_atom"] < 1.0 and records[0]["finite"] else "NOT below"
     print(f"irreps drift {verdict} the 1 meV/atom target over the run")
 
@@ -156,7 +186,8 @@ def main() -> int:
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin, Å")
     parser.add_argument("--structure", help="start structure (default: first frame of acac test_MD_300K.xyz)")
     parser.add_argument("--mace-python", default=MACE_PYTHON)
-    parser.add_argument("--mace-model", default=None)
+    parser.add_argument("--mace-model", default=None, help="MACE model file, or 'random' (speed only)")
+    parser.add_argument("--mace-ps", type=float, default=None, help="shorter MACE run for its speed (default: --ps)")
     parser.add_argument("--json", help="write the records here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

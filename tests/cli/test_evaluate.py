@@ -30,7 +30,7 @@ def test_evaluate_prints_and_writes(model_path, tmp_path, capsys):
     assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path), "--overwrite",
-                 "--dtype", "float32", "--no-forces"]) == 0
+                 "--dtype", "float32", "--no-forces", "--threads", "1"]) == 0
     again = json.loads((tmp_path / "acac_test_metrics.json").read_text())
     assert "forces" not in again
     assert again["energy"]["mae"] == pytest.approx(metrics["energy"]["mae"], abs=2e-3)
@@ -42,3 +42,4 @@ def test_evaluate_errors(model_path, tmp_path, capsys):
     assert main(["evaluate", str(model_path), "bundled:acac_test", "--key", "enrgy=E", "--out", str(tmp_path)]) == 2
     assert "did you mean 'energy'" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "none.pt"), "bundled:acac_test"]) == 2
+    assert main(["evaluate", str(model_path), "bundled:acac_test", "--threads", "0"]) == 2

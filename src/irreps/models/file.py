@@ -1,6 +1,7 @@
 """Model files: self-contained, safely loadable (``weights_only=True``), never pickled modules.
 
-Layout: ``{format_version, library_version, model_name, config, state_dict, metadata}``
+Layout: ``{format_version, library_version, model_name, model_version, config, state_dict,
+metadata}``
 where ``config`` is the architecture's config as a plain dict (it holds the elements, E0s and
 normalisation a model was built with) and ``metadata`` is free-form provenance (training
 data, metrics). Writes are atomic and refuse to overwrite unless asked.
@@ -17,7 +18,7 @@ import torch
 
 import irreps
 from irreps.config import config_to_dict
-from irreps.models.registry import build_model
+from irreps.models.registry import build_model, model_entry
 
 FORMAT_VERSION = 1
 
@@ -36,6 +37,7 @@ def save_model(
         "format_version": FORMAT_VERSION,
         "library_version": irreps.__version__,
         "model_name": model.model_name,
+        "model_version": model.model_version,
         "config": config_to_dict(model.config),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": metadata or {},
@@ -68,6 +70,14 @@ def load_model(
         raise ValueError(
             f"{path} has format version {payload['format_version']}; this irreps reads up to "
             f"{FORMAT_VERSION}: upgrade irreps"
+        )
+    saved_version = payload.get("model_version", 1)
+    current_version = model_entry(payload["model_name"]).version
+    if saved_version != current_version:
+        raise ValueError(
+            f"{path} holds '{payload['model_name']}' version {saved_version}, but this irreps "
+            f"implements version {current_version}: the same weights would compute something "
+            "else; retrain the model or use the irreps release that wrote it"
         )
     model = build_model(payload["model_name"], payload["config"])
     # Build in the saved precision first, so float64 weights are not rounded through float32.

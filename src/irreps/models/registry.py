@@ -26,19 +26,26 @@ class ModelEntry:
     name: str
     model_cls: type[torch.nn.Module]
     config_cls: type
+    version: int
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, config_cls: type) -> Callable[[type], type]:
-    """Class decorator adding an architecture to the registry under ``name``."""
+def register_model(name: str, config_cls: type, version: int = 1) -> Callable[[type], type]:
+    """Class decorator adding an architecture to the registry under ``name``.
+
+    ``version`` is the architecture's computational version: bump it whenever a change makes
+    the same weights compute something different, so that older model files are refused
+    instead of silently predicting nonsense.
+    """
 
     def decorate(model_cls: type) -> type:
         if name in _REGISTRY and _REGISTRY[name].model_cls is not model_cls:
             raise ValueError(f"model name '{name}' is already registered")
-        _REGISTRY[name] = ModelEntry(name, model_cls, config_cls)
+        _REGISTRY[name] = ModelEntry(name, model_cls, config_cls, version)
         model_cls.model_name = name
+        model_cls.model_version = version
         return model_cls
 
     return decorate

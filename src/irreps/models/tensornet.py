@@ -241,7 +241,8 @@ class Interaction(torch.nn.Module):
         return x + dx + matrix_to_components(channel_matmul(dx_matrix, dx_matrix))
 
 
-@register_model("tensornet", TensorNetConfig)
+# version 2: self-loops as in TorchMD-Net (version 1 files predate them)
+@register_model("tensornet", TensorNetConfig, version=2)
 class TensorNet(EnergyModel):
     """TensorNet potential; see the module docstring. ``model(graph)`` as in :class:`EnergyModel`.
 

@@ -1,0 +1,59 @@
+"""Model files: safe loading, refusal to clobber, and refusal of files from another architecture version."""
+
+import pytest
+import torch
+
+from irreps.models import build_model, load_model, save_model
+from irreps.models.registry import model_entry
+
+
+def _model():
+    return build_model("harmonic_pair", {"elements": [1, 8], "k": 12.0})
+
+
+def test_round_trip_keeps_config_and_weights(tmp_path):
+    path = save_model(_model(), tmp_path / "m.pt", metadata={"note": "x"})
+    loaded = load_model(path)
+    assert loaded.config == _model().config
+    assert loaded.metadata == {"note": "x"}
+
+
+def test_never_clobbers_without_overwrite(tmp_path):
+    path = tmp_path / "m.pt"
+    path.write_bytes(b"user data")
+    with pytest.raises(FileExistsError):
+        save_model(_model(), path)
+    assert path.read_bytes() == b"user data"
+    save_model(_model(), path, overwrite=True)
+    assert load_model(path).config.k == 12.0
+
+
+def test_other_architecture_version_is_refused(tmp_path):
+    path = save_model(_model(), tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    assert payload["model_version"] == model_entry("harmonic_pair").version
+    payload["model_version"] += 1
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="version"):
+        load_model(path)
+
+
+def test_not_a_model_file(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="missing"):
+        load_model(path)
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable"):
+        load_model(path)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "absent.pt")
+
+
+def test_unknown_architecture_lists_known_ones(tmp_path):
+    path = save_model(_model(), tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["model_name"] = "nonexistent"
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="known models: .*tensornet"):
+        load_model(path)

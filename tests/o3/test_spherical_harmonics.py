@@ -77,6 +77,14 @@ def test_finite_gradients_at_poles_and_zero():
     assert Y[2, 0] == 1
 
 
+def test_gradient_vanishes_at_the_zero_vector():
+    # Y(0) is defined as Y^0 only, a constant: the gradient there is 0 (not 1/eps), first pass and create_graph.
+    x = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+    for create_graph in (False, True):
+        (g,) = torch.autograd.grad(o3.spherical_harmonics(list(range(4)), x).sum(), x, create_graph=create_graph)
+        assert torch.equal(g.detach(), torch.zeros_like(g))
+
+
 def test_first_and_second_derivatives():
     x = torch.tensor([[0.3, -0.7, 0.5], [0.0, 1.0, 1e-3], [-0.2, 0.1, 0.9]], dtype=torch.float64, requires_grad=True)
     for normalize in (True, False):

@@ -238,15 +238,16 @@ class _SphericalHarmonics(torch.autograd.Function):
             with torch.enable_grad():
                 x = flat if flat.requires_grad else flat.detach().requires_grad_()
                 # |x|^2 rather than |x|: its derivatives of every order are finite at the zero vector
-                unit = x.t() * torch.rsqrt((x * x).sum(1).clamp_min(_EPS**2)) if normalize else x.t()
+                # times c0: at the zero vector, where Y is defined as Y^0 only, the gradient is 0
+                unit = x.t() * (torch.rsqrt((x * x).sum(1).clamp_min(_EPS**2)) * c0) if normalize else x.t()
                 ref = _reference_rows(lmax, unit, c0, normalization)
                 if not ref.requires_grad:  # lmax = 0: constant
                     return torch.zeros_like(flat), None, None, None
                 (g,) = torch.autograd.grad(ref, x, grad.t(), create_graph=True)
             return g, None, None, None
         g = _backward_rows(lmax, xyz, c0, normalization, rows, _to_rows(grad))
-        if normalize:  # through x / |x|: remove the radial part, divide by |x|
-            g = (g - xyz * (g * xyz).sum(0)) * inv
+        if normalize:  # through x / |x|: remove the radial part, divide by |x| (0 at the zero vector)
+            g = (g - xyz * (g * xyz).sum(0)) * (inv * c0)
         return _transpose(g), None, None, None
 
 

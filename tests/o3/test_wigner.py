@@ -68,3 +68,14 @@ def test_bad_l():
         o3.wigner_D(-1, 0.0, 0.0, 0.0)
     with pytest.raises(ValueError):
         o3.wigner_D_from_matrix(2, torch.zeros(3, 4))
+
+
+def test_from_matrix_has_finite_gradients_at_euler_singularities():
+    # The identity and rotations about y are singular for YXY Euler angles; D(R) is polynomial in R.
+    angles = torch.tensor([0.0, 0.7], dtype=torch.float64)
+    R = o3.matrix_y(angles).requires_grad_()
+    for l in range(1, 5):
+        D = o3.wigner_D_from_matrix(l, R)
+        torch.testing.assert_close(D.detach(), o3.wigner_D(l, angles, torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)), atol=1e-12, rtol=0)
+        (g,) = torch.autograd.grad(D.pow(2).sum() + D.sum(), R)
+        assert torch.isfinite(g).all()

@@ -25,7 +25,7 @@ from irreps.o3.rotations import (
     xyz_to_angles,
 )
 from irreps.o3.spherical_harmonics import spherical_harmonics
-from irreps.o3.wigner import polar_rotation_D, wigner_D, wigner_D_from_matrix, wigner_D_from_quaternion
+from irreps.o3.wigner import polar_rotation_D, wigner_D, wigner_D_from_matrix, wigner_D_from_quaternion, wigner_D_stack
 
 __all__ = [
     "LMAX_LIMIT",
@@ -59,5 +59,6 @@ __all__ = [
     "wigner_D",
     "wigner_D_from_matrix",
     "wigner_D_from_quaternion",
+    "wigner_D_stack",
     "xyz_to_angles",
 ]

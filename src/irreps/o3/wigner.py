@@ -10,13 +10,15 @@ quadrature of spherical harmonics. Everything is exact to float64 rounding for a
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import torch
 from torch import Tensor
 
+from irreps.o3.clebsch_gordan import wigner_3j
 from irreps.o3.quadrature import s2_quadrature
-from irreps.o3.rotations import matrix_to_angles, quaternion_to_matrix
+from irreps.o3.rotations import quaternion_to_matrix
 from irreps.o3.spherical_harmonics import spherical_harmonics
 
 
@@ -74,11 +76,48 @@ def wigner_D(l: int, alpha: Tensor, beta: Tensor, gamma: Tensor) -> Tensor:
     return polar_rotation_D(l, alpha) @ (P.T @ polar_rotation_D(l, beta) @ P) @ polar_rotation_D(l, gamma)
 
 
+def wigner_D_stack(R: Tensor, lmax: int) -> list[Tensor]:
+    """Wigner-D matrices ``D^0 .. D^lmax`` of proper rotations, polynomial in ``R``.
+
+    ``D^1 = R`` (e3nn basis) and ``D^l = U^T (D^{l-1} (x) R) U`` with the isometry
+    ``U = sqrt(2l+1) C^{(l-1, 1, l)}``: smooth everywhere (no Euler angles, so no singular gradients
+    at the poles) and a few small batched GEMMs per degree.
+
+    Parameters
+    ----------
+    R : Tensor [N, 3, 3]
+
+    Returns
+    -------
+    list of Tensor [N, 2l+1, 2l+1]
+    """
+    n = R.shape[0]
+    out = [R.new_ones(n, 1, 1)]
+    if lmax >= 1:
+        out.append(R)
+    for l in range(2, lmax + 1):
+        di, db = 2 * l - 1, 2 * l + 1
+        U = wigner_3j(l - 1, 1, l, dtype=R.dtype, device=R.device) * math.sqrt(db)  # [di, 3, db]
+        A = (out[-1].reshape(n * di, di) @ U.reshape(di, 3 * db)).reshape(n, di, 3, db)  # sum_k D_ik U_kmb
+        T = R @ A.permute(0, 2, 1, 3).reshape(n, 3, di * db)  # sum_m R_jm A_imb -> [n, j, i*b]
+        T = T.reshape(n, 3, di, db).permute(0, 2, 1, 3).reshape(n, di * 3, db)
+        out.append(U.reshape(di * 3, db).T @ T)
+    return out
+
+
 def wigner_D_from_matrix(l: int, R: Tensor) -> Tensor:
-    """Wigner-D of proper rotation matrices ``R`` [..., 3, 3] -> [..., 2l+1, 2l+1]."""
+    """Wigner-D of proper rotation matrices ``R`` [..., 3, 3] -> [..., 2l+1, 2l+1].
+
+    Polynomial in ``R`` (see :func:`wigner_D_stack`): smooth gradients everywhere, including
+    rotations whose Euler angles are singular.
+    """
     if R.shape[-2:] != (3, 3):
         raise ValueError(f"wigner_D_from_matrix: expected [..., 3, 3], got {tuple(R.shape)}")
-    return wigner_D(l, *matrix_to_angles(R))
+    if l < 0:
+        raise ValueError(f"wigner_D_from_matrix: negative degree {l}")
+    batch = R.shape[:-2]
+    D = wigner_D_stack(R.reshape(-1, 3, 3), l)[l]
+    return D.reshape(*batch, 2 * l + 1, 2 * l + 1)
 
 
 def wigner_D_from_quaternion(l: int, q: Tensor) -> Tensor:

@@ -26,39 +26,10 @@ import math
 import torch
 from torch import Tensor
 
-from irreps.o3 import Irreps, rotation_to_polar_axis, wigner_3j
+from irreps.o3 import Irreps, rotation_to_polar_axis, wigner_3j, wigner_D_stack
 from irreps.ops.tensor_product.cg import CGConvolution
 
 _BLOCK_ELEMENTS = 1 << 22
-
-
-def wigner_D_stack(R: Tensor, lmax: int) -> list[Tensor]:
-    """Wigner-D matrices ``D^0 .. D^lmax`` of proper rotations, polynomial in ``R``.
-
-    ``D^1 = R`` (e3nn basis) and ``D^l = U^T (D^{l-1} (x) R) U`` with the isometry
-    ``U = sqrt(2l+1) C^{(l-1, 1, l)}``: smooth everywhere (no Euler angles, so no singular gradients
-    at the poles) and a few small batched GEMMs per degree.
-
-    Parameters
-    ----------
-    R : Tensor [N, 3, 3]
-
-    Returns
-    -------
-    list of Tensor [N, 2l+1, 2l+1]
-    """
-    n = R.shape[0]
-    out = [R.new_ones(n, 1, 1)]
-    if lmax >= 1:
-        out.append(R)
-    for l in range(2, lmax + 1):
-        di, db = 2 * l - 1, 2 * l + 1
-        U = wigner_3j(l - 1, 1, l, dtype=R.dtype, device=R.device) * math.sqrt(db)  # [di, 3, db]
-        A = (out[-1].reshape(n * di, di) @ U.reshape(di, 3 * db)).reshape(n, di, 3, db)  # sum_k D_ik U_kmb
-        T = R @ A.permute(0, 2, 1, 3).reshape(n, 3, di * db)  # sum_m R_jm A_imb -> [n, j, i*b]
-        T = T.reshape(n, 3, di, db).permute(0, 2, 1, 3).reshape(n, di * 3, db)
-        out.append(U.reshape(di * 3, db).T @ T)
-    return out
 
 
 class _ContiguousGrad(torch.autograd.Function):

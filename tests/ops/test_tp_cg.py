@@ -45,6 +45,38 @@ def test_equals_e3nn_other_weight_sharing(mode, shared, generator):
     test_equals_e3nn("component", "element", shared, mode, generator)
 
 
+@pytest.mark.parametrize("lmax", [0, 1, 2])
+@pytest.mark.parametrize("shared", [False, True])
+def test_dense_small_path_equals_e3nn_and_general_path(lmax, shared, generator):
+    """The single-contraction path for small convolution-shaped products (mul 1 on the filter)."""
+    e3nn_o3 = pytest.importorskip("e3nn.o3", reason="e3nn is the reference implementation")
+    in1 = "+".join(f"5x{l}{'eo'[l % 2]}" for l in range(lmax + 1))
+    in2 = "+".join(f"1x{l}{'eo'[l % 2]}" for l in range(lmax + 1))
+    out = "+".join(f"5x{l}{p}" for l in range(lmax + 1) for p in "eo") + "+5x3o"  # 3o: an entry no path reaches
+    ins = channelwise_instructions(in1, in2, out)
+    ins[-1] = ins[-1] + (0.5,)
+    kwargs = dict(shared_weights=shared, internal_weights=False)
+    ours = TensorProduct(in1, in2, out, ins, **kwargs).double()
+    assert ours._dense
+    general = TensorProduct(in1, in2, out, ins, **kwargs).double()
+    general._dense = False
+    ref = e3nn_o3.TensorProduct(in1, in2, out, ins, **kwargs).double()
+    x1 = torch.randn(7, ours.irreps_in1.dim, generator=generator, dtype=torch.float64)
+    x2 = torch.randn(7, ours.irreps_in2.dim, generator=generator, dtype=torch.float64)
+    w = torch.randn(*(() if shared else (7,)), ours.weight_numel, generator=generator, dtype=torch.float64)
+    result = ours(x1, x2, w)
+    # e3nn keeps its coefficients in float32 even after .double()
+    torch.testing.assert_close(result, ref(x1, x2, w), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(result, general(x1, x2, w), atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(ours(x1[:, None], x2[:3], w if shared else w[:, None]), general(x1[:, None], x2[:3], w if shared else w[:, None]))
+
+
+def test_dense_path_only_for_small_convolution_shapes():
+    assert not TensorProduct(UVU_IN1, IN2, UVU_OUT, _uvu_instructions(), shared_weights=False)._dense  # mul 2 on in2
+    assert not TensorProduct(IN1, IN2, OUT, UVW)._dense
+    assert not CGConvolution("16x0e+16x1o+16x2e+16x3o", "16x0e+16x1o+16x2e+16x3o", 3).tp._dense  # too large
+
+
 def test_internal_weights_and_broadcasting(generator):
     tp = TensorProduct(IN1, IN2, OUT, UVW)
     assert tp.weight.shape == (tp.weight_numel,)

@@ -253,7 +253,7 @@ class TensorProduct(torch.nn.Module):
         x2 = x2.expand(*batch, x2.shape[-1]).reshape(-1, x2.shape[-1])
         z = x1.shape[0]
         if self._dense:
-            return self._dense_forward(x1, x2, weight, per_sample).reshape(*batch, self.irreps_out.dim)
+            return self._dense_forward(x1, x2, weight).reshape(*batch, self.irreps_out.dim)
         out: list[Tensor | None] = [None] * len(self.irreps_out)
         # split (not slice): the backward of one split is one cat, of many slices many zero-filled copies
         # contiguous [z, mul, d] blocks, once per entry: a batch stride other than the matrix size
@@ -275,8 +275,8 @@ class TensorProduct(torch.nn.Module):
         result = torch.cat(parts, dim=1) if parts else x1.new_zeros(z, 0)
         return result.reshape(*batch, self.irreps_out.dim)
 
-    def _dense_forward(self, x1: Tensor, x2: Tensor, weight: Tensor, per_sample: bool) -> Tensor:
-        """Small products in six kernels: ``out[z, u, k] = sum_r (x1 w)[z, u, r] (x2 @ cg)[z, r, k]``.
+    def _dense_forward(self, x1: Tensor, x2: Tensor, weight: Tensor) -> Tensor:
+        """Small products in six kernels: ``out[z, k, u] = sum_r (x2 @ cg)[z, k, r] (x1 w)[z, r, u]``.
 
         ``x1 [Z, dim1]``, ``x2 [Z, dim2]``, ``weight [Z, numel]`` (or ``[numel]``) -> ``[Z, dim_out]``.
         Per-call overhead, not arithmetic, dominates these sizes, so fewer and larger kernels win.

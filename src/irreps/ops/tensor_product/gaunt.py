@@ -116,6 +116,20 @@ def _projection_maps(lmax_out: int, degree: int, n_theta: int) -> tuple[np.ndarr
     return position, Qr.reshape(lmax_out + 1, 2 * n_theta, width)
 
 
+def _fold_rows(Q: np.ndarray, n_theta: int, n_rows: int) -> np.ndarray:
+    """Projection maps ``[V, n_theta * 2, R]`` -> ``[V, n_rows * 2, R]`` reading only rows ``j < n_rows``.
+
+    The phi coefficients of a sphere function obey ``c_v(theta_{n_theta - j}) = (-1)^v c_v(theta_j)``
+    (from ``f(2 pi - theta, phi) = f(theta, phi + pi)``), so row ``n_theta - j`` folds onto row ``j``.
+    """
+    V = Q.shape[0]
+    Q = Q.reshape(V, n_theta, 2, -1)
+    folded = Q[:, :n_rows].copy()
+    sign = np.where(np.arange(V) % 2 == 0, 1.0, -1.0)[:, None, None, None]
+    folded[:, 1:] += sign * Q[:, np.arange(n_theta - 1, n_theta - n_rows, -1)]
+    return folded.reshape(V, 2 * n_rows, -1)
+
+
 def _phi_dft(lmax: int, n_phi: int, inverse: bool) -> np.ndarray:
     """Real DFT matrices along phi between ``(re, im)`` of ``v = 0..lmax`` and ``n_phi`` samples.
 
@@ -159,10 +173,14 @@ class GauntProduct(torch.nn.Module):
         if not self.lmax_in or min(self.lmax_in + (self.lmax_out,)) < 0:
             raise ValueError(f"GauntProduct: degrees must be >= 0 and at least one factor, got {lmax_in}, {lmax_out}")
         self.n_theta, self.n_phi = _grid_size(self.lmax_in, self.lmax_out)
+        # sphere functions repeat on the torus, f(2 pi - theta, phi) = f(theta, phi + pi): the rows
+        # theta_j, j <= n_theta // 2 (theta in [0, pi]) determine the others; only they are computed
+        self.n_rows = self.n_theta // 2 + 1
         for k, l in enumerate(self.lmax_in):
             index, M = _to_grid_maps(l, self.n_theta)
+            M = M.reshape(l + 1, -1, self.n_theta, 2)[:, :, : self.n_rows].reshape(l + 1, -1, 2 * self.n_rows)
             self.register_buffer(f"_in_index{k}", torch.from_numpy(index).reshape(-1), persistent=False)
-            self.register_buffer(f"_in_map{k}", torch.from_numpy(M), persistent=False)
+            self.register_buffer(f"_in_map{k}", torch.from_numpy(np.ascontiguousarray(M)), persistent=False)
             self.register_buffer(f"_phi_synthesis{k}", torch.from_numpy(_phi_dft(l, self.n_phi, inverse=True)), persistent=False)
         self.register_buffer("_phi_analysis", torch.from_numpy(_phi_dft(self.lmax_out, self.n_phi, inverse=False)), persistent=False)
         position, Q = _projection_maps(self.lmax_out, sum(self.lmax_in), self.n_theta)
@@ -170,27 +188,27 @@ class GauntProduct(torch.nn.Module):
         gather = np.zeros((self.lmax_out + 1) ** 2, dtype=np.int64)
         gather[flat[flat >= 0]] = np.nonzero(flat >= 0)[0]
         self.register_buffer("_out_gather", torch.from_numpy(gather), persistent=False)
-        self.register_buffer("_out_map", torch.from_numpy(Q), persistent=False)
+        self.register_buffer("_out_map", torch.from_numpy(_fold_rows(Q, self.n_theta, self.n_rows)), persistent=False)
 
     def to_grid(self, x: Tensor, k: int) -> Tensor:
-        """Values of factor ``k`` [B, (L+1)^2] on the ``n_theta x n_phi`` torus grid, [B, n_theta, n_phi]."""
+        """Values of factor ``k`` [B, (L+1)^2] on the rows ``theta_j <= pi`` of the torus grid, [B, n_rows, n_phi]."""
         lmax, b = self.lmax_in[k], x.shape[0]
         xs = torch.cat([x, x.new_zeros(b, 1)], dim=1).index_select(1, getattr(self, f"_in_index{k}"))
         G = torch.bmm(xs.reshape(b, lmax + 1, -1).transpose(0, 1), getattr(self, f"_in_map{k}").to(x.dtype))
-        G = G.reshape(lmax + 1, b, self.n_theta, 2).permute(1, 2, 0, 3)
-        if self.phi_transform == "matmul":  # [B, n_theta, 2 (lmax+1)] @ [2 (lmax+1), n_phi]
-            return G.reshape(b, self.n_theta, -1) @ getattr(self, f"_phi_synthesis{k}").to(x.dtype)
+        G = G.reshape(lmax + 1, b, self.n_rows, 2).permute(1, 2, 0, 3)
+        if self.phi_transform == "matmul":  # [B, n_rows, 2 (lmax+1)] @ [2 (lmax+1), n_phi]
+            return G.reshape(b, self.n_rows, -1) @ getattr(self, f"_phi_synthesis{k}").to(x.dtype)
         G = torch.view_as_complex(G.contiguous())
-        return torch.fft.irfft(G, n=self.n_phi, dim=-1, norm="forward")  # [B, n_theta, n_phi]
+        return torch.fft.irfft(G, n=self.n_phi, dim=-1, norm="forward")  # [B, n_rows, n_phi]
 
     def from_grid(self, grid: Tensor) -> Tensor:
-        """Harmonic coefficients [B, (lmax_out+1)^2] of a product given on the grid [B, n_theta, n_phi]."""
+        """Harmonic coefficients [B, (lmax_out+1)^2] of a product given on the grid rows [B, n_rows, n_phi]."""
         b, v = grid.shape[0], self.lmax_out + 1
         if self.phi_transform == "matmul":
-            c = (grid @ self._phi_analysis.to(grid.dtype)).reshape(b, self.n_theta, v, 2)
+            c = (grid @ self._phi_analysis.to(grid.dtype)).reshape(b, self.n_rows, v, 2)
         else:
-            c = torch.view_as_real(torch.fft.rfft(grid, dim=-1, norm="forward")[:, :, :v])  # [B, n_theta, V, 2]
-        c = c.permute(2, 0, 1, 3).reshape(v, b, 2 * self.n_theta)
+            c = torch.view_as_real(torch.fft.rfft(grid, dim=-1, norm="forward")[:, :, :v])  # [B, n_rows, V, 2]
+        c = c.permute(2, 0, 1, 3).reshape(v, b, 2 * self.n_rows)
         rows = torch.bmm(c, self._out_map.to(grid.dtype))  # [V, B, R]
         return rows.transpose(0, 1).reshape(b, -1).index_select(1, self._out_gather)
 
@@ -202,7 +220,7 @@ class GauntProduct(torch.nn.Module):
                 raise ValueError(f"GauntProduct: a factor of degree {l} needs last size {(l + 1) ** 2}, got {x.shape[-1]}")
         batch = torch.broadcast_shapes(*[x.shape[:-1] for x in xs])
         flat = [x.expand(*batch, x.shape[-1]).reshape(-1, x.shape[-1]) for x in xs]
-        block = max(1, _BLOCK_ELEMENTS // (self.n_theta * self.n_phi))
+        block = max(1, _BLOCK_ELEMENTS // (self.n_rows * self.n_phi))
         outs = []
         for parts in zip(*[f.split(block) for f in flat]):
             grid = self.to_grid(parts[0], 0)
@@ -335,12 +353,12 @@ class GauntConvolution(torch.nn.Module):
         # the filter depends on the channel only through w_filter[l]: transform each degree part of
         # Y(r) once per edge and mix the grids per channel
         parts = spherical_harmonics(list(range(self.lmax_filter + 1)), edge_vec)[:, None, :] * self._degree_mask.to(x.dtype)
-        block = max(1, _BLOCK_ELEMENTS // (c * p.n_theta * p.n_phi))
+        block = max(1, _BLOCK_ELEMENTS // (c * p.n_rows * p.n_phi))
         outs = []
         for f, s, wf in zip(feature.split(block), parts.split(block), w_filter.split(block)):
             b = f.shape[0]
             grid = p.to_grid(f.reshape(b * c, -1), 0).reshape(b, c, -1)
             filt = wf @ p.to_grid(s.reshape(b * (self.lmax_filter + 1), -1), 1).reshape(b, self.lmax_filter + 1, -1)
-            outs.append(p.from_grid((grid * filt).reshape(b * c, p.n_theta, p.n_phi)).reshape(b, c, -1))
+            outs.append(p.from_grid((grid * filt).reshape(b * c, p.n_rows, p.n_phi)).reshape(b, c, -1))
         out = torch.cat(outs) * w_out.index_select(2, self._out_degree)
         return from_sphere_layout(out, self.irreps_out)

@@ -46,10 +46,10 @@ def test_fourier_coefficients_are_sparse_and_exact():
     torch.testing.assert_close(values, spherical_harmonics(list(range(L + 1)), pts), atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("phi_transform", ["matmul", "fft"])
+@pytest.mark.parametrize("phi_transform, basis", [("matmul", "sparse"), ("fft", "sparse"), ("matmul", "dense")])
 @pytest.mark.parametrize("l1, l2, lo", [(1, 1, 2), (2, 3, 4), (3, 2, 1), (4, 4, 8), (0, 3, 3), (5, 2, 6)])
-def test_product_equals_dense_gaunt(l1, l2, lo, phi_transform, generator):
-    g = GauntProduct([l1, l2], lo, phi_transform=phi_transform)
+def test_product_equals_dense_gaunt(l1, l2, lo, phi_transform, basis, generator):
+    g = GauntProduct([l1, l2], lo, phi_transform=phi_transform, change_of_basis=basis)
     x1 = torch.randn(4, (l1 + 1) ** 2, generator=generator, dtype=torch.float64)
     x2 = torch.randn(4, (l2 + 1) ** 2, generator=generator, dtype=torch.float64)
     torch.testing.assert_close(g(x1, x2), _dense(x1, x2, l1, l2, lo), atol=1e-10, rtol=0)
@@ -126,8 +126,20 @@ def test_invalid_inputs():
         GauntTensorProduct(["2x0e", "3x0e"], 0)
     with pytest.raises(ValueError, match="phi_transform"):
         GauntProduct([1, 1], 2, phi_transform="dct")
+    with pytest.raises(ValueError, match="change_of_basis"):
+        GauntProduct([1, 1], 2, change_of_basis="full")
     g = GauntProduct([1, 1], 2)
     with pytest.raises(ValueError, match="expected 2 factors"):
         g(torch.zeros(1, 4))
     with pytest.raises(ValueError, match="last size"):
         g(torch.zeros(1, 4), torch.zeros(1, 3))
+
+
+def test_auto_change_of_basis_by_degree(generator):
+    """'auto' picks dense maps up to degree 8 and the sparse route above; both give the same product."""
+    g = GauntProduct([9, 2], 8)
+    assert g._dense_in == [False, True] and g._dense_out
+    x1 = torch.randn(2, 100, generator=generator, dtype=torch.float64)
+    x2 = torch.randn(2, 9, generator=generator, dtype=torch.float64)
+    ref = GauntProduct([9, 2], 8, change_of_basis="sparse")(x1, x2)
+    torch.testing.assert_close(g(x1, x2), ref, atol=1e-10, rtol=0)

@@ -37,6 +37,8 @@ from irreps.o3 import Irreps, spherical_harmonics
 
 _BLOCK_ELEMENTS = 1 << 20
 PhiTransform = Literal["fft", "matmul"]
+ChangeOfBasis = Literal["auto", "dense", "sparse"]
+_DENSE_MAX_DEGREE = 8  # 'auto': dense basis maps up to this degree (measured faster on CPUs)
 
 
 @lru_cache(maxsize=None)
@@ -164,10 +166,15 @@ class GauntProduct(torch.nn.Module):
     function up to ``lmax_out``. Cost per factor ``O(L^3)`` (change of basis) + ``O(L^2 log L)`` (FFT).
     """
 
-    def __init__(self, lmax_in: Sequence[int], lmax_out: int, phi_transform: PhiTransform = "matmul") -> None:
+    def __init__(
+        self, lmax_in: Sequence[int], lmax_out: int, phi_transform: PhiTransform = "matmul",
+        change_of_basis: ChangeOfBasis = "auto",
+    ) -> None:
         super().__init__()
         if phi_transform not in ("fft", "matmul"):
             raise ValueError(f"GauntProduct: phi_transform must be 'fft' or 'matmul', got {phi_transform!r}")
+        if change_of_basis not in ("auto", "dense", "sparse"):
+            raise ValueError(f"GauntProduct: change_of_basis must be 'auto', 'dense' or 'sparse', got {change_of_basis!r}")
         self.phi_transform = phi_transform
         self.lmax_in, self.lmax_out = tuple(int(l) for l in lmax_in), int(lmax_out)
         if not self.lmax_in or min(self.lmax_in + (self.lmax_out,)) < 0:
@@ -189,14 +196,42 @@ class GauntProduct(torch.nn.Module):
         gather[flat[flat >= 0]] = np.nonzero(flat >= 0)[0]
         self.register_buffer("_out_gather", torch.from_numpy(gather), persistent=False)
         self.register_buffer("_out_map", torch.from_numpy(_fold_rows(Q, self.n_theta, self.n_rows)), persistent=False)
+        self._build_dense(change_of_basis)
+
+    def _build_dense(self, change_of_basis: str) -> None:
+        """Dense change-of-basis matrices, computed (float64) through the sparse route.
+
+        ``_in_dense{k}`` ``[(L_k+1)^2, n_rows n_phi]`` and ``_out_dense`` ``[n_rows n_phi, (lmax_out+1)^2]``
+        replace gather + per-``v`` maps + layout copy + phi transform by one GEMM each. That costs
+        ``O(L^4)`` per channel instead of ``O(L^3)``, but for ``L <= 8`` one large GEMM runs faster
+        on CPUs than the sparse route's several small kernels and copies.
+        """
+        def use(degree: int) -> bool:
+            return change_of_basis == "dense" or (change_of_basis == "auto" and degree <= _DENSE_MAX_DEGREE)
+
+        self._dense_in = [use(l) for l in self.lmax_in]
+        self._dense_out = use(self.lmax_out)
+        for k, l in enumerate(self.lmax_in):
+            if self._dense_in[k]:
+                basis = self._to_grid_sparse(torch.eye((l + 1) ** 2, dtype=torch.float64), k, "matmul")
+                self.register_buffer(f"_in_dense{k}", basis.reshape((l + 1) ** 2, -1), persistent=False)
+        if self._dense_out:
+            grid = torch.eye(self.n_rows * self.n_phi, dtype=torch.float64).reshape(-1, self.n_rows, self.n_phi)
+            self.register_buffer("_out_dense", self._from_grid_sparse(grid, "matmul"), persistent=False)
 
     def to_grid(self, x: Tensor, k: int) -> Tensor:
         """Values of factor ``k`` [B, (L+1)^2] on the rows ``theta_j <= pi`` of the torus grid, [B, n_rows, n_phi]."""
         lmax, b = self.lmax_in[k], x.shape[0]
+        if self._dense_in[k]:
+            return (x @ getattr(self, f"_in_dense{k}").to(x.dtype)).reshape(b, self.n_rows, self.n_phi)
+        return self._to_grid_sparse(x, k, self.phi_transform)
+
+    def _to_grid_sparse(self, x: Tensor, k: int, phi_transform: str) -> Tensor:
+        lmax, b = self.lmax_in[k], x.shape[0]
         xs = torch.cat([x, x.new_zeros(b, 1)], dim=1).index_select(1, getattr(self, f"_in_index{k}"))
         G = torch.bmm(xs.reshape(b, lmax + 1, -1).transpose(0, 1), getattr(self, f"_in_map{k}").to(x.dtype))
         G = G.reshape(lmax + 1, b, self.n_rows, 2).permute(1, 2, 0, 3)
-        if self.phi_transform == "matmul":  # [B, n_rows, 2 (lmax+1)] @ [2 (lmax+1), n_phi]
+        if phi_transform == "matmul":  # [B, n_rows, 2 (lmax+1)] @ [2 (lmax+1), n_phi]
             return G.reshape(b, self.n_rows, -1) @ getattr(self, f"_phi_synthesis{k}").to(x.dtype)
         G = torch.view_as_complex(G.contiguous())
         return torch.fft.irfft(G, n=self.n_phi, dim=-1, norm="forward")  # [B, n_rows, n_phi]
@@ -204,7 +239,13 @@ class GauntProduct(torch.nn.Module):
     def from_grid(self, grid: Tensor) -> Tensor:
         """Harmonic coefficients [B, (lmax_out+1)^2] of a product given on the grid rows [B, n_rows, n_phi]."""
         b, v = grid.shape[0], self.lmax_out + 1
-        if self.phi_transform == "matmul":
+        if self._dense_out:
+            return grid.reshape(b, -1) @ self._out_dense.to(grid.dtype)
+        return self._from_grid_sparse(grid, self.phi_transform)
+
+    def _from_grid_sparse(self, grid: Tensor, phi_transform: str) -> Tensor:
+        b, v = grid.shape[0], self.lmax_out + 1
+        if phi_transform == "matmul":
             c = (grid @ self._phi_analysis.to(grid.dtype)).reshape(b, self.n_rows, v, 2)
         else:
             c = torch.view_as_real(torch.fft.rfft(grid, dim=-1, norm="forward")[:, :, :v])  # [B, n_rows, V, 2]

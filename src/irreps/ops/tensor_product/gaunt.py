@@ -364,8 +364,6 @@ class GauntConvolution(torch.nn.Module):
         self._sizes = [self.irreps_in.lmax + 1, lmax_filter + 1, lmax_out + 1]
         self.num_params = sum(self._sizes)
         self.weight_numel = self.num_params * self.channels
-        self.register_buffer("_in_degree", _degree_index(self.irreps_in.lmax), persistent=False)
-        self.register_buffer("_out_degree", _degree_index(lmax_out), persistent=False)
         mask = _degree_index(lmax_filter)[None, :] == torch.arange(lmax_filter + 1)[:, None]
         self.register_buffer("_degree_mask", mask.to(torch.float64), persistent=False)
 
@@ -390,7 +388,11 @@ class GauntConvolution(torch.nn.Module):
             )
         e, c, p = x.shape[0], self.channels, self.product
         w_in, w_filter, w_out = weights.reshape(e, self.num_params, c).transpose(1, 2).split(self._sizes, dim=2)
-        feature = to_sphere_layout(x, self.irreps_in) * w_in.index_select(2, self._in_degree)
+        # degree weights applied per irreps block while changing layout (no [E, C, (L+1)^2] gather)
+        feature = torch.cat([
+            b.reshape(e, c, m.ir.dim) * w_in[:, :, l, None]
+            for l, (b, m) in enumerate(zip(x.split([m.dim for m in self.irreps_in], dim=-1), self.irreps_in))
+        ], dim=-1)
         # the filter depends on the channel only through w_filter[l]: transform each degree part of
         # Y(r) once per edge and mix the grids per channel
         parts = spherical_harmonics(list(range(self.lmax_filter + 1)), edge_vec)[:, None, :] * self._degree_mask.to(x.dtype)
@@ -401,5 +403,5 @@ class GauntConvolution(torch.nn.Module):
             grid = p.to_grid(f.reshape(b * c, -1), 0).reshape(b, c, -1)
             filt = wf @ p.to_grid(s.reshape(b * (self.lmax_filter + 1), -1), 1).reshape(b, self.lmax_filter + 1, -1)
             outs.append(p.from_grid((grid * filt).reshape(b * c, p.n_rows, p.n_phi)).reshape(b, c, -1))
-        out = torch.cat(outs) * w_out.index_select(2, self._out_degree)
-        return from_sphere_layout(out, self.irreps_out)
+        blocks = torch.cat(outs).split([m.ir.dim for m in self.irreps_out], dim=-1)
+        return torch.cat([(b * w_out[:, :, l, None]).reshape(e, -1) for l, b in enumerate(blocks)], dim=-1)

@@ -9,6 +9,7 @@ import torch
 from ase.vibrations import VibrationsData
 
 from irreps.data import atoms_to_graph, bundled_path, collate, read_graphs
+from irreps.data.batch import split_hessian
 from irreps.models import build_model
 from irreps.train.config import LossConfig, OptimConfig, RunConfig
 from irreps.train.hessian_metrics import (
@@ -19,6 +20,8 @@ from irreps.train.hessian_metrics import (
     masses_of,
     rigid_body_basis,
 )
+from irreps.train.losses import WeightedLoss
+from irreps.train.metrics import ErrorAccumulator, projected_eigenvalues
 from irreps.train.trainer import Trainer
 
 DTYPE = torch.float64
@@ -130,3 +133,44 @@ def test_training_with_hessians_lowers_the_loss(hessian_graphs):
     after = evaluate_hessians(model.eval(), [collate(valid)], autograd=True)
     assert after["direct"]["hessian_mae"] < before
     assert set(after["autograd"]) == set(after["direct"])
+
+
+def test_projected_eigenvalues_first_order_and_degenerate():
+    rng = np.random.default_rng(1)
+    atoms = torch.tensor([2, 1])
+    blocks = [torch.tensor(rng.normal(size=(3 * n, 3 * n))) for n in (2, 1)]
+    reference = [b + b.T for b in blocks]
+    flat = torch.cat([h.reshape(-1) for h in reference])
+    lam, projected = projected_eigenvalues(flat, flat, atoms)
+    assert torch.allclose(projected, lam, atol=1e-12)
+    assert torch.allclose(lam[:6], torch.linalg.eigvalsh(reference[0]), atol=1e-12)
+    # a small symmetric perturbation moves each eigenvalue by v^T dH v to first order
+    delta = [1e-6 * (b.T + b) for b in (torch.tensor(rng.normal(size=(3 * n, 3 * n))) for n in (2, 1))]
+    perturbed = torch.cat([(h + d).reshape(-1) for h, d in zip(reference, delta)])
+    exact = torch.cat([torch.linalg.eigvalsh(h + d) for h, d in zip(reference, delta)])
+    _, projected = projected_eigenvalues(perturbed, flat, atoms)
+    assert torch.allclose(projected, exact, atol=1e-10)
+    # a fully degenerate reference (identity) still gives finite gradients
+    prediction = torch.eye(6, dtype=torch.float64).reshape(-1).clone().requires_grad_(True)
+    _, projected = projected_eigenvalues(prediction, torch.eye(6, dtype=torch.float64).reshape(-1), torch.tensor([2]))
+    projected.square().sum().backward()
+    assert torch.isfinite(prediction.grad).all()
+
+
+def test_eigenvalue_aware_loss_term(hessian_graphs):
+    batch = collate(hessian_graphs[:3]).to(dtype=DTYPE)
+    loss = WeightedLoss({"hessian_eigen": 1.0})
+    assert loss.prediction_flags()["compute_hessian"] is True
+    reference = batch.targets["hessian"]
+    assert float(loss.terms({"hessian": reference}, batch)["hessian_eigen"]) < 1e-24
+    # adding c * I shifts every eigenvalue by c: the term is exactly c^2
+    shifted = torch.cat([(h + 0.3 * torch.eye(h.shape[0], dtype=DTYPE)).reshape(-1)
+                         for h in split_hessian(reference, batch.atoms_per_graph())])
+    assert float(loss.terms({"hessian": shifted}, batch)["hessian_eigen"]) == pytest.approx(0.09, rel=1e-10)
+    errors = ErrorAccumulator()
+    errors.update({"hessian": shifted}, batch)
+    assert errors.result()["hessian_eigen"]["mae"] == pytest.approx(0.3, rel=1e-10)
+    assert float(loss.pooled(errors)[0]) == pytest.approx(0.09, rel=1e-10)
+    with pytest.raises(ValueError, match="no 'hessian' values"):
+        loss.terms({"hessian": reference}, read_graphs(bundled_path("acac_train"), 4.0)[0])
+    assert LossConfig(energy=0.0, forces=0.0, hessian_eigen=2.0).weights() == {"hessian_eigen": 2.0}

@@ -148,12 +148,17 @@ class OptimConfig:
         _check(self.grad_clip is None or self.grad_clip > 0.0, f"optim.grad_clip must be positive or null, got {self.grad_clip}")
 
 
+_LOSS_NAMES = ("energy", "forces", "stress", "dipole", "hessian", "hessian_eigen")
+
+
 @dataclass(frozen=True)
 class LossConfig:
     """Weights of the loss terms; a term with weight 0 is not computed.
 
     The energy term compares energies per atom; the others compare every component
-    (forces [N, 3], stress [G, 3, 3], dipole [G, 3], Hessian blocks). The default 10:1 of
+    (forces [N, 3], stress [G, 3, 3], dipole [G, 3], Hessian blocks); ``hessian_eigen`` the
+    reference Hessian eigenvalues with the predicted curvature along their eigenvectors
+    (the eigenvalue-aware term, see :mod:`irreps.train.losses`). The default 10:1 of
     energy per atom to forces is about the ratio of TensorNet's published recipe (0.05:0.95 on
     total energies) for a ~15-atom molecule. ``kind`` ``huber``
     uses ``huber_delta`` (in the units of each term).
@@ -164,11 +169,12 @@ class LossConfig:
     stress: float = 0.0
     dipole: float = 0.0
     hessian: float = 0.0
+    hessian_eigen: float = 0.0
     kind: Literal["mse", "huber"] = "mse"
     huber_delta: float = 0.01
 
     def __post_init__(self) -> None:
-        for name in ("energy", "forces", "stress", "dipole", "hessian"):
+        for name in _LOSS_NAMES:
             _check(getattr(self, name) >= 0.0, f"loss.{name} weight must be >= 0, got {getattr(self, name)}")
         _check(self.huber_delta > 0.0, f"loss.huber_delta must be positive, got {self.huber_delta}")
         _check(
@@ -178,8 +184,7 @@ class LossConfig:
 
     def weights(self) -> dict[str, float]:
         """The non-zero weights by field name."""
-        names = ("energy", "forces", "stress", "dipole", "hessian")
-        return {name: getattr(self, name) for name in names if getattr(self, name) > 0.0}
+        return {name: getattr(self, name) for name in _LOSS_NAMES if getattr(self, name) > 0.0}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,11 @@
 """The weighted training loss: energy per atom, forces, stress, dipole and Hessian terms.
 
+``hessian_eigen`` is the optional eigenvalue-aware Hessian term: each reference eigenvalue
+against the predicted Hessian's curvature along the reference eigenvector (first-order
+eigenvalue error, :func:`irreps.train.metrics.projected_eigenvalues`); it weighs the soft
+modes that decide frequencies and saddle points as much as the stiff ones that dominate
+the entry-wise term.
+
 Each term is the mean of an elementwise penalty (squared error or Huber) over its entries;
 the total is the weighted sum. The energy term divides by the atom count of each structure
 so that molecules and crystals of any size weigh alike and the weight means the same thing
@@ -15,9 +21,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
-from irreps.train.metrics import ErrorAccumulator
+from irreps.train.metrics import ErrorAccumulator, projected_eigenvalues
 
-LOSS_FIELDS = ("energy", "forces", "stress", "dipole", "hessian")
+LOSS_FIELDS = ("energy", "forces", "stress", "dipole", "hessian", "hessian_eigen")
 
 
 class WeightedLoss:
@@ -51,7 +57,7 @@ class WeightedLoss:
         Hessians keep the plain ``(graph, compute_forces, compute_stress)`` signature.
         """
         flags = {"compute_forces": "forces" in self.weights, "compute_stress": "stress" in self.weights}
-        if "hessian" in self.weights:
+        if "hessian" in self.weights or "hessian_eigen" in self.weights:
             flags["compute_hessian"] = True
         return flags
 
@@ -79,11 +85,14 @@ class WeightedLoss:
         """
         pairs = {}
         for name in self.weights:
-            if name not in graph.targets:
-                raise ValueError(f"loss.{name} has a non-zero weight but the data has no '{name}' values")
-            if name not in pred:
-                raise ValueError(f"loss.{name} has a non-zero weight but the model does not predict '{name}'")
-            p, r = pred[name], graph.targets[name]
+            source = "hessian" if name == "hessian_eigen" else name
+            if source not in graph.targets:
+                raise ValueError(f"loss.{name} has a non-zero weight but the data has no '{source}' values")
+            if source not in pred:
+                raise ValueError(f"loss.{name} has a non-zero weight but the model does not predict '{source}'")
+            p, r = pred[source], graph.targets[source]
+            if name == "hessian_eigen":
+                r, p = projected_eigenvalues(p, r.to(p.dtype), graph.atoms_per_graph())
             if name == "energy":
                 atoms = graph.atoms_per_graph().to(p.dtype)
                 p, r = p / atoms, r / atoms

@@ -7,6 +7,8 @@ library's units (eV, eV/Å, eV/Å^3, e·Å); :func:`format_table` prints them in
 Keys of the result: ``energy`` (total energy per structure), ``energy_per_atom``, ``forces``
 (every Cartesian component of every atom), and ``stress`` / ``dipole`` / ``hessian`` (every
 entry) when both the model and the data have them; each maps to ``{"mae": ..., "rmse": ..., "count": ...}``.
+With Hessians, ``hessian_eigen`` compares each reference eigenvalue with the curvature of the
+predicted Hessian along the reference eigenvector (:func:`projected_eigenvalues`).
 ``by_config_type`` repeats them per ``config_type`` of the structures.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from irreps.data.batch import split_hessian
 from irreps.data.graph import AtomicGraph
 
 DEFAULT_CONFIG_TYPE = "default"
@@ -33,6 +36,34 @@ def mae_rmse(error: Tensor) -> dict[str, float]:
         "rmse": float(error.square().mean().sqrt()),
         "count": int(error.numel()),
     }
+
+
+def projected_eigenvalues(predicted: Tensor, reference: Tensor, atoms_per_graph: Tensor) -> tuple[Tensor, Tensor]:
+    """Reference Hessian eigenvalues and the predicted Hessian's curvature along their eigenvectors.
+
+    For each structure, with ``reference = V diag(lam) V^T``, returns ``lam`` and
+    ``diag(V^T predicted V)``. Their difference is the first-order error of every eigenvalue
+    (and so of the harmonic frequencies), without differentiating an eigendecomposition of
+    the prediction: gradients flow through the projection only, and stay finite when
+    eigenvalues are degenerate.
+
+    Parameters
+    ----------
+    predicted, reference : Tensor [sum_b 9 N_b^2]
+        Flattened per-structure Hessians, as in ``AtomicGraph.targets["hessian"]``.
+    atoms_per_graph : Tensor [num_graphs]
+
+    Returns
+    -------
+    (Tensor [sum_b 3 N_b], Tensor [sum_b 3 N_b])
+        Reference eigenvalues (ascending per structure) and the projected predictions.
+    """
+    lams, projected = [], []
+    for h_pred, h_ref in zip(split_hessian(predicted, atoms_per_graph), split_hessian(reference, atoms_per_graph)):
+        lam, vectors = torch.linalg.eigh(0.5 * (h_ref + h_ref.T).detach())
+        lams.append(lam)
+        projected.append(torch.einsum("ik,ij,jk->k", vectors, h_pred, vectors))
+    return torch.cat(lams), torch.cat(projected)
 
 
 class ErrorAccumulator:
@@ -60,6 +91,7 @@ class ErrorAccumulator:
                 self._add(name, ref, out, codes[graph.batch.cpu()])
             elif name == "hessian":  # one code per entry of each structure's (3N x 3N) block
                 self._add(name, ref, out, torch.repeat_interleave(codes, 9 * atoms**2))
+                self._add("hessian_eigen", *projected_eigenvalues(out, ref, atoms), torch.repeat_interleave(codes, 3 * atoms))
             else:
                 self._add(name, ref.reshape(graph.num_graphs, -1), out.reshape(graph.num_graphs, -1), codes)
             if name == "energy":
@@ -103,6 +135,7 @@ _TABLE_COLUMNS = (
     ("stress", "S", "meV/Å³"),
     ("dipole", "mu", "me·Å"),
     ("hessian", "H", "meV/Å²"),
+    ("hessian_eigen", "H eig", "meV/Å²"),
 )
 
 

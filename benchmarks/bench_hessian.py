@@ -52,12 +52,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--max-minutes", type=float, default=3.0, help="training time of each model (default 3)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="train both models for this many epochs with a cosine decay (equal-epoch comparison; "
+                        "--max-minutes stays a safety cap); default: plateau schedule until --max-minutes")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train the models (2 per dataset) in this many processes at once, --threads each")
     p.add_argument("--datasets", nargs="+", choices=("acac", "ethanol"), default=["acac", "ethanol"])
     p.add_argument("--max-train", type=int, default=300, help="training structures used (of 300; 10%% held out)")
     p.add_argument("--max-test", type=int, default=50, help="test structures evaluated (of 150)")
     p.add_argument("--hidden-dim", type=int, default=32)
     p.add_argument("--num-layers", type=int, default=2)
     p.add_argument("--hessian-weight", type=float, default=1.0)
+    p.add_argument("--eigen-weight", type=float, default=0.0,
+                   help="weight of the eigenvalue-aware term (loss.hessian_eigen) for the head model")
     p.add_argument("--hessian-cutoff", type=float, default=None, help="Hessian head pair cutoff (Å); default all pairs")
     p.add_argument("--sum-rule", action="store_true", help="diagonal blocks from the symmetrised acoustic sum rule")
     p.add_argument("--batch-size", type=int, default=8)
@@ -112,10 +119,13 @@ def normalisation(train: list[AtomicGraph]) -> dict[str, float]:
 
 def train_model(model, train, valid, loss: LossConfig, args, device, label: str) -> tuple[torch.nn.Module, dict]:
     cast = lambda graphs: [g.to(device=device, dtype=torch.float32) for g in graphs]  # noqa: E731
+    if args.epochs is None:
+        optim, epochs = OptimConfig(lr=args.lr, plateau_patience=10), 100_000
+    else:
+        optim, epochs = OptimConfig(lr=args.lr, schedule="cosine", warmup_epochs=2, min_lr=args.lr / 100), args.epochs
     trainer = Trainer(
-        model.to(device=device, dtype=torch.float32), cast(train), cast(valid),
-        OptimConfig(lr=args.lr, plateau_patience=10), loss,
-        RunConfig(epochs=100_000, max_minutes=args.max_minutes, progress=False),
+        model.to(device=device, dtype=torch.float32), cast(train), cast(valid), optim, loss,
+        RunConfig(epochs=epochs, max_minutes=args.max_minutes, progress=False),
         batch_size=args.batch_size, valid_batch_size=32, log=lambda line: print(f"  [{label}] {line}", flush=True),
     )
     trainer.fit()
@@ -132,39 +142,65 @@ def energy_force_errors(model, test, device) -> dict[str, float]:
     return {"energy_mae_mev_atom": 1000 * result["energy_per_atom"]["mae"], "forces_mae_mev_a": 1000 * result["forces"]["mae"]}
 
 
-def run_accuracy(name: str, args: argparse.Namespace, device: torch.device) -> dict:
+def accuracy_job(name: str, with_head: bool, args: argparse.Namespace) -> dict:
+    """Train one model (with the Hessian head on E+F+H, or E+F only) and evaluate its Hessians on the test set."""
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     train, valid, test = load_dataset(name, args)
     norm = normalisation(train)
     elements = sorted({int(z) for g in train for z in g.atomic_numbers})
-    print(f"\n{name}: {len(train)} train / {len(valid)} valid / {len(test)} test structures, "
-          f"Hessian RMS {norm['hessian_scale']:.2f} eV/Å^2", flush=True)
     torch.manual_seed(0)
-    head_model = tensornet(args, elements, True, shift=norm["shift"], scale=norm["scale"], hessian_scale=norm["hessian_scale"])
-    torch.manual_seed(0)
-    ef_model = tensornet(args, elements, False, shift=norm["shift"], scale=norm["scale"])
-    head_model, head_run = train_model(
-        head_model, train, valid, LossConfig(energy=1.0, forces=10.0, hessian=args.hessian_weight), args, device, f"{name} E+F+H")
-    ef_model, ef_run = train_model(ef_model, train, valid, LossConfig(energy=1.0, forces=10.0), args, device, f"{name} E+F")
+    if with_head:
+        model = tensornet(args, elements, True, shift=norm["shift"], scale=norm["scale"], hessian_scale=norm["hessian_scale"])
+        loss, label = LossConfig(energy=1.0, forces=10.0, hessian=args.hessian_weight, hessian_eigen=args.eigen_weight), f"{name} E+F+H"
+    else:
+        model = tensornet(args, elements, False, shift=norm["shift"], scale=norm["scale"])
+        loss, label = LossConfig(energy=1.0, forces=10.0), f"{name} E+F"
+    model, run = train_model(model, train, valid, loss, args, device, label)
     batches = [collate(test[s : s + 10]).to(device=device, dtype=torch.float32) for s in range(0, len(test), 10)]
-    head_metrics = evaluate_hessians(head_model, batches, autograd=True)
-    ef_metrics = evaluate_hessians(ef_model, batches, autograd=True)
     return {
-        "kind": "accuracy",
-        "dataset": name,
-        "num_train": len(train),
-        "num_test": len(test),
-        "hessian_mae": head_metrics["direct"]["hessian_mae"],
-        "autograd_hessian_mae": ef_metrics["autograd"]["hessian_mae"],
-        "head_model_autograd_hessian_mae": head_metrics["autograd"]["hessian_mae"],
-        "freq_mae_cm1": head_metrics["direct"]["freq_mae_cm1"],
-        "autograd_freq_mae_cm1": ef_metrics["autograd"]["freq_mae_cm1"],
-        "head_model_autograd_freq_mae_cm1": head_metrics["autograd"]["freq_mae_cm1"],
-        "head_model_autograd_eigenvalue_mae": head_metrics["autograd"]["eigenvalue_mae"],
-        "eigenvalue_mae": head_metrics["direct"]["eigenvalue_mae"],
-        "autograd_eigenvalue_mae": ef_metrics["autograd"]["eigenvalue_mae"],
-        "head_model": {**head_run, **energy_force_errors(head_model, test, device)},
-        "ef_model": {**ef_run, **energy_force_errors(ef_model, test, device)},
+        "sizes": (len(train), len(valid), len(test), norm["hessian_scale"]),
+        "metrics": evaluate_hessians(model, batches, autograd=True),
+        "run": {**run, **energy_force_errors(model, test, device)},
     }
+
+
+def run_accuracy(args: argparse.Namespace) -> list[dict]:
+    """Both models for every dataset, ``--jobs`` of them at a time (separate processes when > 1)."""
+    jobs = [(name, with_head) for name in args.datasets for with_head in (True, False)]
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(accuracy_job, *zip(*jobs), [args] * len(jobs)))
+    else:
+        results = [accuracy_job(name, with_head, args) for name, with_head in jobs]
+    done = dict(zip(jobs, results))
+    records = []
+    for name in args.datasets:
+        head, ef = done[(name, True)], done[(name, False)]
+        n_train, n_valid, n_test, scale = head["sizes"]
+        print(f"\n{name}: {n_train} train / {n_valid} valid / {n_test} test structures, Hessian RMS {scale:.2f} eV/Å^2")
+        hm, em = head["metrics"], ef["metrics"]
+        records.append({
+            "kind": "accuracy",
+            "dataset": name,
+            "num_train": n_train,
+            "num_test": n_test,
+            "hessian_mae": hm["direct"]["hessian_mae"],
+            "autograd_hessian_mae": em["autograd"]["hessian_mae"],
+            "head_model_autograd_hessian_mae": hm["autograd"]["hessian_mae"],
+            "freq_mae_cm1": hm["direct"]["freq_mae_cm1"],
+            "autograd_freq_mae_cm1": em["autograd"]["freq_mae_cm1"],
+            "head_model_autograd_freq_mae_cm1": hm["autograd"]["freq_mae_cm1"],
+            "head_model_autograd_eigenvalue_mae": hm["autograd"]["eigenvalue_mae"],
+            "eigenvalue_mae": hm["direct"]["eigenvalue_mae"],
+            "autograd_eigenvalue_mae": em["autograd"]["eigenvalue_mae"],
+            "head_model": head["run"],
+            "ef_model": ef["run"],
+        })
+    return records
 
 
 # -- timing ----------------------------------------------------------------------------------------
@@ -301,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         timing = run_timing(args, device)
         records += timing
     if not args.skip_training:
-        accuracy = [run_accuracy(name, args, device) for name in args.datasets]
+        accuracy = run_accuracy(args)
         records += accuracy
         print("\n" + accuracy_table(accuracy))
     if not args.skip_timing:

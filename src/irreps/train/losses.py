@@ -2,9 +2,9 @@
 
 ``hessian_eigen`` is the optional eigenvalue-aware Hessian term: each reference eigenvalue
 against the predicted Hessian's curvature along the reference eigenvector (first-order
-eigenvalue error, :func:`irreps.train.metrics.projected_eigenvalues`); it weighs the soft
-modes that decide frequencies and saddle points as much as the stiff ones that dominate
-the entry-wise term.
+eigenvalue error, :func:`irreps.train.metrics.projected_eigenvalues`): it fits the numbers that
+vibrational analysis and saddle searches read. It is a mean over 3N modes where ``hessian`` is
+a mean over 9N^2 entries, so for equal emphasis its weight is about ``hessian / (3N)``.
 
 Each term is the mean of an elementwise penalty (squared error or Huber) over its entries;
 the total is the weighted sum. The energy term divides by the atom count of each structure

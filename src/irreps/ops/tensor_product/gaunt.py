@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from irreps.o3 import Irreps, spherical_harmonics
+from irreps.ops.tensor_product.checks import check_edge_inputs
 
 _BLOCK_ELEMENTS = 1 << 20
 PhiTransform = Literal["fft", "matmul"]
@@ -381,11 +382,7 @@ class GauntConvolution(torch.nn.Module):
         -------
         Tensor [num_edges, irreps_out.dim]
         """
-        if x.shape[-1] != self.irreps_in.dim or weights.shape[-1] != self.weight_numel:
-            raise ValueError(
-                f"GauntConvolution: got feature size {x.shape[-1]} and weight size {weights.shape[-1]}, "
-                f"expected {self.irreps_in.dim} and {self.weight_numel}"
-            )
+        check_edge_inputs("GauntConvolution", x, edge_vec, weights, self.irreps_in.dim, self.weight_numel)
         e, c, p = x.shape[0], self.channels, self.product
         w_in, w_filter, w_out = weights.reshape(e, self.num_params, c).transpose(1, 2).split(self._sizes, dim=2)
         # degree weights applied per irreps block while changing layout (no [E, C, (L+1)^2] gather)

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from irreps.o3 import Irreps, rotation_to_polar_axis, wigner_3j, wigner_D_stack
 from irreps.ops.tensor_product.cg import CGConvolution
+from irreps.ops.tensor_product.checks import check_edge_inputs
 
 _BLOCK_ELEMENTS = 1 << 22
 
@@ -152,13 +153,7 @@ class SO2Convolution(torch.nn.Module):
         -------
         Tensor [num_edges, irreps_out.dim]
         """
-        if x.shape[-1] != self.irreps_in.dim or weights.shape[-1] != self.weight_numel:
-            raise ValueError(
-                f"SO2Convolution: got feature size {x.shape[-1]} and weight size {weights.shape[-1]}, "
-                f"expected {self.irreps_in.dim} and {self.weight_numel}"
-            )
-        if x.shape[0] != edge_vec.shape[0] or x.shape[0] != weights.shape[0]:
-            raise ValueError("SO2Convolution: x, edge_vec and weights must have the same number of edges")
+        check_edge_inputs("SO2Convolution", x, edge_vec, weights, self.irreps_in.dim, self.weight_numel)
         # Edge blocks keep the [params, block, channels] temporaries cache-sized (a few MB).
         # split, not slices: the backward of a slice is a full-size zero tensor per block
         block = max(1, _BLOCK_ELEMENTS // (2 * self.weight_numel))

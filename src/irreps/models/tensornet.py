@@ -42,8 +42,8 @@ from irreps.nn.mlp import MLP, Activation, activation_module
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout
 from irreps.ops.cartesian import (
-    A_PART, I_PART, PARTS, S_PART, channel_matmul, components_to_matrix, edge_components,
-    matrix_to_components, o3_product, so3_product,
+    A_PART, PART_SIZES, PARTS, components_to_matrix, edge_components, matrix_square, matrix_to_components,
+    o3_product, so3_product,
 )
 from irreps.ops.cutoff import cosine_cutoff
 from irreps.ops.radial import ExpNormalBasis
@@ -118,7 +118,7 @@ class TensorNetConfig:
 
 def _mix_parts(linears: torch.nn.ModuleList, x: Tensor) -> list[Tensor]:
     """Channel linear per part: ``[N, 9, C]`` -> I, A, S parts ``[N, 1|3|5, C]``, each with its own weights."""
-    return [linear(x[:, part]) for linear, part in zip(linears, PARTS)]
+    return [linear(part) for linear, part in zip(linears, x.split(PART_SIZES, dim=1))]
 
 
 def _per_part(linear: torch.nn.Linear, h: Tensor) -> list[Tensor]:
@@ -237,8 +237,7 @@ class Interaction(torch.nn.Module):
         y = torch.cat(y, dim=1)
         z = matrix_to_components(self.product(components_to_matrix(y), components_to_matrix(messages)))
         dx = torch.cat(_mix_parts(self.linears_tensor[3:], _normalise(z)), dim=1)
-        dx_matrix = components_to_matrix(dx)
-        return x + dx + matrix_to_components(channel_matmul(dx_matrix, dx_matrix))
+        return x + dx + matrix_to_components(matrix_square(components_to_matrix(dx)))
 
 
 # version 2: self-loops as in TorchMD-Net (version 1 files predate them)
@@ -288,8 +287,7 @@ class TensorNet(EnergyModel):
 
     def _scalars(self, x: Tensor) -> Tensor:
         """Rank-2 features ``[N, 9, C]`` -> invariant atom features ``[N, C]`` (from the I, A, S norms)."""
-        sq = x.square()
-        invariants = torch.cat((sq[:, I_PART].sum(1), sq[:, A_PART].sum(1), sq[:, S_PART].sum(1)), dim=-1)
+        invariants = torch.cat([part.square().sum(1) for part in x.split(PART_SIZES, dim=1)], dim=-1)
         return self.act(self.linear(self.out_norm(invariants)))
 
     def _isolated_raw(self, rbf_self: Tensor) -> Tensor:

@@ -30,6 +30,7 @@ I_PART = slice(0, 1)
 A_PART = slice(1, 4)
 S_PART = slice(4, 9)
 PARTS = (I_PART, A_PART, S_PART)
+PART_SIZES = (1, 3, 5)  # for ``x.split(PART_SIZES, dim)``: one concatenating backward, not a zero-filled one per slice
 
 
 def vector_to_skew(v: Tensor) -> Tensor:
@@ -113,10 +114,20 @@ def edge_components(u: Tensor) -> Tensor:
     )
 
 
-def _matmul_kernel(x: Tensor, y: Tensor) -> Tensor:
-    out = x[..., :, 0, None, :] * y[..., None, 0, :, :]
-    out.addcmul_(x[..., :, 1, None, :], y[..., None, 1, :, :])
-    return out.addcmul_(x[..., :, 2, None, :], y[..., None, 2, :, :])
+def _matmul_kernel(pairs: tuple[tuple[Tensor, Tensor], ...]) -> Tensor:
+    """``sum_k x_k @ y_k`` per channel, accumulated into one buffer (3 ops per product)."""
+    out = None
+    for x, y in pairs:
+        for k in range(3):
+            if out is None:
+                out = x[..., :, 0, None, :] * y[..., None, 0, :, :]
+            else:
+                out.addcmul_(x[..., :, k, None, :], y[..., None, k, :, :])
+    return out
+
+
+def _transpose(x: Tensor) -> Tensor:
+    return x.transpose(-3, -2)
 
 
 class _ChannelMatmul(torch.autograd.Function):
@@ -125,14 +136,43 @@ class _ChannelMatmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        return _matmul_kernel(x, y)
+        return _matmul_kernel(((x, y),))
 
     @staticmethod
     def backward(ctx, grad):
         x, y = ctx.saved_tensors
-        grad_x = channel_matmul(grad, y.transpose(-3, -2)) if ctx.needs_input_grad[0] else None
-        grad_y = channel_matmul(x.transpose(-3, -2), grad) if ctx.needs_input_grad[1] else None
+        grad_x = channel_matmul(grad, _transpose(y)) if ctx.needs_input_grad[0] else None
+        grad_y = channel_matmul(_transpose(x), grad) if ctx.needs_input_grad[1] else None
         return grad_x, grad_y
+
+
+class _Anticommutator(torch.autograd.Function):
+    # m y + y m in one buffer; both gradients are anticommutators again (g m^T + m^T g and
+    # g y^T + y^T g), so the backward is the same fused function and differentiable to any order.
+    @staticmethod
+    def forward(ctx, y, m):
+        ctx.save_for_backward(y, m)
+        return _matmul_kernel(((m, y), (y, m)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, m = ctx.saved_tensors
+        grad_y = o3_product(grad, _transpose(m)) if ctx.needs_input_grad[0] else None
+        grad_m = o3_product(grad, _transpose(y)) if ctx.needs_input_grad[1] else None
+        return grad_y, grad_m
+
+
+class _Square(torch.autograd.Function):
+    # x @ x; its gradient g x^T + x^T g is an anticommutator (one fused call, no accumulation).
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _matmul_kernel(((x, x),))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return o3_product(grad, _transpose(x))
 
 
 def channel_matmul(x: Tensor, y: Tensor) -> Tensor:
@@ -143,13 +183,18 @@ def channel_matmul(x: Tensor, y: Tensor) -> Tensor:
     return _ChannelMatmul.apply(x, y)
 
 
+def matrix_square(x: Tensor) -> Tensor:
+    """``x @ x`` per channel, ``[..., 3, 3, C]`` (differentiable to any order)."""
+    return _Square.apply(x)
+
+
 def o3_product(y: Tensor, m: Tensor) -> Tensor:
-    """``m @ y + y @ m`` per channel, ``[..., 3, 3, C]``.
+    """``m @ y + y @ m`` per channel, ``[..., 3, 3, C]`` (same shapes; differentiable to any order).
 
     Under inversion TensorNet's tensors transpose (A flips sign), and this symmetric
     combination commutes with transposition, so the update is O(3)-equivariant.
     """
-    return channel_matmul(m, y) + channel_matmul(y, m)
+    return _Anticommutator.apply(y, m)
 
 
 def so3_product(y: Tensor, m: Tensor) -> Tensor:

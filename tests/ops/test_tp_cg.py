@@ -57,9 +57,9 @@ def test_dense_small_path_equals_e3nn_and_general_path(lmax, shared, generator):
     ins[-1] = ins[-1] + (0.5,)
     kwargs = dict(shared_weights=shared, internal_weights=False)
     ours = TensorProduct(in1, in2, out, ins, **kwargs).double()
-    assert ours._dense
+    assert ours._small
     general = TensorProduct(in1, in2, out, ins, **kwargs).double()
-    general._dense = False
+    general._small = None
     ref = e3nn_o3.TensorProduct(in1, in2, out, ins, **kwargs).double()
     x1 = torch.randn(7, ours.irreps_in1.dim, generator=generator, dtype=torch.float64)
     x2 = torch.randn(7, ours.irreps_in2.dim, generator=generator, dtype=torch.float64)
@@ -72,9 +72,9 @@ def test_dense_small_path_equals_e3nn_and_general_path(lmax, shared, generator):
 
 
 def test_dense_path_only_for_small_convolution_shapes():
-    assert not TensorProduct(UVU_IN1, IN2, UVU_OUT, _uvu_instructions(), shared_weights=False)._dense  # mul 2 on in2
-    assert not TensorProduct(IN1, IN2, OUT, UVW)._dense
-    assert not CGConvolution("16x0e+16x1o+16x2e+16x3o", "16x0e+16x1o+16x2e+16x3o", 3).tp._dense  # too large
+    assert not TensorProduct(UVU_IN1, IN2, UVU_OUT, _uvu_instructions(), shared_weights=False)._small  # mul 2 on in2
+    assert not TensorProduct(IN1, IN2, OUT, UVW)._small
+    assert not CGConvolution("16x0e+16x1o+16x2e+16x3o", "16x0e+16x1o+16x2e+16x3o", 3).tp._small  # too large
 
 
 def test_internal_weights_and_broadcasting(generator):

@@ -17,6 +17,9 @@ Computation: instructions are grouped by the pair of inputs they read. For each 
 with fewer channels is contracted with the concatenated, pre-scaled CG blocks ``[d1, d2, sum d_out]``
 of all its paths (one GEMM), then a batched matmul contracts the other input; weights are applied
 per path. No ``d1 x d2 x d_out`` tensor is formed per channel and nothing loops over the batch.
+Small convolution-shaped products (filter multiplicity 1, all paths weighted 'uvu') go instead
+through :class:`~irreps.ops.tensor_product.cg_small.SmallChannelwiseProduct`: one contraction with
+a hand-written backward.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ import torch
 from torch import Tensor
 
 from irreps.o3 import Irreps, spherical_harmonics, wigner_3j
+from irreps.ops.tensor_product.cg_small import SmallChannelwiseProduct
 
 Mode = Literal["uvw", "uvu"]
-_DENSE_ELEMENTS = 1 << 14  # combined-CG size below which the single-contraction path is used
 IrrepNormalization = Literal["component", "norm", "none"]
 PathNormalization = Literal["element", "path", "none"]
 
@@ -143,7 +146,8 @@ class TensorProduct(torch.nn.Module):
         self.shared_weights = shared_weights
         self.weight_numel = sum(math.prod(i.path_shape) for i in self.instructions if i.has_weight)
         self._build_groups()
-        self._dense = self._build_dense()
+        # small convolution-shaped products: one contraction with a hand-written backward
+        self._small = SmallChannelwiseProduct.build(self.irreps_in1, self.irreps_in2, self.irreps_out, self.instructions)
         if internal_weights:
             self.weight = torch.nn.Parameter(torch.randn(self.weight_numel))
         else:
@@ -170,52 +174,6 @@ class TensorProduct(torch.nn.Module):
                 paths.append((k, 2 * l_out + 1))
             self.register_buffer(f"_cg{g}", torch.cat(blocks, dim=2), persistent=False)
             self._groups.append((i1, i2, paths))
-
-    def _build_dense(self) -> bool:
-        """One combined CG tensor ``[d2, R, D_out]`` for small channel-wise products (see :func:`_dense_uvu`).
-
-        Applies when every path is weighted ``'uvu'``, the first input and the output have one
-        multiplicity ``C`` throughout and the second input multiplicity 1 (the convolution case),
-        and the tensor is small. ``R`` runs over (path, component of the path's first input) and
-        ``D_out`` over the components of the output entries, so paths into one entry sum inside
-        the contraction. The gathers take irreps layouts to ``[C, R]`` rows and back.
-        """
-        in1, in2, out = self.irreps_in1, self.irreps_in2, self.irreps_out
-        muls = {m.mul for m in in1} | {m.mul for m in out}
-        if (
-            not self.instructions or len(muls) != 1 or any(m.mul != 1 for m in in2)
-            or any(i.mode != "uvu" or not i.has_weight for i in self.instructions)
-        ):
-            return False
-        (c,), paths = muls, self.instructions
-        d1s, starts = [in1[i.i_in1].ir.dim for i in paths], [0]
-        for d in d1s:
-            starts.append(starts[-1] + d)
-        rows, d_out = starts[-1], sum(m.ir.dim for m in out)
-        if in2.dim * rows * d_out > _DENSE_ELEMENTS:
-            return False
-        off1, off2, offo, so = in1.slices(), in2.slices(), out.slices(), [0]
-        for m in out:
-            so.append(so[-1] + m.ir.dim)
-        cg = torch.zeros(in2.dim, d_out, rows, dtype=torch.float64)
-        gather_x, gather_w = torch.zeros(rows, c, dtype=torch.int64), torch.zeros(rows, c, dtype=torch.int64)
-        u, i = torch.arange(c)[None, :], torch.arange(max(d1s + [m.ir.dim for m in out]))[:, None]
-        for p, ins in enumerate(paths):
-            l1, l2, lo = (irr[k].ir.l for irr, k in ((in1, ins.i_in1), (in2, ins.i_in2), (out, ins.i_out)))
-            block = wigner_3j(l1, l2, lo, dtype=torch.float64) * ins.path_weight  # [d1, d2, d_out]
-            s2 = off2[ins.i_in2].start
-            cg[s2 : s2 + 2 * l2 + 1, so[ins.i_out] : so[ins.i_out + 1], starts[p] : starts[p + 1]] = block.permute(1, 2, 0)
-            gather_x[starts[p] : starts[p + 1]] = off1[ins.i_in1].start + u * d1s[p] + i[: d1s[p]]
-            gather_w[starts[p] : starts[p + 1]] = p * c + u
-        gather_out = torch.cat([
-            ((so[e] + i[: m.ir.dim]) * c + u).T.reshape(-1) for e, m in enumerate(out)
-        ]) if len(out) else torch.zeros(0, dtype=torch.int64)
-        self.register_buffer("_dense_cg", cg.reshape(in2.dim, rows * d_out), persistent=False)
-        self.register_buffer("_dense_gather_x", gather_x.reshape(-1), persistent=False)
-        self.register_buffer("_dense_gather_w", gather_w.reshape(-1), persistent=False)
-        self.register_buffer("_dense_gather_out", gather_out, persistent=False)
-        self._dense_shape = (c, rows, d_out)
-        return True
 
     def forward(self, x1: Tensor, x2: Tensor, weight: Tensor | None = None) -> Tensor:
         """Tensor product.
@@ -252,8 +210,8 @@ class TensorProduct(torch.nn.Module):
         x1 = x1.expand(*batch, x1.shape[-1]).reshape(-1, x1.shape[-1])
         x2 = x2.expand(*batch, x2.shape[-1]).reshape(-1, x2.shape[-1])
         z = x1.shape[0]
-        if self._dense:
-            return self._dense_forward(x1, x2, weight).reshape(*batch, self.irreps_out.dim)
+        if self._small is not None:
+            return self._small(x1, x2, weight).reshape(*batch, self.irreps_out.dim)
         out: list[Tensor | None] = [None] * len(self.irreps_out)
         # split (not slice): the backward of one split is one cat, of many slices many zero-filled copies
         # contiguous [z, mul, d] blocks, once per entry: a batch stride other than the matrix size
@@ -274,20 +232,6 @@ class TensorProduct(torch.nn.Module):
         ]
         result = torch.cat(parts, dim=1) if parts else x1.new_zeros(z, 0)
         return result.reshape(*batch, self.irreps_out.dim)
-
-    def _dense_forward(self, x1: Tensor, x2: Tensor, weight: Tensor) -> Tensor:
-        """Small products in six kernels: ``out[z, k, u] = sum_r (x2 @ cg)[z, k, r] (x1 w)[z, r, u]``.
-
-        ``x1 [Z, dim1]``, ``x2 [Z, dim2]``, ``weight [Z, numel]`` (or ``[numel]``) -> ``[Z, dim_out]``.
-        Per-call overhead, not arithmetic, dominates these sizes, so fewer and larger kernels win.
-        """
-        c, rows, d_out = self._dense_shape
-        z = x1.shape[0]
-        xw = x1.index_select(1, self._dense_gather_x) * weight.index_select(-1, self._dense_gather_w)
-        m = (x2 @ self._dense_cg.to(x1.dtype)).reshape(z, d_out, rows)
-        # [D_out, R] @ [R, C] per sample: the narrow side inside is several times faster than [C, R] @ [R, D_out]
-        y = torch.bmm(m, xw.reshape(z, rows, c))  # [Z, D_out, C]
-        return y.reshape(z, d_out * c).index_select(1, self._dense_gather_out)
 
     def extra_repr(self) -> str:
         return f"{self.irreps_in1} x {self.irreps_in2} -> {self.irreps_out}, {len(self.instructions)} paths, weight_numel={self.weight_numel}"

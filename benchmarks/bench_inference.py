@@ -9,7 +9,8 @@ TorchMD-Net runs in its own virtualenv (``--peer-python``, default
 /work/venvs/tmdnet/bin/python) through a subprocess that re-runs this file in worker mode,
 so its pins never meet ours; its Warp kernels compile on the first call, which the warm-up
 excludes. TorchMD-Net's time includes its own neighbour search (it cannot take a graph);
-ours is reported without and with the vesin neighbour list ("ours" / "ours+nl").
+ours is reported without and with building the graph ("ours" / "ours+nl": neighbour list,
+batched for small molecules, conversion and collation).
 
     python benchmarks/bench_inference.py --threads 1 2 --json bench.json
 """
@@ -116,13 +117,13 @@ def time_pair(batch, threads: int, repeats: int, peer_python: str) -> tuple[floa
     """
     import torch
 
-    from irreps.data import atoms_to_graph, collate
+    from irreps.data import atoms_list_to_graphs, collate
     from irreps.models import build_model
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).eval()
-    build = lambda: collate([atoms_to_graph(a, HYPER["cutoff"], keys=None) for a in batch])  # noqa: E731
+    build = lambda: collate(atoms_list_to_graphs(batch, HYPER["cutoff"], keys=None))  # noqa: E731
     graph = build()
     ours = lambda: model(graph)["forces"].detach()  # noqa: E731
     ours_nl = lambda: model(build())["forces"].detach()  # noqa: E731

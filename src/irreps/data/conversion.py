@@ -11,7 +11,7 @@ import torch
 
 from irreps.data import keys as K
 from irreps.data.graph import AtomicGraph
-from irreps.data.neighbors import neighbor_list
+from irreps.data.neighbors import ALL_PAIRS_MAX_ATOMS, neighbor_list, open_boundary_pairs
 from irreps.data.reading import KeySpec, extract_fields, read_atoms, validate_atoms
 
 
@@ -52,14 +52,28 @@ def atoms_to_graph(
         ``info["config_type"]`` is a one-element list (``[None]`` when the structure has none,
         omitted when ``keys`` is ``None``).
     """
-    dtype = dtype or torch.get_default_dtype()
     validate_atoms(atoms, where)
+    edge_index, shifts, _ = neighbor_list(atoms.positions, atoms.cell.array, atoms.pbc, cutoff)
+    return _graph(atoms, edge_index, shifts, keys, required, dtype, where, fields)
+
+
+def _graph(
+    atoms: ase.Atoms,
+    edge_index: np.ndarray,
+    shifts: np.ndarray,
+    keys: KeySpec | None,
+    required: Collection[str],
+    dtype: torch.dtype | None,
+    where: str,
+    fields: Collection[str] | None,
+) -> AtomicGraph:
+    """:func:`atoms_to_graph` of a validated structure whose neighbour list is known."""
+    dtype = dtype or torch.get_default_dtype()
     values, info = extract_fields(atoms, keys, required, where, fields) if keys is not None else ({}, {})
     if keys is not None:
         info.setdefault(K.CONFIG_TYPE, None)
     cell = np.asarray(atoms.cell.array, dtype=np.float64)
     pbc = np.asarray(atoms.pbc, dtype=bool)
-    edge_index, shifts, _ = neighbor_list(atoms.positions, cell, pbc, cutoff)
     targets = {}
     for name, value in values.items():
         tensor = torch.as_tensor(value, dtype=dtype)
@@ -87,11 +101,25 @@ def atoms_list_to_graphs(
     source: str = "structures",
     fields: Collection[str] | None = None,
 ) -> list[AtomicGraph]:
-    """:func:`atoms_to_graph` for each frame; errors name ``source`` and the frame index."""
-    return [
-        atoms_to_graph(atoms, cutoff, keys, required, dtype, f"{source}, frame {n}", fields)
-        for n, atoms in enumerate(frames)
-    ]
+    """:func:`atoms_to_graph` for each frame; errors name ``source`` and the frame index.
+
+    The neighbour lists of all small open-boundary frames are found together in one vectorised
+    pass (:func:`~irreps.data.neighbors.open_boundary_pairs`); the graphs are the same as
+    :func:`atoms_to_graph`'s.
+    """
+    wheres = [f"{source}, frame {n}" for n in range(len(frames))]
+    for atoms, where in zip(frames, wheres):
+        validate_atoms(atoms, where)
+    small = [n for n, atoms in enumerate(frames) if not atoms.pbc.any() and len(atoms) <= ALL_PAIRS_MAX_ATOMS]
+    pairs = dict(zip(small, open_boundary_pairs([frames[n].positions for n in small], cutoff)))
+    graphs = []
+    for n, (atoms, where) in enumerate(zip(frames, wheres)):
+        if n in pairs:
+            edge_index, shifts = pairs[n], np.zeros((pairs[n].shape[1], 3))
+        else:
+            edge_index, shifts, _ = neighbor_list(atoms.positions, atoms.cell.array, atoms.pbc, cutoff)
+        graphs.append(_graph(atoms, edge_index, shifts, keys, required, dtype, where, fields))
+    return graphs
 
 
 def read_graphs(

@@ -177,16 +177,13 @@ class TensorEmbedding(torch.nn.Module):
     ) -> Tensor:
         """Species [N], edges [2, E], unit vectors [E, 3], basis [E_half, R], cutoff [E],
         basis at r = 0 [1, R] -> ``X`` [N, 9, C]."""
-        i, j = edge_index
         k = self.emb.num_embeddings
         table = self.pair_table()
-        zij = table.index_select(0, species[i] * k + species[j]) * fcut[:, None]
-        geometry = edge_components(unit)
-        edges = torch.arange(len(i), device=i.device)
-        parts = [
-            gather_scale_scatter(geometry[:, part, None], _expand(radial, pairing) * zij, edges, i, num_atoms)
-            for part, radial in zip(PARTS, _per_part(self.distance_proj, rbf))
-        ]
+        present, local = torch.unique(species, return_inverse=True)
+        if len(present) * num_atoms <= edge_index.shape[1]:
+            parts = self._grouped_sums(local, present, table, edge_index, unit, rbf, fcut, pairing, num_atoms)
+        else:
+            parts = self._edge_sums(species, table, edge_index, unit, rbf, fcut, pairing, num_atoms)
         # The self-loop i -> i (r = 0, no direction) contributes to the identity part only.
         self_radial = _per_part(self.distance_proj, rbf_self)[0]
         parts[0] = parts[0] + (math.sqrt(3.0) * self_radial * table.index_select(0, species * (k + 1)))[:, None, :]
@@ -194,6 +191,48 @@ class TensorEmbedding(torch.nn.Module):
         scaling = self.linears_scalar(self.init_norm(x.square().sum(1))).unflatten(1, (3, self.hidden_dim))
         parts = _mix_parts(self.linears_tensor, x)
         return torch.cat([part * scaling[:, p : p + 1] for p, part in enumerate(parts)], dim=1)
+
+    def _edge_sums(
+        self, species: Tensor, table: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, fcut: Tensor,
+        pairing: EdgePairing | None, num_atoms: int,
+    ) -> list[Tensor]:
+        """Neighbour sums of the I, A, S parts ``[N, 1|3|5, C]``, one ``[E, C]`` weight per part and edge."""
+        i, j = edge_index
+        zij = table.index_select(0, species[i] * self.emb.num_embeddings + species[j]) * fcut[:, None]
+        geometry = edge_components(unit)
+        edges = torch.arange(len(i), device=i.device)
+        return [
+            gather_scale_scatter(geometry[:, part, None], _expand(radial, pairing) * zij, edges, i, num_atoms)
+            for part, radial in zip(PARTS, _per_part(self.distance_proj, rbf))
+        ]
+
+    def _grouped_sums(
+        self, local: Tensor, present: Tensor, table: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor,
+        fcut: Tensor, pairing: EdgePairing | None, num_atoms: int,
+    ) -> list[Tensor]:
+        """The same sums as :meth:`_edge_sums`, reordered to touch ``[E, R + 1]`` instead of ``[E, C]``.
+
+        The radial projection is linear and the pair embedding depends on edge ij only through
+        the species of j, so ``sum_j g(u_ij) fcut_ij (W rbf_ij + b) T[s_i, s_j]`` is computed as
+        moments ``Q[i, s, :, r] = sum_{j of species s} g(u_ij) fcut_ij [rbf_ij, 1]_r``
+        ``[N, G, 9, R + 1]`` (G species present), one product with ``[W, b]`` and a sum over
+        ``s`` weighted by ``T[s_i, s]``. Chosen when ``G N <= E``.
+        """
+        i, j = edge_index
+        g, c = len(present), self.hidden_dim
+        moments = torch.cat((rbf, rbf.new_ones(len(rbf), 1)), dim=1)
+        weights = fcut[:, None] * _expand(moments, pairing)
+        edges = torch.arange(len(i), device=i.device)
+        geometry = edge_components(unit)[:, :, None]
+        q = gather_scale_scatter(geometry, weights, edges, i * g + local[j], num_atoms * g)  # [N G, 9, R + 1]
+        k = self.emb.num_embeddings
+        pair = table.view(k, k, c)[present[local]][:, present]  # [N, G, C]: T[s_i, s]
+        w, b = self.distance_proj.weight, self.distance_proj.bias
+        return [
+            (torch.matmul(q_part, torch.cat((w[p * c : (p + 1) * c], b[p * c : (p + 1) * c, None]), 1).T)
+             .view(num_atoms, g, size, c) * pair[:, :, None, :]).sum(1)
+            for p, (q_part, size) in enumerate(zip(q.split(PART_SIZES, dim=1), PART_SIZES))
+        ]
 
 
 class Interaction(torch.nn.Module):

@@ -21,6 +21,7 @@ Matrix products are done on the ``[..., 3, 3, C]`` form (``components_to_matrix`
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -78,16 +79,22 @@ def rank2_basis(dtype: torch.dtype | None = None, device: torch.device | None = 
     return b.to(dtype=dtype or torch.get_default_dtype(), device=device)
 
 
+@functools.lru_cache(maxsize=16)
+def _basis_matrices(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """``(B^T, B)`` for the ``[9, 9]`` basis matrix ``B`` (row k = component k), built once per dtype and device."""
+    with torch.inference_mode(False):  # a normal tensor even when first asked for under inference mode
+        basis = rank2_basis(dtype, device).reshape(9, 9)
+        return basis.T.contiguous(), basis
+
+
 def components_to_matrix(x: Tensor) -> Tensor:
     """``[..., 9, C]`` components to ``[..., 3, 3, C]`` matrices (channels last)."""
-    basis = rank2_basis(x.dtype, x.device).reshape(9, 9)
-    return torch.matmul(basis.T, x).unflatten(-2, (3, 3))
+    return torch.matmul(_basis_matrices(x.dtype, x.device)[0], x).unflatten(-2, (3, 3))
 
 
 def matrix_to_components(m: Tensor) -> Tensor:
     """``[..., 3, 3, C]`` matrices to ``[..., 9, C]`` components (projection on the basis)."""
-    basis = rank2_basis(m.dtype, m.device).reshape(9, 9)
-    return torch.matmul(basis, m.flatten(-3, -2))
+    return torch.matmul(_basis_matrices(m.dtype, m.device)[1], m.flatten(-3, -2))
 
 
 def edge_components(u: Tensor) -> Tensor:

@@ -150,28 +150,29 @@ class _Contraction(torch.autograd.Function):
         for r, n, d, j, p in mod.blocks:
             torch.mul(x1t[:, None, j : j + d], w[:, p : p + n, None], out=xw[:, r : r + n * d].view(z, n, d, c))
         m = mod._m(x2)
-        out = torch.bmm(m, xw).view(z, mod.dim_out * c).index_select(1, mod.perm_out)
+        y = torch.bmm(m, xw)
+        out = y.view(z, mod.dim_out * c).index_select(1, mod.perm_out)
         ctx.mod = mod
         ctx.save_for_backward(x1, x2, weight, x1t, w, m)
-        # kept outside the saved tensors: besides feeding the x2 gradient it is the backward's scratch
-        # space, overwritten there (its pages are already mapped; a fresh buffer this size costs more in
-        # page faults than the matmul that fills it)
-        ctx.xw = xw if any(ctx.needs_input_grad[:3]) else None
+        # kept outside the saved tensors: they are the backward's scratch space, overwritten there (their
+        # pages are already mapped; a fresh buffer this size costs more in page faults than the matmul
+        # that fills it); xw also feeds the x2 gradient
+        if any(ctx.needs_input_grad[:3]):
+            ctx.xw, ctx.y = xw, y
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         mod = ctx.mod
         x1, x2, weight, x1t, w, m = ctx.saved_tensors
-        xw = ctx.xw
         need1, need2, need_w = ctx.needs_input_grad[:3]
         if torch.is_grad_enabled():  # create_graph: differentiate a recorded re-run, so higher derivatives exist
             inputs = [t for t, need in zip((x1, x2, weight), (need1, need2, need_w)) if need]
             with torch.enable_grad():
                 grads = iter(torch.autograd.grad(mod.reference(x1, x2, weight), inputs, grad, create_graph=True))
             return next(grads) if need1 else None, next(grads) if need2 else None, next(grads) if need_w else None, None
-        z, c = grad.shape[0], mod.mul
-        gy = grad.index_select(1, mod.inv_perm_out).view(z, mod.dim_out, c)
+        z, c, xw = grad.shape[0], mod.mul, ctx.xw
+        gy = torch.index_select(grad, 1, mod.inv_perm_out, out=ctx.y.view(z, -1)).view(z, mod.dim_out, c)
         g1 = g2 = gw = None
         if need2:
             gm = torch.bmm(gy, xw.transpose(1, 2))  # [Z, D, R]

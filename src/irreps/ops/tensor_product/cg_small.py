@@ -36,7 +36,7 @@ class SmallChannelwiseProduct(torch.nn.Module):
     """``x1 (x) x2 -> out`` for small channel-wise products; see the module docstring for when it applies.
 
     Build it with :meth:`build`, which returns ``None`` when the product is not of this shape.
-    Buffers are float64 and cast on use.
+    The CG buffer is float64, cast on use.
 
     Parameters
     ----------
@@ -53,7 +53,7 @@ class SmallChannelwiseProduct(torch.nn.Module):
         comp1, comp_out = _starts([m.ir.dim for m in irreps_in1]), _starts([m.ir.dim for m in irreps_out])
         # rows grouped by input entry; within an entry, paths in weight order
         order = sorted(range(len(paths)), key=lambda k: (paths[k][0], k))
-        self.path_order = None if order == list(range(len(paths))) else order
+        self.reordered = order != list(range(len(paths)))
         self.blocks: list[tuple[int, int, int, int, int]] = []  # (row start, n paths, d, x1t start, path start)
         row, pos = 0, 0
         for e, mul_ir in enumerate(irreps_in1):
@@ -111,7 +111,7 @@ class SmallChannelwiseProduct(torch.nn.Module):
     def _weights(self, weight: Tensor) -> Tensor:
         """``[Z, P C]`` -> ``[Z, P, C]`` in row order (paths grouped by input entry)."""
         w = weight.reshape(weight.shape[0], self.num_paths, self.mul)
-        return w if self.path_order is None else w.index_select(1, self.order)
+        return w.index_select(1, self.order) if self.reordered else w
 
     def _m(self, x2: Tensor) -> Tensor:
         return (x2 @ self.cg.to(x2.dtype)).view(x2.shape[0], self.dim_out, self.rows)
@@ -187,7 +187,7 @@ class _Contraction(torch.autograd.Function):
                     torch.mul(te[:, :, 0], x1t[:, None, j], out=out_w)
                     for i in range(1, d):
                         out_w.addcmul_(te[:, :, i], x1t[:, None, j + i])
-                if mod.path_order is not None:
+                if mod.reordered:
                     gw = gw.index_select(1, mod.inv_order)
                 gw = gw.view(z, -1)
             if need1:  # g1t[z, (e, i), u] = sum_n t[z, (e, n, i), u] w[z, (e, n), u]

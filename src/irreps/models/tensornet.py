@@ -19,8 +19,10 @@ Parameters are laid out as in TorchMD-Net 3.1's ``TensorNet`` plus its ``Scalar`
 per-edge radial projections of the embedding are one ``Linear(num_rbf, 3C)``), so the counts
 agree. Internally tensors are kept as orthonormal components ``[N, 9, C]``
 (:mod:`irreps.ops.cartesian`), which is what makes message passing cheap; "norm" is the
-squared Frobenius norm ``tr(X^T X)`` as in the paper and the reference code.
-Edge vectors follow the library convention ``r_ij = pos[j] - pos[i] + shift``.
+squared Frobenius norm ``tr(X^T X)`` as in the paper and the reference code. The embedding
+sums moments of the radial basis per neighbour species instead of per-edge ``[E, C]`` weights
+(same result, see ``TensorEmbedding._grouped_sums``). Edge vectors follow the library
+convention ``r_ij = pos[j] - pos[i] + shift``.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=None,
                    help="train both models for this many epochs with a cosine decay (equal-epoch comparison; "
                         "--max-minutes stays a safety cap); default: plateau schedule until --max-minutes")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch order (the data split is fixed)")
     p.add_argument("--jobs", type=int, default=1,
                    help="train the models (2 per dataset) in this many processes at once, --threads each")
     p.add_argument("--datasets", nargs="+", choices=("acac", "ethanol"), default=["acac", "ethanol"])
@@ -125,7 +126,7 @@ def train_model(model, train, valid, loss: LossConfig, args, device, label: str)
         optim, epochs = OptimConfig(lr=args.lr, schedule="cosine", warmup_epochs=2, min_lr=args.lr / 100), args.epochs
     trainer = Trainer(
         model.to(device=device, dtype=torch.float32), cast(train), cast(valid), optim, loss,
-        RunConfig(epochs=epochs, max_minutes=args.max_minutes, progress=False),
+        RunConfig(epochs=epochs, max_minutes=args.max_minutes, progress=False, seed=args.seed),
         batch_size=args.batch_size, valid_batch_size=32, log=lambda line: print(f"  [{label}] {line}", flush=True),
     )
     trainer.fit()
@@ -149,7 +150,7 @@ def accuracy_job(name: str, with_head: bool, args: argparse.Namespace) -> dict:
     train, valid, test = load_dataset(name, args)
     norm = normalisation(train)
     elements = sorted({int(z) for g in train for z in g.atomic_numbers})
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     if with_head:
         model = tensornet(args, elements, True, shift=norm["shift"], scale=norm["scale"], hessian_scale=norm["hessian_scale"])
         loss, label = LossConfig(energy=1.0, forces=10.0, hessian=args.hessian_weight, hessian_eigen=args.eigen_weight), f"{name} E+F+H"

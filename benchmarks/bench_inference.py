@@ -1,16 +1,32 @@
-"""Energy + forces inference time: irreps TensorNet vs TorchMD-Net 3.1's TensorNet.
+"""Energy + forces inference time: irreps TensorNet vs TorchMD-Net, MACE and NequIP.
 
 Systems: acac (15 atoms) and 3BPA (27 atoms) from ../shared/data/botnet at batch 1 and 32,
 and periodic water boxes of ~400 and 1536 atoms at 1 g/cm^3 (built here with a fixed seed).
-Both models use the paper's hyperparameters (128 channels, 2 layers, 32 exp-normal radial
-functions, 5 Å cosine cutoff, O(3)), float32, random weights (timing does not depend on them).
+All models are float32 with random weights (timing does not depend on them):
 
-TorchMD-Net runs in its own virtualenv (``--peer-python``, default
-/work/venvs/tmdnet/bin/python) through a subprocess that re-runs this file in worker mode,
-so its pins never meet ours; its Warp kernels compile on the first call, which the warm-up
-excludes. TorchMD-Net's time includes its own neighbour search (it cannot take a graph);
-ours is reported without and with building the graph ("ours" / "ours+nl": neighbour list,
-batched for small molecules, conversion and collation).
+- ours and TorchMD-Net 3.1's TensorNet: the paper's hyperparameters (128 channels, 2 layers,
+  32 exp-normal radial functions, 5 Å cosine cutoff, O(3)).
+- MACE (mace-torch 0.3.16, ``ScaleShiftMACE``), the MACE-MP "small" setting: hidden irreps
+  128x0e (max_L = 0), edge spherical harmonics up to l = 3, correlation order 3,
+  2 interactions (RealAgnosticResidualInteractionBlock for both), 5 Å cutoff, 8 Bessel
+  functions with polynomial envelope p = 5, radial MLP [64, 64, 64], readout MLP 16x0e,
+  SiLU, elements H C N O, avg_num_neighbors 10.
+- NequIP (nequip 0.19.1, e3nn 0.6), its preset "S" (``PresetNequIPGNNModel``): 2 layers,
+  l_max = 1 without odd-parity copies (128x0e + 64x1o features; last layer 128x0e),
+  32-feature type embedding, radial MLP of depth 1 and width 128, 8 Bessel functions,
+  polynomial cutoff p = 6, 5 Å cutoff, types H C N O, avg_num_neighbors 10; eager mode.
+
+Each peer runs in its own virtualenv (pins clash: mace-torch wants e3nn 0.4.4) through a
+subprocess that re-runs this file in worker mode, kept alive and asked for one timed call at
+a time; a peer whose interpreter is missing or whose worker fails is skipped with a
+"[skip]" line. TorchMD-Net's Warp kernels compile on the first call, which the warm-up
+excludes. Every peer's time includes building its own graph from the same atoms:
+TorchMD-Net's neighbour search inside the model (it cannot take a graph), MACE's
+``config_from_atoms`` + ``AtomicData.from_config`` (its neighbour list) + batching, as its
+ASE calculator does; NequIP's ``from_ase`` + type mapping + its default (matscipy)
+``NeighborListTransform`` + ``batched_from_list``, as its ASE calculator does. Ours is
+reported without and with building the graph ("ours" / "ours+nl": neighbour list, batched
+for small molecules, conversion and collation); ratios are peer time / ours+nl time.
 
     python benchmarks/bench_inference.py --threads 1 2 --json bench.json
 """
@@ -31,6 +47,8 @@ import numpy as np
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "botnet"
 PEER_PYTHON = "/work/venvs/tmdnet/bin/python"
+MACE_PYTHON = "/work/venvs/mace/bin/python"
+NEQUIP_PYTHON = "/work/venvs/nequip/bin/python"
 HYPER = dict(hidden_dim=128, num_layers=2, num_rbf=32, cutoff=5.0)
 ELEMENTS = (1, 6, 7, 8)
 
@@ -75,20 +93,13 @@ def _timed(fn) -> float:
     return 1e3 * (time.perf_counter() - start)
 
 
-class Peer:
-    """TorchMD-Net in its own interpreter, kept alive and asked for one timed call at a time."""
+class PeerProcess:
+    """One peer in its own interpreter, kept alive and asked for one timed call at a time."""
 
-    def __init__(self, batch, threads: int, peer_python: str, tmp: str):
-        path = Path(tmp) / "batch.npz"
-        np.savez(
-            path,
-            z=np.concatenate([a.numbers for a in batch]),
-            pos=np.concatenate([a.positions for a in batch]),
-            batch=np.concatenate([np.full(len(a), k) for k, a in enumerate(batch)]),
-            box=np.asarray(batch[0].cell) if batch[0].pbc.all() else np.zeros((0, 3)),
-        )
+    def __init__(self, name: str, python: str, path: Path, threads: int):
+        self.name = name
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        cmd = [peer_python, __file__, "--peer-worker", str(path), "--threads", str(threads)]
+        cmd = [python, __file__, "--peer-worker", str(path), "--peer", name, "--threads", str(threads)]
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self._read_until(lambda line: line == "ready")
 
@@ -97,7 +108,7 @@ class Peer:
         for line in self.process.stdout:
             if accept(line.strip()):
                 return line.strip()
-        raise RuntimeError("TorchMD-Net worker stopped (see its stderr above)")
+        raise RuntimeError(f"{self.name} worker stopped (see its stderr above)")
 
     def call_ms(self) -> float:
         self.process.stdin.write("run\n")
@@ -105,15 +116,38 @@ class Peer:
         return float(self._read_until(lambda line: line.startswith("ms ")).split()[1])
 
     def close(self) -> None:
-        self.process.stdin.close()
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
         self.process.wait()
 
 
-def time_pair(batch, threads: int, repeats: int, peer_python: str) -> tuple[float, float, float | None]:
-    """Median ms of ours (model only), ours with neighbour list, and TorchMD-Net, interleaved.
+def start_peers(peers, batch, threads: int, tmp: str) -> dict[str, PeerProcess]:
+    """Start every peer (name, python, builder) on the batch; a failing one is reported and left out."""
+    path = Path(tmp) / "batch.npz"
+    np.savez(
+        path,
+        z=np.concatenate([a.numbers for a in batch]),
+        pos=np.concatenate([a.positions for a in batch]),
+        batch=np.concatenate([np.full(len(a), k) for k, a in enumerate(batch)]),
+        box=np.asarray(batch[0].cell) if batch[0].pbc.all() else np.zeros((0, 3)),
+    )
+    running = {}
+    for name, python, _ in peers:
+        try:
+            running[name] = PeerProcess(name, python, path, threads)
+        except (OSError, RuntimeError) as error:
+            print(f"[skip] {name}: {error}", flush=True)
+    return running
 
-    Calls alternate (ours, ours+nl, peer) after two warm-up rounds, so load on a shared
-    machine hits all three alike.
+
+def time_all(batch, threads: int, repeats: int, peers) -> dict[str, float]:
+    """Median ms of ours (model only), ours with neighbour list and each peer, interleaved.
+
+    Calls alternate (ours, ours+nl, peer 1, peer 2, ...) after two warm-up rounds, so load
+    on a shared machine hits all alike. Keys: "ours", "ours+nl" and the peers' names; a
+    peer that fails is reported with "[skip]" and absent from the result.
     """
     import torch
 
@@ -125,22 +159,26 @@ def time_pair(batch, threads: int, repeats: int, peer_python: str) -> tuple[floa
     model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).eval()
     build = lambda: collate(atoms_list_to_graphs(batch, HYPER["cutoff"], keys=None))  # noqa: E731
     graph = build()
-    ours = lambda: model(graph)["forces"].detach()  # noqa: E731
-    ours_nl = lambda: model(build())["forces"].detach()  # noqa: E731
-    times: dict[str, list[float]] = {"ours": [], "ours_nl": [], "peer": []}
+    calls = {"ours": lambda: _timed(lambda: model(graph)["forces"].detach()),
+             "ours+nl": lambda: _timed(lambda: model(build())["forces"].detach())}
+    times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        peer = Peer(batch, threads, peer_python, tmp) if Path(peer_python).exists() else None
+        running = start_peers(peers, batch, threads, tmp)
+        calls.update({name: peer.call_ms for name, peer in running.items()})
         for round_ in range(repeats + 2):
-            sample = {"ours": _timed(ours), "ours_nl": _timed(ours_nl)}
-            if peer is not None:
-                sample["peer"] = peer.call_ms()
-            if round_ >= 2:
-                for key, value in sample.items():
-                    times[key].append(value)
-        if peer is not None:
+            for name, call in list(calls.items()):
+                try:
+                    value = call()
+                except (OSError, RuntimeError, ValueError) as error:
+                    print(f"[skip] {name}: {error}", flush=True)
+                    del calls[name]
+                    times.pop(name, None)
+                    continue
+                if round_ >= 2:
+                    times.setdefault(name, []).append(value)
+        for peer in running.values():
             peer.close()
-    median = {k: statistics.median(v) if v else None for k, v in times.items()}
-    return median["ours"], median["ours_nl"], median["peer"]
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _peer_model(max_z: int, box, precision: int):
@@ -160,22 +198,106 @@ def _peer_model(max_z: int, box, precision: int):
     return create_model(args).eval()
 
 
-def peer_worker(path: str, threads: int) -> None:
-    """Runs inside TorchMD-Net's virtualenv: answer each "run" line with one call's ms."""
+def _tmdnet_call(data, threads: int):
+    """TorchMD-Net: its model takes (z, pos, batch) and searches neighbours itself."""
     import torch
 
-    torch.set_num_threads(threads)
-    data = np.load(path)
     box = torch.tensor(data["box"], dtype=torch.float32) if data["box"].size else None
     z = torch.tensor(data["z"], dtype=torch.long)
     model = _peer_model(int(z.max()) + 1, box, 32)
     pos = torch.tensor(data["pos"], dtype=torch.float32)
     batch = torch.tensor(data["batch"], dtype=torch.long)
-    model(z, pos, batch)  # Warp kernels compile here, outside the timing
+    return lambda: model(z, pos, batch)[1].detach()
+
+
+def _atoms_from(data) -> list:
+    """The batch's structures back as ase.Atoms (for peers that build their own graphs)."""
+    import ase
+
+    periodic = bool(data["box"].size)
+    return [
+        ase.Atoms(numbers=data["z"][data["batch"] == k], positions=data["pos"][data["batch"] == k],
+                  cell=data["box"] if periodic else None, pbc=periodic)
+        for k in range(int(data["batch"].max()) + 1)
+    ]
+
+
+def _mace_call(data, threads: int):
+    """MACE-MP "small"-like ScaleShiftMACE (see the module docstring); graph built per call."""
+    # e3nn 0.4.4 (pinned by mace-torch) pickles a slice in its constants, which torch >= 2.6's
+    # weights-only torch.load refuses; mace sets this itself, but only if imported before e3nn.
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    import torch
+    from e3nn import o3
+    from mace import data as mace_data, modules
+    from mace.tools import torch_geometric, utils
+
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(0)
+    block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
+    model = modules.ScaleShiftMACE(
+        r_max=5.0, num_bessel=8, num_polynomial_cutoff=5, max_ell=3, interaction_cls=block,
+        interaction_cls_first=block, num_interactions=2, num_elements=len(ELEMENTS),
+        hidden_irreps=o3.Irreps("128x0e"), MLP_irreps=o3.Irreps("16x0e"),
+        atomic_energies=np.zeros(len(ELEMENTS)), avg_num_neighbors=10.0, atomic_numbers=list(ELEMENTS),
+        correlation=3, gate=torch.nn.functional.silu, radial_MLP=[64, 64, 64], radial_type="bessel",
+        atomic_inter_scale=1.0, atomic_inter_shift=0.0,
+    ).eval()
+    z_table = utils.AtomicNumberTable(list(ELEMENTS))
+    atoms = _atoms_from(data)
+
+    def call():
+        graphs = [mace_data.AtomicData.from_config(mace_data.config_from_atoms(a), z_table=z_table, cutoff=5.0)
+                  for a in atoms]
+        loader = torch_geometric.dataloader.DataLoader(graphs, batch_size=len(graphs), shuffle=False)
+        return model(next(iter(loader)).to_dict(), compute_force=True)["forces"].detach()
+
+    return call
+
+
+def _nequip_call(data, threads: int):
+    """NequIP preset "S" (see the module docstring); graph built per call as its ASE calculator does."""
+    from nequip.data import AtomicDataDict, from_ase
+    from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper, NeighborListTransform
+    from nequip.model import PresetNequIPGNNModel
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state()
+    types = ["H", "C", "N", "O"]
+    model = PresetNequIPGNNModel(preset="S", seed=0, model_dtype="float32", type_names=types, r_max=5.0,
+                                 avg_num_neighbors=10.0).eval()
+    transforms = [ChemicalSpeciesToAtomTypeMapper(model_type_names=types), NeighborListTransform(r_max=5.0)]
+    atoms = _atoms_from(data)
+
+    def frame(structure):
+        out = from_ase(structure)
+        for transform in transforms:
+            out = transform(out)
+        return out
+
+    return lambda: model(AtomicDataDict.batched_from_list([frame(a) for a in atoms]))["forces"].detach()
+
+
+def peer_table(args) -> list[tuple[str, str, object]]:
+    """(name, python of its virtualenv, builder of its timed call) for every peer."""
+    return [("tmdnet", args.peer_python, _tmdnet_call), ("mace", args.mace_python, _mace_call),
+            ("nequip", args.nequip_python, _nequip_call)]
+
+
+def peer_worker(path: str, builder, threads: int) -> None:
+    """Runs inside a peer's virtualenv: answer each "run" line with one call's ms."""
+    import warnings
+
+    import torch
+
+    warnings.filterwarnings("ignore")  # peers' deprecation notices would drown the table
+    torch.set_num_threads(threads)
+    call = builder(np.load(path), threads)
+    call()  # first-call compilation and caches, outside the timing
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() == "run":
-            print("ms", _timed(lambda: model(z, pos, batch)[1].detach()), flush=True)
+            print("ms", _timed(call), flush=True)
 
 
 def peer_export(path: str) -> None:
@@ -234,41 +356,46 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--systems", nargs="*", help="subset of system names, e.g. '3bpa x32'")
     parser.add_argument("--peer-python", default=PEER_PYTHON, help="python of TorchMD-Net's virtualenv")
+    parser.add_argument("--mace-python", default=MACE_PYTHON, help="python of MACE's virtualenv")
+    parser.add_argument("--nequip-python", default=NEQUIP_PYTHON, help="python of NequIP's virtualenv")
     parser.add_argument("--json", help="write one record per (system, impl, threads) here")
     parser.add_argument("--check", action="store_true", help="first check both give the same forces for the same weights")
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--peer", help=argparse.SUPPRESS)
     parser.add_argument("--peer-export", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    peers = peer_table(args)
     if args.peer_worker:
-        peer_worker(args.peer_worker, args.threads[0])
+        peer_worker(args.peer_worker, {name: builder for name, _, builder in peers}[args.peer], args.threads[0])
         return
     if args.peer_export:
         peer_export(args.peer_export)
         return
     if args.check:
         check_against_peer(args.peer_python)
-    records = []
-    header = f"{'system':12s} {'thr':>3s} {'atoms':>6s} {'ours ms':>9s} {'ours+nl':>9s} {'tmdnet ms':>10s} " \
-             f"{'ours us/at':>10s} {'tmd us/at':>10s} {'speed-up':>8s}"
+    for name, python, _ in peers:
+        if not Path(python).exists():
+            print(f"[skip] {name}: no interpreter at {python} (its virtualenv is missing)")
+    peers = [peer for peer in peers if Path(peer[1]).exists()]
+    header = f"{'system':12s} {'thr':>3s} {'atoms':>6s} {'ours ms':>9s} {'ours+nl':>9s} {'ours us/at':>10s}" + "".join(
+        f" {name + ' ms':>10s} {name[:4] + ' us/at':>10s} {name[:4] + '/ours':>9s}" for name, _, _ in peers)
     print(header)
     print("-" * len(header))
+    records = []
     for name, batch in systems():
         if args.systems and name not in args.systems:
             continue
         atoms = sum(len(a) for a in batch)
         for threads in args.threads:
-            ours, ours_nl, peer = time_pair(batch, threads, args.repeats, args.peer_python)
-            peer_text = f"{peer:10.1f}" if peer else f"{'n/a':>10s}"
-            peer_us = f"{1e3 * peer / atoms:10.0f}" if peer else f"{'n/a':>10s}"
-            ratio = f"{peer / ours_nl:7.2f}x" if peer else f"{'n/a':>8s}"
-            print(f"{name:12s} {threads:3d} {atoms:6d} {ours:9.1f} {ours_nl:9.1f} {peer_text} "
-                  f"{1e3 * ours_nl / atoms:10.0f} {peer_us} {ratio}", flush=True)
+            ms = time_all(batch, threads, args.repeats, peers)
+            row = f"{name:12s} {threads:3d} {atoms:6d} {ms['ours']:9.1f} {ms['ours+nl']:9.1f} {1e3 * ms['ours+nl'] / atoms:10.0f}"
+            for peer, _, _ in peers:
+                row += (f" {ms[peer]:10.1f} {1e3 * ms[peer] / atoms:10.0f} {ms[peer] / ms['ours+nl']:8.2f}x"
+                        if peer in ms else f" {'n/a':>10s} {'n/a':>10s} {'n/a':>9s}")
+            print(row, flush=True)
             common = dict(system=name, atoms=atoms, batch=len(batch), threads=threads)
-            records.append(dict(common, impl="irreps", ms_per_call=ours))
-            records.append(dict(common, impl="irreps+neighbour_list", ms_per_call=ours_nl))
-            if peer:
-                records.append(dict(common, impl="torchmd-net", ms_per_call=peer))
-    print("speed-up = TorchMD-Net time / ours+nl time (both include the neighbour search)")
+            records += [dict(common, impl=impl, ms_per_call=value) for impl, value in ms.items()]
+    print("us/at = microseconds per atom; peer/ours = peer time / ours+nl time (both build their graph)")
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1))
 

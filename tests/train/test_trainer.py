@@ -55,8 +55,11 @@ def test_resume_continues_bitwise(tmp_path, schedule):
     """3 epochs in one go == 1 epoch, stop (time limit), resume for the remaining 2 (float64)."""
     common = TINY + schedule + ["run.dtype=float64", "run.epochs=3"]
     whole = train(load_config(None, common), tmp_path / "whole", log=_quiet)
-    stopped = train(load_config(None, common + ["run.max_minutes=1e-9"]), tmp_path / "split", log=_quiet)
+    lines: list[str] = []
+    stopped = train(load_config(None, common + ["run.max_minutes=1e-9"]), tmp_path / "split", log=lines.append)
     assert len(stopped.history) == 1
+    stop = next(line for line in lines if line.startswith("stopping after epoch 1"))
+    assert ("cosine decay was at epoch 1 of 3" in stop) == ("optim.schedule=cosine" in schedule)
     resumed = train(load_config(None, common), tmp_path / "split", resume=True, log=_quiet)
 
     drop_time = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731

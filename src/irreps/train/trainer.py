@@ -177,9 +177,16 @@ class Trainer:
             self._write_epoch(improved, stopping=out_of_time)
             self.log(self._summary(row, improved))
             if out_of_time:
-                self.log(f"stopping after epoch {self.epoch}: run.max_minutes={minutes} reached")
+                self.log(f"stopping after epoch {self.epoch}: run.max_minutes={minutes} reached{self._unfinished_decay()}")
                 break
         return self.history
+
+    def _unfinished_decay(self) -> str:
+        """A hint when the time limit cut a cosine decay short (the rate is still high)."""
+        if self.optim_config.schedule != "cosine" or self.epoch >= self.run_config.epochs:
+            return ""
+        return (f"; the cosine decay was at epoch {self.epoch} of {self.run_config.epochs} (lr "
+                f"{self.schedule.current_lr():.2e}): lower run.epochs so that it ends within run.max_minutes")
 
     def averaged_weights(self) -> dict[str, torch.Tensor]:
         """The model's state dict with the EMA parameters in place (a detached copy)."""

@@ -123,13 +123,10 @@ def edge_components(u: Tensor) -> Tensor:
 
 def _matmul_kernel(pairs: tuple[tuple[Tensor, Tensor], ...]) -> Tensor:
     """``sum_k x_k @ y_k`` per channel, accumulated into one buffer (3 ops per product)."""
-    out = None
-    for x, y in pairs:
-        for k in range(3):
-            if out is None:
-                out = x[..., :, 0, None, :] * y[..., None, 0, :, :]
-            else:
-                out.addcmul_(x[..., :, k, None, :], y[..., None, k, :, :])
+    terms = [(x[..., :, k, None, :], y[..., None, k, :, :]) for x, y in pairs for k in range(3)]
+    out = terms[0][0] * terms[0][1]
+    for a, b in terms[1:]:
+        out.addcmul_(a, b)
     return out
 
 

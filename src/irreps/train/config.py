@@ -159,8 +159,8 @@ class LossConfig:
     (forces [N, 3], stress [G, 3, 3], dipole [G, 3], Hessian blocks); ``hessian_eigen`` the
     reference Hessian eigenvalues with the predicted curvature along their eigenvectors
     (the eigenvalue-aware term, see :mod:`irreps.train.losses`). The default 10:1 of
-    energy per atom to forces is about the ratio of TensorNet's published recipe (0.05:0.95 on
-    total energies) for a ~15-atom molecule. ``kind`` ``huber``
+    energy per atom to forces is the ratio of MACE's default second (SWA) stage; TorchMD-Net's
+    TensorNet rMD17 example weighs total-energy and force errors equally (N^2:1 per atom). ``kind`` ``huber``
     uses ``huber_delta`` (in the units of each term).
     """
 

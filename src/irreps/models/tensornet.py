@@ -163,15 +163,6 @@ class TensorNet(EnergyModel):
         invariants = torch.cat([part.square().sum(1) for part in x.split(PART_SIZES, dim=1)], dim=-1)
         return self.act(self.linear(self.out_norm(invariants)))
 
-    def _isolated_raw(self, rbf_self: Tensor) -> Tensor:
-        """Network output of each element as an atom without neighbours, ``[K]``."""
-        k = len(self.elements)
-        species = torch.arange(k, device=rbf_self.device)
-        empty = rbf_self.new_zeros(0)
-        no_edges = torch.zeros(2, 0, dtype=torch.long, device=rbf_self.device)
-        x = self._tensors(species, no_edges, rbf_self.new_zeros(0, 3), rbf_self[:0], empty, empty, None, rbf_self)
-        return self.energy_mlp(self._scalars(x)).squeeze(-1)
-
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool
     ) -> dict[str, Tensor]:
@@ -185,11 +176,16 @@ class TensorNet(EnergyModel):
         pairing = pair_reverse_edges(graph.edge_index, graph.shifts)
         half = length if pairing is None else length.index_select(0, pairing.canonical)
         rbf_self = self.radial(length.new_zeros(1))
-        x = self._tensors(species, graph.edge_index, unit, self.radial(half), length, half, pairing, rbf_self)
+        # One extra atom per element, without neighbours, rides along in the same pass: the
+        # network's value for it is subtracted, so an isolated atom gets exactly its E0 (plus
+        # shift), the right dissociation limit. (Edges never touch these rows.)
+        n = len(species)
+        with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
+        x = self._tensors(with_isolated, graph.edge_index, unit, self.radial(half), length, half, pairing, rbf_self)
         scalars = self._scalars(x)
-        # Subtract the network's value for an atom without neighbours, so such an atom gets
-        # exactly its E0 (plus shift): the right dissociation limit.
-        raw = self.energy_mlp(scalars).squeeze(-1) - self._isolated_raw(rbf_self)[species]
+        values = self.energy_mlp(scalars).squeeze(-1)
+        raw = values[:n] - values[n:].index_select(0, species)
+        x, scalars = x[:n], scalars[:n]
         out = {"node_energy": self.readout(raw, species)}
         needs_matrices = return_features or self.polarizability_head is not None
         if needs_matrices:

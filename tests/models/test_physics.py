@@ -23,6 +23,7 @@ SMALL_CONFIGS = {
     "tensornet": dict(
         elements=[1, 6, 8], hidden_dim=8, num_layers=2, num_rbf=6, cutoff=3.0,
         e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=0.0, dipole=True, polarizability=True,
+        direct_forces=True,
     ),
 }
 EXEMPT = {
@@ -77,6 +78,11 @@ def _transform(graph: AtomicGraph, rotation: torch.Tensor, translation: torch.Te
     )
 
 
+def _heads(model: torch.nn.Module) -> dict[str, bool]:
+    """Keyword arguments asking for the outputs of optional heads the model has."""
+    return {"direct_forces": True} if getattr(model, "direct_force_head", None) is not None else {}
+
+
 def _random_orthogonal(generator: torch.Generator, proper: bool) -> torch.Tensor:
     q, r = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
     q = q * torch.sign(torch.diagonal(r))
@@ -96,10 +102,12 @@ def test_o3_equivariance(name, proper, generator):
     graph = collate([_graph(_molecule(1)), _graph(_box(2))])
     rotation = _random_orthogonal(generator, proper)
     shift = torch.randn(3, generator=generator, dtype=torch.float64)
-    out = model(graph, compute_stress=False)
-    moved = model(_transform(graph, rotation, shift))
+    out = model(graph, compute_stress=False, **_heads(model))
+    moved = model(_transform(graph, rotation, shift), **_heads(model))
     torch.testing.assert_close(moved["energy"], out["energy"], atol=1e-10, rtol=0)
     torch.testing.assert_close(moved["forces"], out["forces"] @ rotation.T, atol=1e-10, rtol=0)
+    if "direct_forces" in out:
+        torch.testing.assert_close(moved["direct_forces"], out["direct_forces"] @ rotation.T, atol=1e-10, rtol=0)
     if "dipole" in out:
         torch.testing.assert_close(moved["dipole"], out["dipole"] @ rotation.T, atol=1e-10, rtol=0)
     if "polarizability" in out:
@@ -121,9 +129,11 @@ def test_permutation_invariance(name, generator):
         graph, positions=graph.positions[perm], atomic_numbers=graph.atomic_numbers[perm],
         edge_index=inverse[graph.edge_index],
     )
-    out, out_p = model(graph), model(permuted)
+    out, out_p = model(graph, **_heads(model)), model(permuted, **_heads(model))
     torch.testing.assert_close(out_p["energy"], out["energy"], atol=1e-10, rtol=0)
     torch.testing.assert_close(out_p["forces"], out["forces"][perm], atol=1e-10, rtol=0)
+    if "direct_forces" in out:
+        torch.testing.assert_close(out_p["direct_forces"], out["direct_forces"][perm], atol=1e-10, rtol=0)
     torch.testing.assert_close(out_p["node_energy"], out["node_energy"][perm], atol=1e-10, rtol=0)
 
 

@@ -48,6 +48,10 @@ def test_bad_values_fail_before_training():
         load_config(None, ["loss.energy=0", "loss.forces=0"])
     with pytest.raises(ValueError, match="expected an integer"):
         load_config(None, ["run.epochs=2.5"])
+    with pytest.raises(ValueError, match="direct_forces_epochs must be >= 0"):
+        load_config(None, ["loss.direct_forces_epochs=-1"])
+    with pytest.raises(ValueError, match="needs a force term"):
+        load_config(None, ["loss.forces=0", "loss.direct_forces_epochs=3"])
 
 
 def test_overrides_parse_yaml_values():

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
+from irreps.models.force_head import DirectForceHead
 from irreps.models.heads import DipoleHead, PolarizabilityHead
 from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.models.registry import register_model
@@ -74,6 +75,10 @@ class TensorNetConfig:
     dipole, polarizability : bool
         Enable the response heads (outputs ``dipole`` [G, 3], ``charges`` [N],
         ``polarizability`` [G, 3, 3]).
+    direct_forces : bool
+        Enable the direct (non-conservative) force head, output ``direct_forces`` [N, 3]
+        when the model is called with ``direct_forces=True``; used to pre-train cheaply
+        (:mod:`irreps.models.force_head`). Conservative ``forces`` are unaffected.
     hessian_head : bool
         Enable the direct (HIP) Hessian head: output ``hessian``, per-structure 3N x 3N
         blocks flattened row-major and concatenated (eV/Å^2), molecules only.
@@ -93,6 +98,7 @@ class TensorNetConfig:
     shift: float = 0.0
     dipole: bool = False
     polarizability: bool = False
+    direct_forces: bool = False
     hessian_head: bool = False
     hessian: HessianHeadConfig = HessianHeadConfig()
 
@@ -143,6 +149,9 @@ class TensorNet(EnergyModel):
         self.dipole_head = DipoleHead(c, c, config.activation) if config.dipole else None
         self.polarizability_head = PolarizabilityHead(c) if config.polarizability else None
         self.hessian_head = HessianHead(c, c, config.hessian) if config.hessian_head else None
+        self.direct_force_head = (
+            DirectForceHead(c, config.num_rbf, c, config.activation) if config.direct_forces else None
+        )
 
     def _tensors(
         self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, length: Tensor, half: Tensor,
@@ -164,7 +173,8 @@ class TensorNet(EnergyModel):
         return self.act(self.linear(self.out_norm(invariants)))
 
     def atomic_outputs(
-        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool
+        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
+        direct_forces: bool = False,
     ) -> dict[str, Tensor]:
         species = self.element_index(graph.atomic_numbers)
         i, j = graph.edge_index
@@ -181,12 +191,18 @@ class TensorNet(EnergyModel):
         # shift), the right dissociation limit. (Edges never touch these rows.)
         n = len(species)
         with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
-        x = self._tensors(with_isolated, graph.edge_index, unit, self.radial(half), length, half, pairing, rbf_self)
+        rbf = self.radial(half)
+        x = self._tensors(with_isolated, graph.edge_index, unit, rbf, length, half, pairing, rbf_self)
         scalars = self._scalars(x)
         values = self.energy_mlp(scalars).squeeze(-1)
         raw = values[:n] - values[n:].index_select(0, species)
         x, scalars = x[:n], scalars[:n]
         out = {"node_energy": self.readout(raw, species)}
+        if direct_forces:
+            edge_rbf = rbf if pairing is None else rbf.index_select(0, pairing.expand)
+            fcut = cosine_cutoff(length, self.cutoff)
+            forces = self.direct_force_head(scalars, graph.edge_index, unit, edge_rbf, fcut)
+            out["direct_forces"] = self.config.scale * forces
         needs_matrices = return_features or self.polarizability_head is not None
         if needs_matrices:
             parts = {name: torch.zeros_like(x) for name in "IAS"}

@@ -47,6 +47,7 @@ class EnergyModel(torch.nn.Module):
         compute_stress: bool = False,
         compute_hessian: bool = False,
         return_features: bool = False,
+        direct_forces: bool = False,
     ) -> dict[str, Tensor]:
         """Predict energies (and derivatives) of every structure in ``graph``.
 
@@ -64,9 +65,17 @@ class EnergyModel(torch.nn.Module):
             (a Hessian head) keeps its own prediction and skips autograd.
         return_features : bool
             Add the model's final per-atom features (see the subclass).
+        direct_forces : bool
+            Add ``direct_forces`` [N, 3] from the model's non-conservative force head
+            (``self.direct_force_head``; see :mod:`irreps.models.force_head`).
         """
         if not torch.isfinite(graph.positions).all():
             raise ValueError("graph positions contain NaN or infinite values")
+        if direct_forces and getattr(self, "direct_force_head", None) is None:
+            raise ValueError(
+                f"{type(self).__name__} has no direct force head: build it with direct_forces enabled "
+                "(irreps train: model.options.direct_forces: true)"
+            )
         need_positions = compute_forces or compute_hessian
         need_grad = need_positions or compute_stress
         context = torch.enable_grad() if need_grad else contextlib.nullcontext()
@@ -75,7 +84,8 @@ class EnergyModel(torch.nn.Module):
                 graph.positions, graph.shifts, graph.batch, graph.edge_index[0], graph.num_graphs,
                 need_positions, compute_stress,
             )
-            out = self.atomic_outputs(graph, positions, shifts, return_features)
+            extra = {"direct_forces": True} if direct_forces else {}
+            out = self.atomic_outputs(graph, positions, shifts, return_features, **extra)
             out["energy"] = sum_per_structure(out["node_energy"], graph.batch, graph.num_graphs)
             if need_grad:
                 compute_hessian = compute_hessian and "hessian" not in out

@@ -36,9 +36,15 @@ class WeightedLoss:
     kind : "mse" or "huber"
     huber_delta : float
         Transition point of the Huber penalty, in the units of each term.
+    direct_forces : bool
+        Compare the reference forces with the model's ``direct_forces`` (its
+        non-conservative head, no second derivative in training) instead of ``-dE/dx``.
     """
 
-    def __init__(self, weights: dict[str, float], kind: Literal["mse", "huber"] = "mse", huber_delta: float = 0.01):
+    def __init__(
+        self, weights: dict[str, float], kind: Literal["mse", "huber"] = "mse", huber_delta: float = 0.01,
+        direct_forces: bool = False,
+    ):
         unknown = sorted(set(weights) - set(LOSS_FIELDS))
         if unknown:
             raise ValueError(f"no loss term for {', '.join(unknown)}; known: {', '.join(LOSS_FIELDS)}")
@@ -49,6 +55,7 @@ class WeightedLoss:
             raise ValueError("every loss weight is 0: nothing to train")
         self.kind = kind
         self.huber_delta = huber_delta
+        self.direct_forces = direct_forces and "forces" in self.weights
 
     def prediction_flags(self) -> dict[str, bool]:
         """Keyword arguments asking the model for the derivatives this loss compares.
@@ -56,7 +63,10 @@ class WeightedLoss:
         ``compute_hessian`` is only passed when a Hessian term is weighted, so models without
         Hessians keep the plain ``(graph, compute_forces, compute_stress)`` signature.
         """
-        flags = {"compute_forces": "forces" in self.weights, "compute_stress": "stress" in self.weights}
+        flags = {"compute_forces": "forces" in self.weights and not self.direct_forces,
+                 "compute_stress": "stress" in self.weights}
+        if self.direct_forces:
+            flags["direct_forces"] = True
         if "hessian" in self.weights or "hessian_eigen" in self.weights:
             flags["compute_hessian"] = True
         return flags
@@ -88,9 +98,10 @@ class WeightedLoss:
             source = "hessian" if name == "hessian_eigen" else name
             if source not in graph.targets:
                 raise ValueError(f"loss.{name} has a non-zero weight but the data has no '{source}' values")
-            if source not in pred:
-                raise ValueError(f"loss.{name} has a non-zero weight but the model does not predict '{source}'")
-            p, r = pred[source], graph.targets[source]
+            predicted = "direct_forces" if name == "forces" and self.direct_forces else source
+            if predicted not in pred:
+                raise ValueError(f"loss.{name} has a non-zero weight but the model does not predict '{predicted}'")
+            p, r = pred[predicted], graph.targets[source]
             if name == "hessian_eigen":
                 r, p = projected_eigenvalues(p, r.to(p.dtype), graph.atoms_per_graph())
             if name == "energy":

@@ -79,8 +79,8 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
 
     Fields the architecture's config declares and the user left out are set from the data:
     ``elements``, ``e0s`` (in ``elements`` order), ``shift`` (mean per-atom energy after E0),
-    ``scale`` (RMS force, or the per-atom energy spread without forces) and ``cutoff``
-    (``data.cutoff``).
+    ``scale`` (RMS force, or the per-atom energy spread without forces), ``cutoff``
+    (``data.cutoff``) and ``direct_forces`` (on when ``loss.direct_forces_epochs`` > 0).
     """
     stats = data.statistics
     missing = sorted(set(stats.elements) - set(data.e0s))
@@ -88,12 +88,17 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
         raise ValueError(f"no E0 for atomic numbers {missing}: add them to data.isolated_atoms_file")
     declared = {f.name for f in dataclasses.fields(model_entry(config.model.name).config_cls)}
     scale = stats.forces_rms if stats.forces_rms else stats.energy_per_atom_std
+    if config.loss.direct_forces_epochs and "direct_forces" not in declared:
+        raise ValueError(
+            f"loss.direct_forces_epochs needs a model with a direct force head; {config.model.name} has none"
+        )
     derived = {
         "elements": list(stats.elements),
         "e0s": [data.e0s[z] for z in stats.elements],
         "shift": stats.energy_shift,
         "scale": scale if scale > 0 else 1.0,
         "cutoff": config.data.cutoff,
+        "direct_forces": config.loss.direct_forces_epochs > 0,
     }
     options = dict(config.model.options)
     for name, value in derived.items():

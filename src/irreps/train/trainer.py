@@ -90,6 +90,8 @@ class Trainer:
         self.model = model
         self.optim_config, self.run_config = optim, run
         self.loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta)
+        self.direct_loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta, direct_forces=True)
+        self.direct_forces_epochs = loss.direct_forces_epochs
         self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed)
         self.valid_loader = GraphLoader(valid_set, valid_batch_size)
         self.optimizer = build_optimizer(model, optim)
@@ -111,14 +113,18 @@ class Trainer:
 
     # -- one epoch -----------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
-        """One pass over the shuffled training set; mean loss and terms over its batches."""
+        """One pass over the shuffled training set; mean loss and terms over its batches.
+
+        Forces come from the direct force head during the first ``loss.direct_forces_epochs``.
+        """
         self.model.train()
+        loss = self.direct_loss if self.epoch < self.direct_forces_epochs else self.loss
         sums: dict[str, float] = {}
         clip = self.optim_config.grad_clip
         bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}", self.run_config.progress)
         for batch in self.train_loader:
-            pred = self.model(batch, **self.loss.prediction_flags())
-            total, terms = self.loss(pred, batch)
+            pred = self.model(batch, **loss.prediction_flags())
+            total, terms = loss(pred, batch)
             if not torch.isfinite(total):
                 raise FloatingPointError(f"epoch {self.epoch + 1}: the training loss is {float(total)}; lower optim.lr")
             self.optimizer.zero_grad(set_to_none=True)

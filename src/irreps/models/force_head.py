@@ -7,7 +7,7 @@ is symmetric in i and j while ``u_ji = -u_ij``, so the forces of a structure sum
 they rotate and reflect as vectors.
 
 Its use is training speed: fitting forces through this head needs no second derivative,
-so a training step costs about as much as an energy-only one (2.5x less than a conservative
+so a training step costs about as much as an energy-only one (2.2x less than a conservative
 step for TensorNet on acetylacetone). The trainer can fit forces through it for the first
 epochs and then switch to conservative forces (``loss.direct_forces_epochs``), the
 pre-train/fine-tune scheme of Bigi, Langer and Ceriotti, "The dark side of the forces:

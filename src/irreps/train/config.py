@@ -164,7 +164,7 @@ class LossConfig:
     uses ``huber_delta`` (in the units of each term).
 
     ``direct_forces_epochs`` > 0 fits the forces of the first epochs through the model's
-    direct (non-conservative) force head, whose steps need no second derivative (about 2.5x
+    direct (non-conservative) force head, whose steps need no second derivative (about 2.2x
     cheaper for TensorNet), then switches to conservative forces for the rest of the run
     (pre-training as in Bigi et al. 2025, :mod:`irreps.models.force_head`). Validation and the
     saved model always use conservative forces.

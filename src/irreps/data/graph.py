@@ -64,8 +64,9 @@ class AtomicGraph:
         return int(self.edge_index.shape[1])
 
     def atoms_per_graph(self) -> Tensor:
-        """Number of atoms of each structure, [num_graphs]."""
-        return torch.bincount(self.batch, minlength=self.num_graphs)
+        """Number of atoms of each structure, [num_graphs] (int64; shape fixed by ``num_graphs``)."""
+        counts = torch.zeros(self.num_graphs, dtype=torch.long, device=self.batch.device)
+        return counts.index_add_(0, self.batch, torch.ones_like(self.batch))
 
     def edge_vectors(self) -> Tensor:
         """``r_ij = pos[j] - pos[i] + shift`` for every edge, [num_edges, 3]."""

@@ -153,46 +153,59 @@ class TensorNet(EnergyModel):
             DirectForceHead(c, config.num_rbf, c, config.activation) if config.direct_forces else None
         )
 
-    def _tensors(
-        self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, length: Tensor, half: Tensor,
-        pairing: EdgePairing | None, rbf_self: Tensor,
-    ) -> Tensor:
-        """Final rank-2 features ``[N, 9, C]`` (``rbf`` and ``half`` per reverse pair, ``length`` per edge).
-
-        Every atom also has a self-loop (r = 0), as in TorchMD-Net's TensorNet.
-        """
-        fcut, fcut_half = cosine_cutoff(length, self.cutoff), cosine_cutoff(half, self.cutoff)
-        x = self.embedding(species, edge_index, unit, rbf, fcut, pairing, rbf_self, len(species))
-        for layer in self.layers:
-            x = layer(x, edge_index, rbf, fcut_half, pairing, rbf_self)
-        return x
-
     def _scalars(self, x: Tensor) -> Tensor:
         """Rank-2 features ``[N, 9, C]`` -> invariant atom features ``[N, C]`` (from the I, A, S norms)."""
         invariants = torch.cat([part.square().sum(1) for part in x.split(PART_SIZES, dim=1)], dim=-1)
         return self.act(self.linear(self.out_norm(invariants)))
 
+    def graph_indices(self, graph: AtomicGraph) -> dict[str, Tensor]:
+        """The integer indices the forward pass needs that depend on the graph only.
+
+        ``species`` (element rows, with one extra isolated atom per element appended, see
+        :meth:`atomic_outputs`), the species present with each atom's row among them, and
+        the reverse-edge pairing. Computing them involves data-dependent shapes, so a
+        captured training step (:mod:`irreps.train.compiled_step`) computes them outside the
+        captured graph and passes them in. Raises ``ValueError`` for unknown elements.
+        """
+        species = self.element_index(graph.atomic_numbers)
+        # One extra atom per element, without neighbours, rides along in the same pass: the
+        # network's value for it is subtracted, so an isolated atom gets exactly its E0 (plus
+        # shift), the right dissociation limit. (Edges never touch these rows.)
+        with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
+        present, local = torch.unique(with_isolated, return_inverse=True)
+        out = {"species": with_isolated, "present": present, "local": local}
+        pairing = pair_reverse_edges(graph.edge_index, graph.shifts)
+        if pairing is not None:
+            out.update(pair_canonical=pairing.canonical, pair_expand=pairing.expand)
+        return out
+
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
-        direct_forces: bool = False,
+        direct_forces: bool = False, indices: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        species = self.element_index(graph.atomic_numbers)
+        """Per-atom outputs; ``indices`` are :meth:`graph_indices` (computed here when None)."""
+        if indices is None:
+            indices = self.graph_indices(graph)
+        with_isolated = indices["species"]
+        n = positions.shape[0]
+        species = with_isolated[:n]
         i, j = graph.edge_index
         vectors = positions[j] - positions[i] + shifts
         # Guarded length: zero-length edges (never produced by a neighbour list) stay finite.
         length = vectors.square().sum(-1).clamp_min(1e-24).sqrt()
         unit = vectors / length[:, None]
         # Radial functions are the same on i->j and j->i: evaluate them once per pair.
-        pairing = pair_reverse_edges(graph.edge_index, graph.shifts)
+        pairing = None
+        if "pair_canonical" in indices:
+            pairing = EdgePairing(canonical=indices["pair_canonical"], expand=indices["pair_expand"])
         half = length if pairing is None else length.index_select(0, pairing.canonical)
         rbf_self = self.radial(length.new_zeros(1))
-        # One extra atom per element, without neighbours, rides along in the same pass: the
-        # network's value for it is subtracted, so an isolated atom gets exactly its E0 (plus
-        # shift), the right dissociation limit. (Edges never touch these rows.)
-        n = len(species)
-        with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
         rbf = self.radial(half)
-        x = self._tensors(with_isolated, graph.edge_index, unit, rbf, length, half, pairing, rbf_self)
+        fcut, fcut_half = cosine_cutoff(length, self.cutoff), cosine_cutoff(half, self.cutoff)
+        x = self.embedding(with_isolated, graph.edge_index, unit, rbf, fcut, pairing, rbf_self,
+                           indices["present"], indices["local"])
+        for layer in self.layers:
+            x = layer(x, graph.edge_index, rbf, fcut_half, pairing, rbf_self)
         scalars = self._scalars(x)
         values = self.energy_mlp(scalars).squeeze(-1)
         raw = values[:n] - values[n:].index_select(0, species)
@@ -200,7 +213,6 @@ class TensorNet(EnergyModel):
         out = {"node_energy": self.readout(raw, species)}
         if direct_forces:
             edge_rbf = rbf if pairing is None else rbf.index_select(0, pairing.expand)
-            fcut = cosine_cutoff(length, self.cutoff)
             forces = self.direct_force_head(scalars, graph.edge_index, unit, edge_rbf, fcut)
             out["direct_forces"] = self.config.scale * forces
         needs_matrices = return_features or self.polarizability_head is not None

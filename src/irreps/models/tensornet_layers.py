@@ -77,14 +77,15 @@ class TensorEmbedding(torch.nn.Module):
 
     def forward(
         self, species: Tensor, edge_index: Tensor, unit: Tensor, rbf: Tensor, fcut: Tensor,
-        pairing: EdgePairing | None, rbf_self: Tensor, num_atoms: int,
+        pairing: EdgePairing | None, rbf_self: Tensor, present: Tensor, local: Tensor,
     ) -> Tensor:
         """Species [N], edges [2, E], unit vectors [E, 3], basis [E_half, R], cutoff [E],
-        basis at r = 0 [1, R] -> ``X`` [N, 9, C]."""
+        basis at r = 0 [1, R], the species present [G] and each atom's row among them [N]
+        -> ``X`` [N, 9, C]."""
         k = self.emb.num_embeddings
         table = self.pair_table()
-        present, local = torch.unique(species, return_inverse=True)
-        if len(present) * num_atoms <= edge_index.shape[1]:
+        num_atoms = species.shape[0]
+        if present.shape[0] * num_atoms <= edge_index.shape[1]:
             parts = self._grouped_sums(local, present, table, edge_index, unit, rbf, fcut, pairing, num_atoms)
         else:
             parts = self._edge_sums(species, table, edge_index, unit, rbf, fcut, pairing, num_atoms)
@@ -104,7 +105,7 @@ class TensorEmbedding(torch.nn.Module):
         i, j = edge_index
         zij = table.index_select(0, species[i] * self.emb.num_embeddings + species[j]) * fcut[:, None]
         geometry = edge_components(unit)
-        edges = torch.arange(len(i), device=i.device)
+        edges = torch.arange(i.shape[0], device=i.device)
         return [
             gather_scale_scatter(geometry[:, part, None], _expand(radial, pairing) * zij, edges, i, num_atoms)
             for part, radial in zip(PARTS, _per_part(self.distance_proj, rbf))
@@ -123,10 +124,10 @@ class TensorEmbedding(torch.nn.Module):
         ``s`` weighted by ``T[s_i, s]``. Chosen when ``G N <= E``.
         """
         i, j = edge_index
-        g, c = len(present), self.hidden_dim
-        moments = torch.cat((rbf, rbf.new_ones(len(rbf), 1)), dim=1)
+        g, c = present.shape[0], self.hidden_dim
+        moments = torch.cat((rbf, rbf.new_ones(rbf.shape[0], 1)), dim=1)
         weights = fcut[:, None] * _expand(moments, pairing)
-        edges = torch.arange(len(i), device=i.device)
+        edges = torch.arange(i.shape[0], device=i.device)
         geometry = edge_components(unit)[:, :, None]
         q = gather_scale_scatter(geometry, weights, edges, i * g + local[j], num_atoms * g)  # [N G, 9, R + 1]
         k = self.emb.num_embeddings

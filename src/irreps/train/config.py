@@ -208,6 +208,10 @@ class RunConfig:
     ``device`` ``auto`` picks CUDA when available. ``threads`` sets torch's CPU threads for
     the run (null: torch's default, one per core); small molecules gain little from more than
     one, and on a busy machine threads that wait for each other can slow training tenfold.
+    ``compile`` records each training step (energy, forces, loss and gradients) once and
+    compiles it with ``torch.compile`` (:mod:`irreps.train.compiled_step`): about 1.8x faster
+    steps for small molecules on a CPU, after a compilation of one to two minutes; energy and
+    force losses with TensorNet only, and needs a C++ compiler.
     """
 
     epochs: int = 100
@@ -220,6 +224,7 @@ class RunConfig:
     checkpoint_every: int = 1
     progress: bool = True
     threads: int | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"run.epochs must be >= 1, got {self.epochs}")

@@ -27,6 +27,7 @@ import torch
 from irreps.data.graph import AtomicGraph
 from irreps.data.loader import GraphLoader
 from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_atomic
+from irreps.train.compiled_step import CompiledStep
 from irreps.train.config import LossConfig, OptimConfig, RunConfig
 from irreps.train.ema import ExponentialMovingAverage
 from irreps.train.losses import WeightedLoss
@@ -92,6 +93,7 @@ class Trainer:
         self.loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta)
         self.direct_loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta, direct_forces=True)
         self.direct_forces_epochs = loss.direct_forces_epochs
+        self.compiled_step = CompiledStep(model, self.loss) if run.compile else None
         self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed)
         self.valid_loader = GraphLoader(valid_set, valid_batch_size)
         self.optimizer = build_optimizer(model, optim)
@@ -116,6 +118,7 @@ class Trainer:
         """One pass over the shuffled training set; mean loss and terms over its batches.
 
         Forces come from the direct force head during the first ``loss.direct_forces_epochs``.
+        With ``run.compile`` the other epochs run the compiled step (same loss and gradients).
         """
         self.model.train()
         loss = self.direct_loss if self.epoch < self.direct_forces_epochs else self.loss
@@ -123,12 +126,15 @@ class Trainer:
         clip = self.optim_config.grad_clip
         bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}", self.run_config.progress)
         for batch in self.train_loader:
-            pred = self.model(batch, **loss.prediction_flags())
-            total, terms = loss(pred, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.compiled_step is not None and loss is self.loss:
+                total, terms = self.compiled_step(batch)
+            else:
+                pred = self.model(batch, **loss.prediction_flags())
+                total, terms = loss(pred, batch)
+                total.backward()
             if not torch.isfinite(total):
                 raise FloatingPointError(f"epoch {self.epoch + 1}: the training loss is {float(total)}; lower optim.lr")
-            self.optimizer.zero_grad(set_to_none=True)
-            total.backward()
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()

@@ -1,0 +1,136 @@
+"""A training step captured once and compiled: energy, forces, loss and parameter gradients.
+
+Fitting forces differentiates twice (``F = -dE/dx``, then the loss by the weights). In eager
+PyTorch on a CPU that is thousands of small kernels per step, and for molecules of tens of
+atoms their launch overhead, not arithmetic, sets the pace. :class:`CompiledStep` records the
+whole step, both backward passes included, as one graph of tensor ops with ``make_fx`` and
+hands it to ``torch.compile`` (inductor), which fuses the elementwise chains into a few loops.
+
+Sizes that change from batch to batch (atoms, edges, reverse pairs, structures) are symbolic
+in the recording and dynamic in the compiled program, so one capture serves every batch.
+What cannot be recorded with symbolic sizes (looking up elements, pairing reverse edges,
+finding the species present) the model computes eagerly in ``graph_indices`` and the step
+passes in. A capture is made per dtype, set of loss terms and set of index names.
+
+Models opt in by defining ``graph_indices(graph)`` and accepting ``indices=`` in
+``atomic_outputs`` (TensorNet does). Loss terms: energy and forces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from irreps.data.graph import AtomicGraph
+from irreps.nn.potential import EnergyModel
+from irreps.nn.readout import sum_per_structure
+from irreps.ops.scatter import capturing
+from irreps.train.losses import WeightedLoss
+
+SUPPORTED_TERMS = ("energy", "forces")
+
+
+def _no_constant_sizes(program: torch.fx.GraphModule, num_params: int) -> None:
+    """Raise if recording fixed a batch-dependent size (atoms, edges, structures: the first
+    dimension of every data input, the second of ``edge_index``) to the value it had in the
+    recorded batch: the program would then be wrong for other batches. The usual cause is model
+    code turning a size into a Python ``int`` (``len(tensor)``)."""
+    inputs = [node.meta["val"] for node in program.graph.nodes if node.op == "placeholder"][num_params:]
+    edge_index_position = 2  # after positions and shifts
+    sizes = [value.shape[1 if k == edge_index_position else 0] for k, value in enumerate(inputs)]
+    fixed = [str(size) for size in sizes if not isinstance(size, torch.SymInt) or size.node.expr.is_number]
+    if fixed:
+        raise RuntimeError(f"capturing the training step fixed batch sizes to {fixed}; it cannot be reused")
+
+
+class CompiledStep:
+    """``step(graph) -> (total, terms)`` with gradients left in ``.grad``, like ``loss.backward()``.
+
+    Parameters
+    ----------
+    model : EnergyModel
+        A model with ``graph_indices`` (see the module docstring); it is not modified.
+    loss : WeightedLoss
+        Energy and force terms only (no direct forces).
+    backend : str
+        ``torch.compile`` backend; ``"eager"`` runs the recorded graph as it is, without
+        ``torch.compile`` (for checks: no compilation time).
+    """
+
+    def __init__(self, model: EnergyModel, loss: WeightedLoss, backend: str = "inductor"):
+        if not hasattr(model, "graph_indices"):
+            raise ValueError(f"{type(model).__name__} does not support run.compile (it has no graph_indices)")
+        unsupported = sorted(set(loss.weights) - set(SUPPORTED_TERMS))
+        if unsupported or loss.direct_forces:
+            terms = unsupported or ["direct forces"]
+            raise ValueError(f"run.compile supports energy and force losses only, not {', '.join(terms)}")
+        self.model = model
+        self.loss = loss
+        self.backend = backend
+        self.names = [name for name, p in model.named_parameters() if p.requires_grad]
+        self._programs: dict[tuple, Callable[..., Any]] = {}
+
+    def _function(self, index_names: tuple[str, ...], target_names: tuple[str, ...], template: AtomicGraph):
+        """The step as a function of flat tensors (what gets recorded)."""
+        model, loss, names = self.model, self.loss, self.names
+
+        def step(params, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
+            graph = replace(
+                template, positions=positions, shifts=shifts, edge_index=edge_index, batch=batch,
+                atomic_numbers=atomic_numbers, cell=cell, pbc=pbc, num_graphs=cell.shape[0],
+                targets=dict(zip(target_names, targets)),
+            )
+            leaf = positions.detach().requires_grad_(True)
+            with torch.nn.utils.stateless._reparametrize_module(model, dict(zip(names, params))):
+                out = model.atomic_outputs(graph, leaf, shifts, False, indices=dict(zip(index_names, indices)))
+            out["energy"] = sum_per_structure(out["node_energy"], batch, graph.num_graphs)
+            if "forces" in loss.weights:
+                out["forces"] = -torch.autograd.grad(out["energy"].sum(), leaf, create_graph=True)[0]
+            total, terms = loss(out, graph)
+            grads = torch.autograd.grad(total, params, allow_unused=True)
+            grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+            return total, [terms[k] for k in loss.weights], grads
+
+        return step
+
+    def _capture(self, key: tuple, args: tuple, template: AtomicGraph) -> Callable[..., Any]:
+        from torch.fx.experimental import _config as fx_config
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        function = self._function(key[0], key[1], template)
+        # One eager evaluation first: constants that ops build lazily and cache (per dtype and
+        # device) must be created as real tensors, not inside the recording.
+        with torch.no_grad():
+            self.model(template, compute_forces=False)
+        params = [p.detach().requires_grad_(True) for p in args[0]]
+        # Without duck sizing, sizes that happen to be equal in this batch stay distinct symbols.
+        with fx_config.patch(use_duck_shape=False), capturing(), torch.enable_grad():
+            program = make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(params, *args[1:])
+        _no_constant_sizes(program, len(params))
+        return program if self.backend == "eager" else torch.compile(program, dynamic=True, backend=self.backend)
+
+    def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
+        if not torch.isfinite(graph.positions).all():
+            raise ValueError("graph positions contain NaN or infinite values")
+        missing = [k for k in self.loss.weights if k not in graph.targets]
+        if missing:
+            raise ValueError(f"loss term(s) {', '.join(missing)} weighted but the data has no such values")
+        indices = self.model.graph_indices(graph)
+        targets = tuple(self.loss.weights)
+        key = (tuple(indices), targets, graph.positions.dtype, graph.positions.device.type)
+        parameters = dict(self.model.named_parameters())
+        params = [parameters[name] for name in self.names]
+        args = (
+            [p.detach() for p in params], graph.positions, graph.shifts, graph.edge_index, graph.batch,
+            graph.atomic_numbers, graph.cell, graph.pbc, [graph.targets[k] for k in targets], list(indices.values()),
+        )
+        if key not in self._programs:
+            self._programs[key] = self._capture(key, args, graph)
+        with torch.no_grad():
+            total, terms, grads = self._programs[key](*args)
+        for p, g in zip(params, grads):
+            p.grad = g if p.grad is None else p.grad + g
+        return total, dict(zip(targets, terms))

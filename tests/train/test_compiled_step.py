@@ -1,0 +1,98 @@
+"""The compiled training step: one capture, reused on batches of other sizes, equals the eager step."""
+
+import ase
+import numpy as np
+import pytest
+import torch
+
+from irreps.data import atoms_to_graph
+from irreps.data.batch import collate
+from irreps.models import build_model
+from irreps.train.compiled_step import CompiledStep
+from irreps.train.losses import WeightedLoss
+
+
+def _structure(rng, size, periodic=False):
+    atoms = ase.Atoms(numbers=rng.choice([1, 6, 8], size=size), positions=rng.uniform(0, 3.5, size=(size, 3)))
+    if periodic:
+        atoms.cell, atoms.pbc = np.diag([3.6, 3.8, 4.0]), True  # images of images inside the cutoff
+    graph = atoms_to_graph(atoms, 3.0, keys=None, dtype=torch.float64)
+    graph.targets = {
+        "energy": torch.tensor([rng.normal()], dtype=torch.float64),
+        "forces": torch.tensor(rng.normal(size=(size, 3)), dtype=torch.float64),
+    }
+    return graph
+
+
+def _batches():
+    """Batches whose atom, edge, pair and structure counts all differ from each other."""
+    rng = np.random.default_rng(3)
+    sizes = [[5, 7, 4], [3, 6], [8], [4, 4, 5, 6]]
+    batches = [collate([_structure(rng, n) for n in group]) for group in sizes]
+    batches.append(collate([_structure(rng, 4, periodic=True), _structure(rng, 5)]))
+    return batches
+
+
+def _model():
+    model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 6, "num_layers": 1, "num_rbf": 5,
+                                      "cutoff": 3.0}).double()
+    with torch.no_grad():  # break the symmetry of the initialisation (zero biases, equal E0s)
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1), dtype=p.dtype))
+    return model.train()
+
+
+def _eager(model, loss, graph):
+    total, terms = loss(model(graph, compute_forces=True), graph)
+    return total, terms, torch.autograd.grad(total, list(model.parameters()))
+
+
+@pytest.mark.parametrize("backend", ["eager", "inductor"])
+def test_one_capture_serves_every_batch_and_equals_eager(backend):
+    model = _model()
+    loss = WeightedLoss({"energy": 10.0, "forces": 1.0})
+    step = CompiledStep(model, loss, backend=backend)
+    for graph in _batches():
+        for p in model.parameters():
+            p.grad = None
+        total, terms = step(graph)
+        want_total, want_terms, want_grads = _eager(model, loss, graph)
+        torch.testing.assert_close(total, want_total, rtol=1e-10, atol=1e-12)
+        assert terms.keys() == want_terms.keys()
+        for name in terms:
+            torch.testing.assert_close(terms[name], want_terms[name], rtol=1e-10, atol=1e-12)
+        for p, want in zip(model.parameters(), want_grads):
+            torch.testing.assert_close(p.grad, want, rtol=1e-9, atol=1e-11)
+    assert len(step._programs) == 1
+
+
+def test_gradients_accumulate_like_backward():
+    model = _model()
+    loss = WeightedLoss({"energy": 1.0, "forces": 1.0})
+    graph = _batches()[1]
+    step = CompiledStep(model, loss, backend="eager")
+    step(graph)
+    once = [p.grad.clone() for p in model.parameters()]
+    step(graph)
+    for p, g in zip(model.parameters(), once):
+        torch.testing.assert_close(p.grad, 2 * g)
+
+
+def test_unsupported_models_and_losses_are_refused():
+    with pytest.raises(ValueError, match="MorsePair does not support run.compile"):
+        CompiledStep(build_model("morse_pair", {"elements": [1]}), WeightedLoss({"energy": 1.0}))
+    with pytest.raises(ValueError, match="not stress"):
+        CompiledStep(_model(), WeightedLoss({"energy": 1.0, "stress": 1.0}))
+    with pytest.raises(ValueError, match="direct forces"):
+        CompiledStep(_model(), WeightedLoss({"forces": 1.0}, direct_forces=True))
+
+
+def test_bad_batches_get_clear_errors():
+    graph = _batches()[0]
+    step = CompiledStep(_model(), WeightedLoss({"energy": 1.0, "forces": 1.0}), backend="eager")
+    graph.targets.pop("forces")
+    with pytest.raises(ValueError, match="forces weighted but the data has no such values"):
+        step(graph)
+    graph.positions[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        step(graph)

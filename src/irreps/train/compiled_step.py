@@ -10,7 +10,9 @@ Sizes that change from batch to batch (atoms, edges, reverse pairs, structures) 
 in the recording and dynamic in the compiled program, so one capture serves every batch.
 What cannot be recorded with symbolic sizes (looking up elements, pairing reverse edges,
 finding the species present) the model computes eagerly in ``graph_indices`` and the step
-passes in. A capture is made per dtype, set of loss terms and set of index names.
+passes in. A capture is made per dtype, set of loss terms and set of index names, and per
+pattern of sizes that are 0 or 1 (the tracer fixes those: a batch of one structure gets its
+own program).
 
 Models opt in by defining ``graph_indices(graph)`` and accepting ``indices=`` in
 ``atomic_outputs`` (TensorNet does). Loss terms: energy and forces.
@@ -33,17 +35,35 @@ from irreps.train.losses import WeightedLoss
 SUPPORTED_TERMS = ("energy", "forces")
 
 
+def _batch_sizes(data: list[Tensor]) -> list:
+    """The sizes that change between batches: the first dimension of every data input (the
+    second of ``edge_index``), for the step's data inputs in order (``positions``, ``shifts``,
+    ``edge_index``, ``batch``, ``atomic_numbers``, ``cell``, ``pbc``, targets, indices)."""
+    return [t.shape[1 if k == 2 else 0] for k, t in enumerate(data)]
+
+
 def _no_constant_sizes(program: torch.fx.GraphModule, num_params: int) -> None:
-    """Raise if recording fixed a batch-dependent size (atoms, edges, structures: the first
-    dimension of every data input, the second of ``edge_index``) to the value it had in the
-    recorded batch: the program would then be wrong for other batches. The usual cause is model
-    code turning a size into a Python ``int`` (``len(tensor)``)."""
-    inputs = [node.meta["val"] for node in program.graph.nodes if node.op == "placeholder"][num_params:]
-    edge_index_position = 2  # after positions and shifts
-    sizes = [value.shape[1 if k == edge_index_position else 0] for k, value in enumerate(inputs)]
-    fixed = [str(size) for size in sizes if not isinstance(size, torch.SymInt) or size.node.expr.is_number]
+    """Raise if recording fixed a batch size of 2 or more to the value it had in the recorded
+    batch: the program would then be wrong for other batches. The usual cause is model code
+    turning a size into a Python ``int`` (``len(tensor)``). Sizes 0 and 1 are always fixed
+    by the tracer; they are part of a program's key instead."""
+    data = [node.meta["val"] for node in program.graph.nodes if node.op == "placeholder"][num_params:]
+    fixed = [str(n) for n in _batch_sizes(data)
+             if (n.node.expr.is_number and int(n) > 1 if isinstance(n, torch.SymInt) else n > 1)]
     if fixed:
         raise RuntimeError(f"capturing the training step fixed batch sizes to {fixed}; it cannot be reused")
+
+
+class _AtomicOutputs(torch.nn.Module):
+    """``model.atomic_outputs`` as a module's forward, so ``torch.func.functional_call`` can
+    evaluate it with the parameters given as inputs."""
+
+    def __init__(self, model: EnergyModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, indices: dict[str, Tensor]):
+        return self.model.atomic_outputs(graph, positions, shifts, False, indices=indices)
 
 
 class CompiledStep:
@@ -75,7 +95,8 @@ class CompiledStep:
 
     def _function(self, index_names: tuple[str, ...], target_names: tuple[str, ...], template: AtomicGraph):
         """The step as a function of flat tensors (what gets recorded)."""
-        model, loss, names = self.model, self.loss, self.names
+        loss, module = self.loss, _AtomicOutputs(self.model)
+        names = [f"model.{name}" for name in self.names]
 
         def step(params, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
             graph = replace(
@@ -84,8 +105,9 @@ class CompiledStep:
                 targets=dict(zip(target_names, targets)),
             )
             leaf = positions.detach().requires_grad_(True)
-            with torch.nn.utils.stateless._reparametrize_module(model, dict(zip(names, params))):
-                out = model.atomic_outputs(graph, leaf, shifts, False, indices=dict(zip(index_names, indices)))
+            out = torch.func.functional_call(
+                module, dict(zip(names, params)), (graph, leaf, shifts, dict(zip(index_names, indices)))
+            )
             out["energy"] = sum_per_structure(out["node_energy"], batch, graph.num_graphs)
             if "forces" in loss.weights:
                 out["forces"] = -torch.autograd.grad(out["energy"].sum(), leaf, create_graph=True)[0]
@@ -120,13 +142,15 @@ class CompiledStep:
             raise ValueError(f"loss term(s) {', '.join(missing)} weighted but the data has no such values")
         indices = self.model.graph_indices(graph)
         targets = tuple(self.loss.weights)
-        key = (tuple(indices), targets, graph.positions.dtype, graph.positions.device.type)
         parameters = dict(self.model.named_parameters())
         params = [parameters[name] for name in self.names]
         args = (
             [p.detach() for p in params], graph.positions, graph.shifts, graph.edge_index, graph.batch,
             graph.atomic_numbers, graph.cell, graph.pbc, [graph.targets[k] for k in targets], list(indices.values()),
         )
+        data = list(args[1:8]) + args[8] + args[9]
+        small = tuple(min(n, 2) for n in _batch_sizes(data))  # sizes 0 and 1 are fixed when recorded
+        key = (tuple(indices), targets, graph.positions.dtype, graph.positions.device.type, small)
         if key not in self._programs:
             self._programs[key] = self._capture(key, args, graph)
         with torch.no_grad():

@@ -1,0 +1,155 @@
+"""Training-step benchmark: the eager step against the compiled one (``run.compile``).
+
+A step here is what the trainer does per batch: energy and forces, the loss, gradients (the
+second derivative included), clipping, AMSGrad and the EMA update. The model, batch size and
+data are those of ``benchmarks/train_acac.py`` (TensorNet 128 x 2, 32 radial functions, 5 Å;
+acac batch 4, ethanol batch 8; float32). Each variant starts from the same weights and runs
+the same batches; the table gives the median over repeats of the mean step time, the first
+compiled call's time (recording and compilation; torch's on-disk cache shortens it on later
+runs), and how far the compiled step's first loss and gradients are from the eager ones.
+
+    python benchmarks/bench_train_step.py                  # both datasets, one thread
+    python benchmarks/bench_train_step.py --threads 2 --json steps.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from train_acac import DATASETS, DEFAULT_DATA, RECIPE
+
+
+def _setup(name: str, data: Path):
+    import torch
+
+    from irreps.train.config import load_config
+    from irreps.train.run import model_options, prepare_data, build_model, seed_everything
+    from irreps.train.trainer import Trainer
+
+    spec = DATASETS[name]
+    config = load_config(RECIPE, [
+        f"data.train_file={data / spec['train']}", "data.test_file=null",
+        f"data.isolated_atoms_file={data / spec['isolated']}", f"data.valid_fraction={spec['valid_fraction']}",
+        f"data.batch_size={spec['recipe']['data.batch_size']}", "run.progress=false", "run.compile=false",
+    ])
+    seed_everything(0)
+    prepared = prepare_data(config.data, config.loss.weights(), 0, log=lambda line: None)
+    prepared = prepared.cast(torch.float32, torch.device("cpu"))
+    model = build_model(config.model.name, model_options(config, prepared))
+    trainer = lambda m, run: Trainer(  # noqa: E731
+        m, prepared.train, prepared.valid, config.optim, config.loss, run, config.data.batch_size,
+        config.data.valid_batch_size, run_dir=Path(tempfile.mkdtemp()), log=lambda line: None,
+    )
+    return config, model, trainer
+
+
+def _time_steps(trainer, batches, compiled: bool, repeats: int) -> list[float]:
+    """Mean seconds per step for each repeat over ``batches`` (after 4 warm-up steps)."""
+    import torch
+
+    model, loss, optimizer = trainer.model, trainer.loss, trainer.optimizer
+    model.train()
+
+    def step(batch):
+        optimizer.zero_grad(set_to_none=True)
+        if compiled:
+            trainer.compiled_step(batch)
+        else:
+            total, _ = loss(model(batch, **loss.prediction_flags()), batch)
+            total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), trainer.optim_config.grad_clip)
+        optimizer.step()
+        trainer.ema.update(model)
+
+    for batch in batches[:4]:
+        step(batch)
+    means = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for batch in batches:
+            step(batch)
+        means.append((time.perf_counter() - start) / len(batches))
+    return means
+
+
+def _agreement(model, trainer, batch) -> tuple[float, float]:
+    """Largest relative difference of loss and gradients, compiled vs eager, on one batch, and
+    the seconds the compiled call took (recording and compilation included)."""
+    import torch
+
+    loss = trainer.loss
+    params = list(model.parameters())
+    total, _ = loss(model(batch, **loss.prediction_flags()), batch)
+    eager = [total.detach()] + list(torch.autograd.grad(total, params))
+    for p in params:
+        p.grad = None
+    start = time.perf_counter()
+    total, _ = trainer.compiled_step(batch)
+    seconds = time.perf_counter() - start
+    compiled = [total.detach()] + [p.grad for p in params]
+    for p in params:
+        p.grad = None
+    return max(float((a - b).norm() / b.norm()) for a, b in zip(compiled, eager) if b.norm() > 0), seconds
+
+
+def run(name: str, args: argparse.Namespace) -> dict:
+    import torch
+
+    config, model, make_trainer = _setup(name, args.data_dir)
+    eager_trainer = make_trainer(copy.deepcopy(model), config.run)
+    batches = [b for b in eager_trainer.train_loader][: args.batches]
+    eager = _time_steps(eager_trainer, batches, compiled=False, repeats=args.repeats)
+    compiled_trainer = make_trainer(copy.deepcopy(model), dataclasses.replace(config.run, compile=True))
+    agreement, capture = _agreement(compiled_trainer.model, compiled_trainer, batches[0])
+    compiled = _time_steps(compiled_trainer, batches, compiled=True, repeats=args.repeats)
+    return {
+        "dataset": name, "batch": config.data.batch_size, "atoms": int(batches[0].num_atoms),
+        "threads": torch.get_num_threads(),
+        "eager_ms": 1000 * statistics.median(eager), "compiled_ms": 1000 * statistics.median(compiled),
+        "speedup": statistics.median(eager) / statistics.median(compiled),
+        "capture_s": capture, "max_rel_diff": agreement,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", nargs="+", choices=sorted(DATASETS), default=["acac", "ethanol"])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batches", type=int, default=40, help="batches per repeat (default 40)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding acac/ and ethanol/")
+    parser.add_argument("--json", help="write one record per dataset to this file")
+    args = parser.parse_args()
+    missing = [args.data_dir / DATASETS[d][k] for d in args.dataset for k in ("train", "isolated")
+               if not (args.data_dir / DATASETS[d][k]).is_file()]
+    if missing:
+        print("benchmark data missing (by default ../shared/data/botnet next to the repository; see --data-dir):",
+              *[f"  {p.resolve()}" for p in missing], sep="\n", file=sys.stderr)
+        return 1
+    if args.json and Path(args.json).exists():
+        print(f"{args.json} exists: not overwriting it", file=sys.stderr)
+        return 1
+    import torch
+
+    torch.set_num_threads(args.threads)
+    records = [run(name, args) for name in args.dataset]
+    print(f"{'dataset':8} {'batch':>5} {'atoms':>5} {'threads':>7} {'eager ms':>9} {'compiled ms':>11} "
+          f"{'speedup':>7} {'capture s':>9} {'max rel diff':>12}")
+    for r in records:
+        print(f"{r['dataset']:8} {r['batch']:5d} {r['atoms']:5d} {r['threads']:7d} {r['eager_ms']:9.1f} "
+              f"{r['compiled_ms']:11.1f} {r['speedup']:7.2f} {r['capture_s']:9.1f} {r['max_rel_diff']:12.1e}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -52,6 +52,12 @@ def test_bad_values_fail_before_training():
         load_config(None, ["loss.direct_forces_epochs=-1"])
     with pytest.raises(ValueError, match="needs a force term"):
         load_config(None, ["loss.forces=0", "loss.direct_forces_epochs=3"])
+    with pytest.raises(ValueError, match="cosine_over=time needs optim.schedule=cosine"):
+        load_config(None, ["optim.cosine_over=time", "run.max_minutes=5"])
+    with pytest.raises(ValueError, match="set it"):
+        load_config(None, ["optim.schedule=cosine", "optim.cosine_over=time"])
+    with pytest.raises(ValueError, match="'steps' is not one of"):
+        load_config(None, ["optim.cosine_over=steps"])
 
 
 def test_overrides_parse_yaml_values():

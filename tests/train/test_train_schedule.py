@@ -52,3 +52,32 @@ def test_state_dict_resumes_the_same_rates():
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown schedule"):
         LRSchedule(_optimizer(), "linear", lr=1.0, total_steps=1)
+
+
+def test_cosine_over_time_follows_the_elapsed_seconds():
+    """Warm-up by steps, then the cosine runs from the time the warm-up ended to total_seconds."""
+    opt = _optimizer()
+    sched = LRSchedule(opt, "cosine", lr=1.0, total_steps=3, warmup_steps=2, min_lr=0.1, total_seconds=100.0)
+    sched.step(elapsed=5.0)
+    assert opt.param_groups[0]["lr"] == pytest.approx(1.0)  # second warm-up step: full rate
+    sched.step(elapsed=20.0)  # warm-up ends at 20 s; the decay spans the remaining 80 s
+    assert sched.warm_end == 20.0 and opt.param_groups[0]["lr"] == pytest.approx(1.0)
+    for elapsed in (30.0, 60.0, 99.0):  # more steps than total_steps: only the time counts
+        sched.step(elapsed=elapsed)
+        t = (elapsed - 20.0) / 80.0
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * t)))
+    sched.step(elapsed=130.0)
+    assert sched.progress() == 1.0 and opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    resumed_opt = _optimizer()
+    resumed = LRSchedule(resumed_opt, "cosine", lr=1.0, total_steps=3, warmup_steps=2, min_lr=0.1, total_seconds=100.0)
+    state = {**sched.state_dict(), "elapsed": 60.0}
+    resumed.load_state_dict(state)
+    assert resumed_opt.param_groups[0]["lr"] == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.5)))
+
+
+def test_cosine_over_time_needs_elapsed_and_a_cosine():
+    sched = LRSchedule(_optimizer(), "cosine", lr=1.0, total_steps=3, total_seconds=10.0)
+    with pytest.raises(ValueError, match="needs the elapsed seconds"):
+        sched.step()
+    with pytest.raises(ValueError, match="needs a cosine schedule"):
+        LRSchedule(_optimizer(), "plateau", lr=1.0, total_steps=3, total_seconds=10.0)

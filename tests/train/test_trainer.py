@@ -43,6 +43,21 @@ def test_loss_decreases_on_real_data(tmp_path):
         assert (tmp_path / "run" / name).is_file(), name
 
 
+def test_cosine_over_time_spends_the_budget(tmp_path):
+    """With optim.cosine_over=time the run stops on run.max_minutes (cumulative training time),
+    not on the epoch cap, with the rate at its floor; a cap reached first says so."""
+    common = TINY + ["optim.schedule=cosine", "optim.cosine_over=time", "optim.min_lr=1e-5"]
+    lines: list[str] = []
+    timed = train(load_config(None, common + ["run.max_minutes=0.05", "run.epochs=1000"]), tmp_path / "timed", log=lines.append)
+    assert 1 <= len(timed.history) < 1000
+    assert timed.history[-1]["seconds"] >= 3.0 and any("run.max_minutes=0.05 reached" in line for line in lines)
+    state = load_checkpoint(tmp_path / "timed" / "checkpoints" / "last.pt")["schedule"]
+    assert state["elapsed"] >= 3.0 - 1.0  # the last step of the last epoch came before validation
+    lines.clear()
+    capped = train(load_config(None, common + ["run.max_minutes=60", "run.epochs=1"]), tmp_path / "capped", log=lines.append)
+    assert len(capped.history) == 1 and any("raise run.epochs" in line for line in lines)
+
+
 @pytest.mark.parametrize(
     "schedule",
     [

@@ -18,11 +18,12 @@ A config has five sections; every key is optional except data.train_file:
   model  name (a registered architecture, e.g. tensornet) and options (its hyperparameters;
          elements, e0s, scale, shift and cutoff are filled in from the data when left out)
   optim  optimizer adamw|amsgrad, lr, weight_decay, schedule plateau|cosine|constant,
-         warmup_epochs, plateau_factor, plateau_patience, min_lr, ema_decay (null: off),
-         grad_clip (null: off)
+         cosine_over epochs|time (time: the cosine spans run.max_minutes), warmup_epochs,
+         plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off)
   loss   energy (per atom), forces, stress, dipole, hessian weights; kind mse|huber; huber_delta
   run    epochs, max_minutes, seed, dtype float32|float64, device (auto|cpu|cuda), output_dir,
-         name (default: a time stamp), checkpoint_every, progress, threads (CPU threads)
+         name (default: a time stamp), checkpoint_every, progress, threads (CPU threads),
+         compile (compile the training step once; TensorNet, energy and force losses)
 Run `irreps train --print-config` to see every field with its default.
 
 The run directory (run.output_dir/run.name, or --output) receives config.yaml, model.pt (the

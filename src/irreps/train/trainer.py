@@ -106,11 +106,11 @@ class Trainer:
         self.valid_loader = GraphLoader(valid_set, valid_batch_size)
         self.optimizer = build_optimizer(model, optim)
         steps = len(self.train_loader)
-        self.time_budget = 60.0 * run.max_minutes if optim.cosine_over == "time" else None
+        time_budget = 60.0 * run.max_minutes if optim.cosine_over == "time" else None
         self.schedule = LRSchedule(
             self.optimizer, optim.schedule, optim.lr, total_steps=steps * run.epochs,
             warmup_steps=round(optim.warmup_epochs * steps), min_lr=optim.min_lr,
-            factor=optim.plateau_factor, patience=optim.plateau_patience, total_seconds=self.time_budget,
+            factor=optim.plateau_factor, patience=optim.plateau_patience, total_seconds=time_budget,
         )
         self.ema = ExponentialMovingAverage(model, optim.ema_decay) if optim.ema_decay is not None else None
         self.run_dir = run_dir
@@ -195,8 +195,8 @@ class Trainer:
                 self.best_loss, self.best_epoch = valid["valid_loss"], self.epoch
                 self.best_weights = self.averaged_weights()
             minutes = self.run_config.max_minutes
-            if self.time_budget is not None:  # the cosine's budget: training time over every session of the run
-                out_of_time = self.train_seconds >= self.time_budget
+            if self.schedule.total_seconds is not None:  # the cosine's budget: training time over every session of the run
+                out_of_time = self.train_seconds >= self.schedule.total_seconds
             else:
                 out_of_time = minutes is not None and time.monotonic() - started > 60.0 * minutes
             self._write_epoch(improved, stopping=out_of_time)
@@ -205,15 +205,15 @@ class Trainer:
                 self.log(f"stopping after epoch {self.epoch}: run.max_minutes={minutes} reached{self._unfinished_decay()}")
                 break
         else:
-            if self.time_budget is not None and self.schedule.progress() < 1.0:
+            if self.schedule.total_seconds is not None and self.schedule.progress() < 1.0:
                 self.log(f"run.epochs={self.run_config.epochs} reached after {self.train_seconds:.0f} s of the "
-                         f"{self.time_budget:.0f} s the cosine spans (lr {self.schedule.current_lr():.2e}): "
+                         f"{self.schedule.total_seconds:.0f} s the cosine spans (lr {self.schedule.current_lr():.2e}): "
                          "raise run.epochs to use the whole run.max_minutes")
         return self.history
 
     def _unfinished_decay(self) -> str:
         """A hint when the time limit cut a cosine decay short (the rate is still high)."""
-        if self.optim_config.schedule != "cosine" or self.epoch >= self.run_config.epochs or self.time_budget is not None:
+        if self.optim_config.schedule != "cosine" or self.epoch >= self.run_config.epochs or self.schedule.total_seconds is not None:
             return ""
         return (f"; the cosine decay was at epoch {self.epoch} of {self.run_config.epochs} (lr "
                 f"{self.schedule.current_lr():.2e}): lower run.epochs so that it ends within run.max_minutes")

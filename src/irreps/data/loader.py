@@ -59,6 +59,10 @@ class GraphLoader:
     seed : int
         Seed of the default generator.
     drop_last : bool
+    share : (int, int), optional
+        ``(k, parts)``: yield only the ``k``-th of ``parts`` near-equal slices of each batch
+        (data-parallel training; ``None`` when the slice is empty). The shuffling is the same
+        in every part, so the parts of one batch are disjoint and cover it.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class GraphLoader:
         generator: torch.Generator | None = None,
         seed: int = 0,
         drop_last: bool = False,
+        share: tuple[int, int] | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -79,13 +84,23 @@ class GraphLoader:
         self.shuffle = shuffle
         self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
         self.drop_last = drop_last
+        if share is not None and not 0 <= share[0] < share[1]:
+            raise ValueError(f"share must be (k, parts) with 0 <= k < parts, got {share}")
+        self.share = share
 
     def __len__(self) -> int:
         full, rest = divmod(len(self.dataset), self.batch_size)
         return full if self.drop_last or rest == 0 else full + 1
 
-    def __iter__(self) -> Iterator[AtomicGraph]:
+    def __iter__(self) -> Iterator[AtomicGraph | None]:
         n = len(self.dataset)
         order = torch.randperm(n, generator=self.generator).tolist() if self.shuffle else list(range(n))
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield collate([self.dataset[i] for i in order[start : start + self.batch_size]])
+            batch = order[start : start + self.batch_size]
+            if self.share is not None:
+                k, parts = self.share
+                batch = batch[k * len(batch) // parts : (k + 1) * len(batch) // parts]
+                if not batch:
+                    yield None
+                    continue
+            yield collate([self.dataset[i] for i in batch])

@@ -28,8 +28,9 @@ import irreps
 from irreps.config import config_to_dict
 from irreps.models import build_model, save_model
 from irreps.models.registry import model_entry
-from irreps.train.checkpoint import prepare_run_dir, write_atomic
+from irreps.train.checkpoint import load_checkpoint, prepare_run_dir, write_atomic
 from irreps.train.config import TrainConfig, dump_config
+from irreps.train.distributed import ProcessGroup, run_parallel
 from irreps.train.losses import WeightedLoss
 from irreps.train.evaluation import evaluate_set, write_evaluation
 from irreps.train.plots import plot_learning_curve
@@ -131,7 +132,16 @@ def train(
         Replace the files of an earlier run in ``run_dir``.
 
     ``run.threads``, when set, holds for the run; the previous thread count is restored.
+    With ``run.processes`` > 1 the training is data-parallel (:mod:`irreps.train.distributed`):
+    this process is rank 0 and does everything below; the others only train.
     """
+    if config.run.processes > 1:
+        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+        return run_parallel(
+            config.run.processes, config.run.threads,
+            lambda group: _train(config, run_dir, resume, overwrite, log, group),
+            _train_share, (config, run_dir, resume),
+        )
     threads = torch.get_num_threads()
     if config.run.threads is not None:
         torch.set_num_threads(config.run.threads)
@@ -141,23 +151,44 @@ def train(
         torch.set_num_threads(threads)
 
 
+def _setup(config: TrainConfig, log: Callable[[str], None]) -> tuple[PreparedData, PreparedData, torch.nn.Module]:
+    """The data (float64 and in the training dtype) and the freshly initialised model."""
+    seed_everything(config.run.seed)
+    dtype = DTYPES[config.run.dtype]
+    device = torch.device("cpu") if config.run.processes > 1 else resolve_device(config.run.device)
+    data64 = prepare_data(config.data, config.loss.weights(), config.run.seed, log=log)
+    data = data64.cast(dtype, device)
+    model = build_model(config.model.name, model_options(config, data64)).to(device=device, dtype=dtype)
+    return data64, data, model
+
+
+def _train_share(config: TrainConfig, run_dir: Path, resume: bool, group: ProcessGroup) -> None:
+    """A data-parallel helper (rank > 0): trains its share of every batch and writes nothing."""
+    _, data, model = _setup(config, log=lambda line: None)
+    trainer = Trainer(
+        model, data.train, data.valid, config.optim, config.loss, config.run,
+        config.data.batch_size, config.data.valid_batch_size, log=lambda line: None, group=group,
+    )
+    if resume:
+        trainer.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt"))
+    trainer.fit()
+
+
 def _train(
-    config: TrainConfig, run_dir: str | Path | None, resume: bool, overwrite: bool, log: Callable[[str], None]
+    config: TrainConfig, run_dir: str | Path | None, resume: bool, overwrite: bool, log: Callable[[str], None],
+    group: ProcessGroup | None = None,
 ) -> TrainingResult:
     run_dir = prepare_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
     write_atomic(run_dir / "config.yaml", dump_config(config))
     log(f"run directory: {run_dir}")
-    seed_everything(config.run.seed)
-    dtype, device = DTYPES[config.run.dtype], resolve_device(config.run.device)
     loss = WeightedLoss(config.loss.weights(), config.loss.kind, config.loss.huber_delta)
-    data64 = prepare_data(config.data, config.loss.weights(), config.run.seed, log=log)
-    data = data64.cast(dtype, device)
-    options = model_options(config, data64)
-    model = build_model(config.model.name, options).to(device=device, dtype=dtype)
-    log(f"model: {config.model.name}, {sum(p.numel() for p in model.parameters()):,} parameters, {config.run.dtype} on {device}")
+    data64, data, model = _setup(config, log)
+    device = next(model.parameters()).device
+    parallel = f", {group.size} processes" if group is not None else ""
+    log(f"model: {config.model.name}, {sum(p.numel() for p in model.parameters()):,} parameters, {config.run.dtype} on {device}{parallel}")
     trainer = Trainer(
         model, data.train, data.valid, config.optim, config.loss, config.run,
-        config.data.batch_size, config.data.valid_batch_size, run_dir=run_dir, log=log,
+        config.data.batch_size, config.data.valid_batch_size, run_dir=run_dir, log=log, group=group,
     )
     if resume:
         trainer.resume(run_dir / "checkpoints" / "last.pt")

@@ -29,6 +29,7 @@ from irreps.data.loader import GraphLoader
 from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_atomic
 from irreps.train.compiled_step import CompiledStep
 from irreps.train.config import LossConfig, OptimConfig, RunConfig
+from irreps.train.distributed import ProcessGroup
 from irreps.train.ema import ExponentialMovingAverage
 from irreps.train.losses import WeightedLoss
 from irreps.train.metrics import ErrorAccumulator
@@ -81,6 +82,9 @@ class Trainer:
         Where logs and checkpoints go; nothing is written when omitted.
     log : callable
         Receives one line of text per epoch.
+    group : ProcessGroup, optional
+        This process's place in a data-parallel run (:mod:`irreps.train.distributed`): each
+        batch is shared out and the gradients averaged. Only rank 0 should get ``run_dir``.
     """
 
     def __init__(
@@ -95,14 +99,19 @@ class Trainer:
         valid_batch_size: int,
         run_dir: Path | None = None,
         log: Callable[[str], None] = print,
+        group: ProcessGroup | None = None,
     ):
         self.model = model
+        self.group = group
+        if group is not None:
+            group.broadcast_module(model)
         self.optim_config, self.run_config = optim, run
         self.loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta)
         self.direct_loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta, direct_forces=True)
         self.direct_forces_epochs = loss.direct_forces_epochs
         self.compiled_step = CompiledStep(model, self.loss) if run.compile else None
-        self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed)
+        share = (group.rank, group.size) if group is not None else None
+        self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed, share=share)
         self.valid_loader = GraphLoader(valid_set, valid_batch_size)
         self.optimizer = build_optimizer(model, optim)
         steps = len(self.train_loader)
@@ -137,18 +146,23 @@ class Trainer:
         bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}", self.run_config.progress)
         for batch in self.train_loader:
             self.optimizer.zero_grad(set_to_none=True)
-            if self.compiled_step is not None and loss is self.loss:
+            clock = self.train_seconds + time.monotonic() - self._epoch_start
+            if batch is None:  # this process's share of a short last batch is empty
+                total, terms = torch.zeros(()), {}
+            elif self.compiled_step is not None and loss is self.loss:
                 total, terms = self.compiled_step(batch)
             else:
                 pred = self.model(batch, **loss.prediction_flags())
                 total, terms = loss(pred, batch)
                 total.backward()
+            if self.group is not None:
+                total, terms, clock = self._reduce(loss, batch, total, terms, clock)
             if not torch.isfinite(total):
                 raise FloatingPointError(f"epoch {self.epoch + 1}: the training loss is {float(total)}; lower optim.lr")
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.optimizer.step()
-            self.schedule.step(self.train_seconds + time.monotonic() - self._epoch_start)
+            self.schedule.step(clock)
             if self.ema is not None:
                 self.ema.update(self.model)
             for key, value in {"loss": total, **terms}.items():
@@ -156,6 +170,23 @@ class Trainer:
             bar.update(f"loss {float(total.detach()):.4g}")
         bar.close()
         return {f"train_{k}": v / len(self.train_loader) for k, v in sums.items()}
+
+    def _reduce(
+        self, loss: WeightedLoss, batch: AtomicGraph | None, total: torch.Tensor, terms: dict[str, torch.Tensor],
+        clock: float,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], float]:
+        """Average gradients, loss terms and the clock over the processes of a data-parallel run."""
+        names = list(loss.weights)
+        values = [0.0] * (len(names) + 1) if batch is None else [float(total.detach())] + [float(terms[k].detach()) for k in names]
+        structures = 0 if batch is None else batch.num_graphs
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        values, clock = self.group.reduce_step(params, structures, values, clock)
+        as_tensor = lambda value: torch.tensor(value, dtype=torch.float64)  # noqa: E731
+        return as_tensor(values[0]), {k: as_tensor(v) for k, v in zip(names, values[1:])}, clock
+
+    def _agree(self, seconds: float) -> float:
+        """A clock reading every process of a data-parallel run agrees on (their mean)."""
+        return seconds if self.group is None else self.group.mean(seconds)
 
     def evaluate(self, batches: Any) -> ErrorAccumulator:
         """Errors of the model (with the EMA weights when enabled) over ``batches``."""
@@ -187,7 +218,7 @@ class Trainer:
             row.update(valid)
             self.schedule.end_epoch(valid["valid_loss"])
             self.epoch += 1
-            self.train_seconds += time.monotonic() - tick
+            self.train_seconds += self._agree(time.monotonic() - tick)
             row["seconds"] = self.train_seconds
             self.history.append(row)
             improved = valid["valid_loss"] < self.best_loss
@@ -198,7 +229,7 @@ class Trainer:
             if self.schedule.total_seconds is not None:  # the cosine's budget: training time over every session of the run
                 out_of_time = self.train_seconds >= self.schedule.total_seconds
             else:
-                out_of_time = minutes is not None and time.monotonic() - started > 60.0 * minutes
+                out_of_time = minutes is not None and self._agree(time.monotonic() - started) > 60.0 * minutes
             self._write_epoch(improved, stopping=out_of_time)
             self.log(self._summary(row, improved))
             if out_of_time:

@@ -1,0 +1,79 @@
+"""Data-parallel training (run.processes): the same run as one process, to rounding."""
+
+import pytest
+import torch
+
+from irreps.data import GraphLoader
+from irreps.models import load_model
+from irreps.train.checkpoint import load_checkpoint
+from irreps.train.config import load_config
+from irreps.train.run import train
+
+# acac: every structure has 15 atoms, so averaging the shares' gradients per structure is the
+# single-process mean exactly. 21 training structures in batches of 4 leave a last batch of
+# one, so with 2 processes one of them gets an empty share (and must still take part).
+COMMON = [
+    "data.train_file=bundled:acac_train",
+    "data.isolated_atoms_file=bundled:acac_isolated_atoms",
+    "data.max_train=22",
+    "data.valid_fraction=0.05",
+    "data.batch_size=4",
+    "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
+    "optim.schedule=cosine",
+    "optim.grad_clip=0.5",
+    "run.progress=false",
+    "run.device=cpu",
+    "run.dtype=float64",
+    "run.epochs=2",
+    "run.threads=1",
+]
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+def test_loader_shares_cover_each_batch_once(monkeypatch):
+    monkeypatch.setattr("irreps.data.loader.collate", list)  # batches as lists of items
+    data = list(range(10))
+    order = [list(b) for b in GraphLoader(data, 4, shuffle=True, seed=3)]
+    shares = zip(*(GraphLoader(data, 4, shuffle=True, seed=3, share=(k, 3)) for k in range(3)))
+    batches = [list(parts) for parts in shares]
+    assert [sum((part or [] for part in parts), []) for parts in batches] == order
+    assert [len(part or []) for part in batches[2]] == [0, 1, 1]  # 2 structures over 3 processes
+    assert batches[2][0] is None
+    with pytest.raises(ValueError, match="share"):
+        GraphLoader(data, 4, share=(3, 3))
+
+
+def test_two_processes_equal_one(tmp_path):
+    one = train(load_config(None, COMMON), tmp_path / "one", log=_quiet)
+    lines: list[str] = []
+    two = train(load_config(None, COMMON + ["run.processes=2"]), tmp_path / "two", log=lines.append)
+    assert any("2 processes" in line for line in lines)
+    for a, b in zip(one.history, two.history):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-10)
+        assert b["valid_loss"] == pytest.approx(a["valid_loss"], rel=1e-9)
+    first, second = load_model(one.model_path), load_model(two.model_path)
+    for (name, p), q in zip(first.state_dict().items(), second.state_dict().values()):
+        torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-12, msg=name)
+    # the optimiser state rank 0 saved is that of the whole batch, too
+    s1 = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")["optimizer"]["state"]
+    s2 = load_checkpoint(tmp_path / "two" / "checkpoints" / "last.pt")["optimizer"]["state"]
+    torch.testing.assert_close(s2[0]["exp_avg"], s1[0]["exp_avg"], rtol=1e-8, atol=1e-14)
+    # stopped after one epoch and resumed: every process picks up the checkpoint
+    stopped = train(load_config(None, COMMON + ["run.processes=2", "run.max_minutes=1e-9"]), tmp_path / "split", log=_quiet)
+    assert len(stopped.history) == 1
+    resumed = train(load_config(None, COMMON + ["run.processes=2"]), tmp_path / "split", resume=True, log=_quiet)
+    assert resumed.history[-1]["valid_loss"] == pytest.approx(one.history[-1]["valid_loss"], rel=1e-9)
+    for (name, p), q in zip(first.state_dict().items(), load_model(resumed.model_path).state_dict().values()):
+        torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-12, msg=name)
+
+
+def test_parallel_config_errors():
+    with pytest.raises(ValueError, match="run.processes must be >= 1"):
+        load_config(None, COMMON + ["run.processes=0"])
+    with pytest.raises(ValueError, match="data.batch_size=1 is shared out over run.processes=2"):
+        load_config(None, COMMON + ["run.processes=2", "data.batch_size=1"])
+    with pytest.raises(ValueError, match="not supported"):
+        load_config(None, COMMON + ["run.processes=2", "run.device=cuda"])

@@ -146,7 +146,6 @@ class Trainer:
         bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}", self.run_config.progress)
         for batch in self.train_loader:
             self.optimizer.zero_grad(set_to_none=True)
-            clock = self.train_seconds + time.monotonic() - self._epoch_start
             if batch is None:  # this process's share of a short last batch is empty
                 total, terms = torch.zeros(()), {}
             elif self.compiled_step is not None and loss is self.loss:
@@ -155,6 +154,7 @@ class Trainer:
                 pred = self.model(batch, **loss.prediction_flags())
                 total, terms = loss(pred, batch)
                 total.backward()
+            clock = self.train_seconds + time.monotonic() - self._epoch_start
             if self.group is not None:
                 total, terms, clock = self._reduce(loss, batch, total, terms, clock)
             if not torch.isfinite(total):

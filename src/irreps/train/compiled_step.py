@@ -132,7 +132,13 @@ class CompiledStep:
         with fx_config.patch(use_duck_shape=False), capturing(), torch.enable_grad():
             program = make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(params, *args[1:])
         _no_constant_sizes(program, len(params))
-        return program if self.backend == "eager" else torch.compile(program, dynamic=True, backend=self.backend)
+        if self.backend == "eager":
+            return program
+        # On the CPU the inductor program is hundreds of small kernels per step; calling them
+        # from generated C++ rather than Python takes a few ms off each step
+        # (benchmarks/bench_train_step.py).
+        options = {"cpp_wrapper": True} if self.backend == "inductor" and key[3] == "cpu" else None
+        return torch.compile(program, dynamic=True, backend=self.backend, options=options)
 
     def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
         if not torch.isfinite(graph.positions).all():

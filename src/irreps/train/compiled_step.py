@@ -136,7 +136,7 @@ class CompiledStep:
             return program
         # On the CPU the inductor program is hundreds of small kernels per step; calling them
         # from generated C++ rather than Python takes 3-11% off a step (measured in docs/training.md).
-        options = {"cpp_wrapper": True} if self.backend == "inductor" and key[3] == "cpu" else None
+        options = {"cpp_wrapper": True} if self.backend == "inductor" and args[1].device.type == "cpu" else None
         return torch.compile(program, dynamic=True, backend=self.backend, options=options)
 
     def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:

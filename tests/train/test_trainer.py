@@ -58,6 +58,23 @@ def test_cosine_over_time_spends_the_budget(tmp_path):
     assert len(capped.history) == 1 and any("raise run.epochs" in line for line in lines)
 
 
+def test_cpu_clock_counts_process_time(tmp_path, monkeypatch):
+    """run.clock=cpu measures run.max_minutes in this process's CPU time, not wall time: a
+    fake CPU clock that jumps 10 minutes a reading stops the run after one epoch, while the
+    wall clock, untouched, lets the same config run all three."""
+    import irreps.train.trainer as trainer_module
+
+    readings = iter(range(0, 10**6, 600))
+    monkeypatch.setattr(trainer_module.time, "process_time", lambda: float(next(readings)))
+    common = TINY + ["run.max_minutes=5", "run.epochs=3"]
+    cpu = train(load_config(None, common + ["run.clock=cpu"]), tmp_path / "cpu", log=_quiet)
+    wall = train(load_config(None, common), tmp_path / "wall", log=_quiet)
+    assert len(cpu.history) == 1 and cpu.history[0]["seconds"] >= 600
+    assert len(wall.history) == 3
+    with pytest.raises(ValueError, match="run.clock"):
+        load_config(None, ["run.clock=gpu"])
+
+
 @pytest.mark.parametrize(
     "schedule",
     [

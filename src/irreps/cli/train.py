@@ -21,10 +21,11 @@ A config has five sections; every key is optional except data.train_file:
          cosine_over epochs|time (time: the cosine spans run.max_minutes), warmup_epochs,
          plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off)
   loss   energy (per atom), forces, stress, dipole, hessian weights; kind mse|huber; huber_delta
-  run    epochs, max_minutes, seed, dtype float32|float64, device (auto|cpu|cuda), output_dir,
-         name (default: a time stamp), checkpoint_every, progress, threads (CPU threads, per
-         process), compile (compile the training step once; TensorNet, energy and force
-         losses), processes (data-parallel CPU processes sharing each batch; default 1)
+  run    epochs, max_minutes, clock (wall|cpu: what max_minutes counts), seed, dtype
+         float32|float64, device (auto|cpu|cuda), output_dir, name (default: a time stamp),
+         checkpoint_every, progress, threads (CPU threads, per process), compile (compile the
+         training step once; TensorNet, energy and force losses), processes (data-parallel CPU
+         processes sharing each batch; default 1)
 Run `irreps train --print-config` to see every field with its default.
 
 The run directory (run.output_dir/run.name, or --output) receives config.yaml, model.pt (the

@@ -209,7 +209,9 @@ class RunConfig:
     """Length, reproducibility, precision, device and outputs of a run.
 
     Outputs go to ``output_dir/name`` (``name`` null: a time stamp). ``max_minutes`` stops
-    training after the epoch that passes the limit (``--resume`` continues it).
+    training after the epoch that passes the limit (``--resume`` continues it); ``clock`` says
+    what it counts: ``wall`` time, or ``cpu``, this process's CPU time (all its threads), so that
+    a budget means the same work on a busy or shared machine (the cosine over time follows it too).
     ``device`` ``auto`` picks CUDA when available. ``threads`` sets torch's CPU threads for
     the run (null: torch's default, one per core); small molecules gain little from more than
     one, and on a busy machine threads that wait for each other can slow training tenfold.
@@ -224,6 +226,7 @@ class RunConfig:
 
     epochs: int = 100
     max_minutes: float | None = None
+    clock: Literal["wall", "cpu"] = "wall"
     seed: int = 0
     dtype: Literal["float32", "float64"] = "float32"
     device: str = "auto"
@@ -238,6 +241,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"run.epochs must be >= 1, got {self.epochs}")
         _check(self.max_minutes is None or self.max_minutes > 0.0, f"run.max_minutes must be positive or null, got {self.max_minutes}")
+        _check(self.clock in ("wall", "cpu"), f"run.clock must be 'wall' or 'cpu', got {self.clock!r}")
         _check(self.checkpoint_every >= 1, f"run.checkpoint_every must be >= 1, got {self.checkpoint_every}")
         _check(self.threads is None or self.threads >= 1, f"run.threads must be >= 1 or null, got {self.threads}")
         _check(self.processes >= 1, f"run.processes must be >= 1, got {self.processes}")

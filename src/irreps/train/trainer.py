@@ -130,7 +130,9 @@ class Trainer:
         self.best_epoch = 0
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.train_seconds = 0.0
-        self._epoch_start = time.monotonic()
+        # run.clock: wall time, or this process's CPU time (a budget that a busy machine does not shrink)
+        self._clock = time.process_time if run.clock == "cpu" else time.monotonic
+        self._epoch_start = self._clock()
 
     # -- one epoch -----------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
@@ -154,7 +156,7 @@ class Trainer:
                 pred = self.model(batch, **loss.prediction_flags())
                 total, terms = loss(pred, batch)
                 total.backward()
-            clock = self.train_seconds + time.monotonic() - self._epoch_start
+            clock = self.train_seconds + self._clock() - self._epoch_start
             if self.group is not None:
                 total, terms, clock = self._reduce(loss, batch, total, terms, clock)
             if not torch.isfinite(total):
@@ -209,16 +211,16 @@ class Trainer:
     # -- the run -------------------------------------------------------------------------------
     def fit(self) -> list[dict[str, float]]:
         """Train until ``run.epochs`` (or ``run.max_minutes``); returns the per-epoch history."""
-        started = time.monotonic()
+        started = self._clock()
         while self.epoch < self.run_config.epochs:
-            tick = self._epoch_start = time.monotonic()
+            tick = self._epoch_start = self._clock()
             row = {"epoch": self.epoch + 1, "lr": self.schedule.current_lr()}
             row.update(self.train_epoch())
             valid, _ = self.validate()
             row.update(valid)
             self.schedule.end_epoch(valid["valid_loss"])
             self.epoch += 1
-            self.train_seconds += self._agree(time.monotonic() - tick)
+            self.train_seconds += self._agree(self._clock() - tick)
             row["seconds"] = self.train_seconds
             self.history.append(row)
             improved = valid["valid_loss"] < self.best_loss
@@ -229,7 +231,7 @@ class Trainer:
             if self.schedule.total_seconds is not None:  # the cosine's budget: training time over every session of the run
                 out_of_time = self.train_seconds >= self.schedule.total_seconds
             else:
-                out_of_time = minutes is not None and self._agree(time.monotonic() - started) > 60.0 * minutes
+                out_of_time = minutes is not None and self._agree(self._clock() - started) > 60.0 * minutes
             self._write_epoch(improved, stopping=out_of_time)
             self.log(self._summary(row, improved))
             if out_of_time:

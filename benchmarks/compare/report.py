@@ -1,0 +1,129 @@
+"""The comparison table (Markdown) and figures from the result records.
+
+Per dataset and budget: one row per system and recipe size (mean over seeds), the test-set
+force and energy errors, epochs done, parameters, inference µs/atom and peak memory; the best
+value of each column is marked. Figures: validation force RMSE against CPU minutes (learning
+curves) and test force RMSE against µs/atom (the accuracy-speed front).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from .results import latest, load_records
+
+# (header, path into the record, format); lower is better for all
+COLUMNS = [("F RMSE", ("f_rmse",), "{:.2f}"), ("F MAE", ("f_mae",), "{:.2f}"), ("E RMSE", ("e_rmse",), "{:.2f}"),
+           ("E MAE", ("e_mae",), "{:.2f}")]
+
+
+def _rows(records: list[dict], minutes: float) -> dict[tuple[str, str], list[dict]]:
+    rows: dict[tuple[str, str], list[dict]] = {}
+    for record in latest(records):
+        if float(record["minutes"]) == float(minutes):
+            rows.setdefault((record["system"], record["size"]), []).append(record)
+    return rows
+
+
+def _mean(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def table(dataset: str, minutes: float, records: list[dict]) -> str:
+    """Markdown table of one dataset at one budget (test errors in meV and meV/Å)."""
+    rows = _rows(records, minutes)
+    if not rows:
+        return f"(no records for {dataset} at {minutes:g} CPU minutes)\n"
+    tests = list(next(iter(rows.values()))[0]["tests"])
+    cells: dict[tuple[str, str], dict[str, float | None]] = {}
+    for key, group in rows.items():
+        cell = {}
+        for test in tests:
+            for header, (field,), _ in COLUMNS:
+                cell[f"{test} {header}"] = _mean([r["tests"].get(test, {}).get(field) for r in group])
+        cell["epochs"] = _mean([r["epochs"] for r in group])
+        cell["params"] = _mean([r["params"] for r in group])
+        cell["µs/atom"] = _mean([r["timing"]["us_per_atom"] for r in group])
+        cell["peak MB"] = _mean([r["timing"]["peak_mb"] for r in group])
+        cells[key] = cell
+    judged = [f"{test} {h}" for test in tests for h, _, _ in COLUMNS] + ["µs/atom", "peak MB"]
+    best = {c: min((v[c] for v in cells.values() if v[c] is not None), default=None) for c in judged}
+    headers = ["system", "recipe", "seeds", *judged[:-2], "epochs", "params", "µs/atom", "peak MB"]
+    lines = [f"**{dataset}**, {minutes:g} CPU minutes per system (test errors: energy meV, forces meV/Å)", "",
+             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for (system, size), cell in sorted(cells.items(), key=lambda kv: kv[1][f"{tests[0]} F RMSE"] or 1e9):
+        row = [system, size, str(len(rows[(system, size)]))]
+        for column in headers[3:]:
+            value = cell[column]
+            if value is None:
+                row.append("n/a")
+                continue
+            text = f"{value:,.0f}" if column in ("params", "epochs", "µs/atom", "peak MB") else f"{value:.2f}"
+            row.append(f"**{text}**" if column in best and value == best[column] else text)
+        lines.append("| " + " | ".join(row) + " |")
+    versions = sorted({f"{r['system']} {r['version']}" for g in rows.values() for r in g})
+    commits = sorted({r["commit"] for g in rows.values() for r in g if r["system"] == "irreps"})
+    machines = sorted({r["machine"] for g in rows.values() for r in g})
+    lines += ["", f"versions: {', '.join(versions)}; irreps commit(s): {', '.join(commits) or 'n/a'}; "
+                  f"machine: {'; '.join(machines)}. Bold: best in the column."]
+    return "\n".join(lines) + "\n"
+
+
+def figures(dataset: str, minutes: float, records: list[dict], out_dir: Path) -> list[Path]:
+    """Learning curves and the accuracy-speed front of one dataset, as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _rows(records, minutes)
+    if not rows:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for (system, size), group in sorted(rows.items()):
+        record = group[0]  # the first seed's curve
+        points = [(p["cpu_s"] / 60, p.get("valid_f_rmse")) for p in record["curve"] if p.get("valid_f_rmse")]
+        if points:
+            ax.plot(*zip(*points), label=f"{system} {size}", lw=1.2)
+    ax.set(xlabel="CPU minutes (one thread)", ylabel="validation force RMSE (meV/Å)", yscale="log",
+           title=f"{dataset}: learning curves at {minutes:g} CPU minutes")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    paths.append(out_dir / f"compare_{dataset}_{minutes:g}min_curves.png")
+    fig.tight_layout()
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for (system, size), group in sorted(rows.items()):
+        test = next(iter(group[0]["tests"]))
+        x = _mean([r["timing"]["us_per_atom"] for r in group])
+        y = _mean([r["tests"][test]["f_rmse"] for r in group])
+        ax.scatter([x], [y], s=30)
+        ax.annotate(f"{system} {size}", (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set(xlabel="E+F inference, µs per atom (float32, one thread)", ylabel=f"test force RMSE (meV/Å)",
+           xscale="log", yscale="log", title=f"{dataset}: accuracy against speed at {minutes:g} CPU minutes")
+    ax.grid(alpha=0.3, which="both")
+    paths.append(out_dir / f"compare_{dataset}_{minutes:g}min_front.png")
+    fig.tight_layout()
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def report(datasets: list[str], minutes: list[float] | None, results: Path, figure_dir: Path | None) -> str:
+    """Tables of every dataset at every budget recorded (or those asked for); figures if asked."""
+    parts = []
+    for dataset in datasets:
+        records = load_records(dataset, results)
+        budgets = minutes or sorted({float(r["minutes"]) for r in records})
+        for budget in budgets:
+            parts.append(table(dataset, budget, records))
+            if figure_dir is not None:
+                for path in figures(dataset, budget, records, figure_dir):
+                    parts.append(f"figure: {path}\n")
+    return "\n".join(parts)

@@ -1,0 +1,81 @@
+"""Result records: one JSON line per finished run, appended to ``benchmarks/results/<dataset>.jsonl``.
+
+A record carries the commit it was made at, so progress compares across commits; a comparison
+that stops is resumed by skipping every job whose record exists (:func:`done_keys`). A peer's
+record stands whatever our commit; ours is redone when the commit changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import threading
+from pathlib import Path
+
+from .datasets import REPO
+
+RESULTS = REPO / "benchmarks" / "results"
+_LOCK = threading.Lock()
+
+
+def commit() -> str:
+    """The repository's HEAD (with ``-dirty`` when tracked files are modified), or "unknown"."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> str:
+    """CPU model and core count, for the record."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def job_key(record: dict) -> tuple:
+    return (record["dataset"], record["system"], record["size"], record["seed"], float(record["minutes"]),
+            int(record["threads"]))
+
+
+def load_records(dataset: str, results: Path = RESULTS) -> list[dict]:
+    path = results / f"{dataset}.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def done_keys(dataset: str, current_commit: str, results: Path = RESULTS) -> set[tuple]:
+    """Keys of the jobs that need no rerun: any peer record, ours only at this commit."""
+    return {job_key(r) for r in load_records(dataset, results)
+            if r["system"] != "irreps" or r["commit"] == current_commit}
+
+
+def append_record(record: dict, results: Path = RESULTS) -> None:
+    """Append one record (a whole line, flushed and synced) to its dataset's file."""
+    results.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, sort_keys=True) + "\n"
+    with _LOCK, open(results / f"{record['dataset']}.jsonl", "a") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def latest(records: list[dict]) -> list[dict]:
+    """The newest record of each job key (a rerun at a later commit replaces the earlier one)."""
+    newest: dict[tuple, dict] = {}
+    for record in records:
+        newest[job_key(record)] = record
+    return list(newest.values())

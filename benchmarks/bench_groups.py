@@ -3,7 +3,7 @@ DWSNet on the sine-INR frequency task against flat-MLP and DeepSets baselines.
 
 One thread, float32, batch 16, channels 1, median of repeats after a warm-up.
 
-    python benchmarks/bench_groups.py [--json out.json] [--emlp-python /work/venvs/emlp/bin/python]
+    python benchmarks/bench_groups.py [--json out.json] [--emlp-python PYTHON]
 
 emlp (a jax library) runs in its own virtualenv through a subprocess with a per-case timeout;
 when that interpreter is missing, or a case times out, ``emlp_s`` is recorded as null and the
@@ -23,9 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
+from benchmarks.peers import peer_python_or_none  # noqa: E402
 from irreps.groups import (DeepSetsRegressor, DWSNet, EquivariantLinear, FlatMLPRegressor, fit_omega_regressor,
                            hom_basis, make_sine_inrs, permute_hidden)
 from irreps.groups.fast import DiagramOperator
@@ -130,7 +133,7 @@ def _fmt(value, scale=1.0, spec="8.3f"):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", help="write the records to this path")
-    parser.add_argument("--emlp-python", default="/work/venvs/emlp/bin/python")
+    parser.add_argument("--emlp-python", help="python of emlp's virtualenv (default: `python -m benchmarks.peers build emlp`)")
     parser.add_argument("--emlp-timeout", type=float, default=120.0)
     parser.add_argument("--dws-num", type=int, default=1000)
     parser.add_argument("--dws-epochs", type=int, default=15)
@@ -138,6 +141,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     sections = set(args.sections.split(","))
+    emlp_python = peer_python_or_none("emlp", args.emlp_python) if "basis" in sections else None
     records = []
     if "layer" in sections:
         print(f"\nLayer forward, batch {BATCH}, channels 1, float32, 1 thread (median ms)")
@@ -152,7 +156,7 @@ def main(argv=None) -> None:
         print("\nBasis construction (s): ours = hom_basis + fast operator plan; emlp = numerical nullspace")
         print(f"{'group':>5} {'k=l':>3} {'n':>3} {'ours_s':>9} {'emlp_s':>9}  note")
         for case in BASIS_CASES:
-            rec, note = bench_basis(*case, args.emlp_python, args.emlp_timeout)
+            rec, note = bench_basis(*case, emlp_python, args.emlp_timeout)
             print(f"{rec['group']:>5} {rec['k']:>3} {rec['n']:>3} {rec['ours_s']:9.4f} {_fmt(rec['emlp_s'], 1, '9.2f')}  {note}",
                   flush=True)
             records.append(rec)

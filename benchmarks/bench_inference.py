@@ -16,7 +16,8 @@ All models are float32 with random weights (timing does not depend on them):
   32-feature type embedding, radial MLP of depth 1 and width 128, 8 Bessel functions,
   polynomial cutoff p = 6, 5 Å cutoff, types H C N O, avg_num_neighbors 10; eager mode.
 
-Each peer runs in its own virtualenv (pins clash: mace-torch wants e3nn 0.4.4) through a
+Each peer runs in its own virtualenv (pins clash: mace-torch wants e3nn 0.4.4), built by
+``python -m benchmarks.peers build`` under ``$IRREPS_PEERS``, through a
 subprocess that re-runs this file in worker mode, kept alive and asked for one timed call at
 a time; a peer whose interpreter is missing or whose worker fails is skipped with a
 "[skip]" line. TorchMD-Net's Warp kernels compile on the first call, which the warm-up
@@ -45,10 +46,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
+from benchmarks.peers import peer_python_or_none  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "botnet"
-PEER_PYTHON = "/work/venvs/tmdnet/bin/python"
-MACE_PYTHON = "/work/venvs/mace/bin/python"
-NEQUIP_PYTHON = "/work/venvs/nequip/bin/python"
 HYPER = dict(hidden_dim=128, num_layers=2, num_rbf=32, cutoff=5.0)
 ELEMENTS = (1, 6, 7, 8)
 
@@ -280,8 +281,11 @@ def _nequip_call(data, threads: int):
 
 def peer_table(args) -> list[tuple[str, str, object]]:
     """(name, python of its virtualenv, builder of its timed call) for every peer."""
-    return [("tmdnet", args.peer_python, _tmdnet_call), ("mace", args.mace_python, _mace_call),
-            ("nequip", args.nequip_python, _nequip_call)]
+    if args.peer_worker or args.peer_export:  # inside a peer's environment: no lookups
+        return [("tmdnet", None, _tmdnet_call), ("mace", None, _mace_call), ("nequip", None, _nequip_call)]
+    return [("tmdnet", peer_python_or_none("torchmd-net", args.peer_python), _tmdnet_call),
+            ("mace", peer_python_or_none("mace", args.mace_python), _mace_call),
+            ("nequip", peer_python_or_none("nequip", args.nequip_python), _nequip_call)]
 
 
 def peer_worker(path: str, builder, threads: int) -> None:
@@ -355,9 +359,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--systems", nargs="*", help="subset of system names, e.g. '3bpa x32'")
-    parser.add_argument("--peer-python", default=PEER_PYTHON, help="python of TorchMD-Net's virtualenv")
-    parser.add_argument("--mace-python", default=MACE_PYTHON, help="python of MACE's virtualenv")
-    parser.add_argument("--nequip-python", default=NEQUIP_PYTHON, help="python of NequIP's virtualenv")
+    parser.add_argument("--peer-python", help="python of TorchMD-Net's virtualenv (default: benchmarks.peers)")
+    parser.add_argument("--mace-python", help="python of MACE's virtualenv (default: benchmarks.peers)")
+    parser.add_argument("--nequip-python", help="python of NequIP's virtualenv (default: benchmarks.peers)")
     parser.add_argument("--json", help="write one record per (system, impl, threads) here")
     parser.add_argument("--check", action="store_true", help="first check both give the same forces for the same weights")
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
@@ -371,12 +375,12 @@ def main() -> None:
     if args.peer_export:
         peer_export(args.peer_export)
         return
-    if args.check:
-        check_against_peer(args.peer_python)
+    if args.check and peers[0][1] is not None:
+        check_against_peer(peers[0][1])
     for name, python, _ in peers:
-        if not Path(python).exists():
-            print(f"[skip] {name}: no interpreter at {python} (its virtualenv is missing)")
-    peers = [peer for peer in peers if Path(peer[1]).exists()]
+        if python is not None and not Path(python).exists():
+            print(f"[skip] {name}: no interpreter at {python}")
+    peers = [peer for peer in peers if peer[1] is not None and Path(peer[1]).exists()]
     header = f"{'system':12s} {'thr':>3s} {'atoms':>6s} {'ours ms':>9s} {'ours+nl':>9s} {'ours us/at':>10s}" + "".join(
         f" {name + ' ms':>10s} {name[:4] + ' us/at':>10s} {name[:4] + '/ours':>9s}" for name, _, _ in peers)
     print(header)

@@ -9,8 +9,8 @@ the slope of a linear fit times the duration (systematic drift) and the largest 
 from the initial value (drift plus fluctuation). Speed is MD steps per second, including the
 neighbour list (skin reuse) and the integrator.
 
-MACE runs in its own virtualenv (``--mace-python``, default /work/venvs/mace/bin/python;
-mace-torch pins e3nn 0.4.4) through a subprocess re-running this file in worker mode with the
+MACE runs in its own virtualenv (``--mace-python``, default: the one ``python -m benchmarks.peers
+build mace`` makes; mace-torch pins e3nn 0.4.4) through a subprocess re-running this file in worker mode with the
 same structure, velocities seed, thread count and step count, and a MACE model file
 (``--mace-model``, trained on the same data, or ``random`` for MACE "small" with random weights:
 same speed, drift not comparable); either missing -> MACE is skipped with a message.
@@ -36,10 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
+from benchmarks.peers import peer_python_or_none  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data" / "botnet" / "acac" / "test_MD_300K.xyz"
 BUNDLED = ROOT / "src" / "irreps" / "datasets" / "acac_test_300K_subset.xyz"
-MACE_PYTHON = "/work/venvs/mace/bin/python"
 
 
 def nve(atoms, calculator, steps: int, timestep_fs: float, temperature_K: float, seed: int) -> dict:
@@ -145,13 +147,14 @@ def _random_mace_small(path: Path) -> Path:
 
 
 def run_mace(args: argparse.Namespace, structure: Path) -> dict | None:
-    if not Path(args.mace_python).exists():
-        print(f"MACE skipped: no MACE virtualenv at {args.mace_python} (see --mace-python)")
+    mace_python = peer_python_or_none("mace", args.mace_python)
+    if mace_python is None or not Path(mace_python).exists():
+        print(f"MACE skipped: no MACE virtualenv (see --mace-python and `python -m benchmarks.peers build mace`)")
         return None
     if not args.mace_model:
         print("MACE skipped: no --mace-model given (a MACE model trained on the same acac data, or 'random')")
         return None
-    command = [args.mace_python, __file__, "--worker", "--structure", str(structure), "--mace-model", args.mace_model,
+    command = [mace_python, __file__, "--worker", "--structure", str(structure), "--mace-model", args.mace_model,
                "--ps", str(args.mace_ps or args.ps), "--timestep", str(args.timestep), "--temperature", str(args.temperature),
                "--seed", str(args.seed), "--threads", str(args.threads)]
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "OMP_NUM_THREADS": str(args.threads)}
@@ -185,7 +188,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin, Å")
     parser.add_argument("--structure", help="start structure (default: first frame of acac test_MD_300K.xyz)")
-    parser.add_argument("--mace-python", default=MACE_PYTHON)
+    parser.add_argument("--mace-python", help="python of MACE's virtualenv (default: benchmarks.peers)")
     parser.add_argument("--mace-model", default=None, help="MACE model file, or 'random' (speed only)")
     parser.add_argument("--mace-ps", type=float, default=None, help="shorter MACE run for its speed (default: --ps)")
     parser.add_argument("--json", help="write the records here")

@@ -1,4 +1,4 @@
-"""Peer codes (MACE, NequIP, Allegro, TorchMD-Net, e3nn) in virtualenvs of their own.
+"""Peer codes (MACE, NequIP, Allegro, TorchMD-Net, e3nn, emlp) in virtualenvs of their own.
 
 Peers pin conflicting dependencies (mace-torch wants e3nn 0.4.4, nequip wants >= 0.6), so each
 lives in its own virtualenv under one cache directory: ``$IRREPS_PEERS`` or, by default,
@@ -21,6 +21,7 @@ PEERS = {
     "allegro": "allegro.txt",
     "torchmd-net": "torchmd-net.txt",
     "e3nn": "e3nn.txt",
+    "emlp": "emlp.txt",
 }
 
 
@@ -40,3 +41,11 @@ def peer_python(name: str, quiet: bool = False) -> Path | None:
         print(f"[skip] {name}: no environment at {peers_root() / name} "
               f"(build it with `python -m benchmarks.peers build {name}`)", flush=True)
     return None
+
+
+def peer_python_or_none(name: str, override: str | None) -> str | None:
+    """An explicit interpreter (a benchmark's ``--*-python`` option) or the peer's environment."""
+    if override:
+        return override
+    python = peer_python(name)
+    return None if python is None else str(python)

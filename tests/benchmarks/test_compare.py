@@ -1,0 +1,91 @@
+"""The side-by-side benchmark's own machinery: the CPU-time cap, the splits, the one error code
+and resumption (benchmarks/compare; the trainings themselves are benchmarks, not tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.compare.budget import _stat, read_log, run_capped, tree_cpu_seconds
+from benchmarks.compare.datasets import DATASETS, load_split
+from benchmarks.compare.metrics import errors
+from benchmarks.compare.results import append_record, done_keys, latest
+
+SPIN_WITH_CHILD = """
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "while True: pass"])
+print("started", flush=True)
+while True:
+    pass
+"""
+
+
+def test_tree_cpu_time_includes_children():
+    """The cap's clock sums the whole process tree: a spinning child's time is in its parent's total."""
+    parent = subprocess.Popen([sys.executable, "-c", SPIN_WITH_CHILD], stdout=subprocess.PIPE, text=True)
+    try:
+        parent.stdout.readline()
+        time.sleep(2.0)
+        own = _stat(parent.pid)[1]
+        assert tree_cpu_seconds(parent.pid) > own + 0.2
+    finally:
+        for child in Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split():
+            os.kill(int(child), signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+
+
+def test_cap_stops_a_silent_command(tmp_path):
+    """A command that spins in two processes and prints nothing more is stopped at the cap (all
+    its processes); lines are stamped with CPU and wall seconds."""
+    result = run_capped([sys.executable, "-c", SPIN_WITH_CHILD], 3.0, tmp_path / "log", grace=2.0)
+    assert result.capped and result.returncode != 0
+    assert 3.0 <= result.cpu_seconds < 8.0
+    lines = read_log(tmp_path / "log")
+    assert [line for _, _, line in lines] == ["started"]
+
+
+def test_a_command_inside_its_cap_runs_to_the_end(tmp_path):
+    code = "import sys\nfor i in range(3): print(i)\nsys.exit(3)"
+    result = run_capped([sys.executable, "-c", code], 60.0, tmp_path / "log")
+    assert not result.capped and result.returncode == 3
+    assert [line for _, _, line in read_log(tmp_path / "log")] == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_committed_splits_are_disjoint_and_sized(name):
+    split, spec = load_split(name), DATASETS[name]
+    train, valid = set(split["train"]), set(split["valid"])
+    assert len(train) == spec.num_train and len(valid) == spec.num_valid and not train & valid
+    assert max(train | valid) < split["source_frames"] and split["source"] == spec.source
+
+
+def test_errors_in_mev():
+    ref_e, ref_f = np.array([1.0, 2.0]), np.zeros((5, 3))
+    pred_f = ref_f.copy()
+    pred_f[0, 0] = 0.003
+    out = errors(ref_e + [0.002, -0.002], pred_f, ref_e, ref_f, np.array([2, 3]))
+    assert out["e_mae"] == pytest.approx(2.0) and out["e_rmse"] == pytest.approx(2.0)
+    assert out["e_per_atom_mae"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert out["f_mae"] == pytest.approx(3.0 / 15) and out["f_rmse"] == pytest.approx(np.sqrt(9.0 / 15))
+    with pytest.raises(ValueError, match="shapes"):
+        errors(ref_e, pred_f[:4], ref_e, ref_f, np.array([2, 3]))
+
+
+def test_resume_skips_recorded_peers_and_redoes_ours_at_a_new_commit(tmp_path):
+    common = dict(dataset="acac", size="small", seed=0, minutes=3.0, threads=1)
+    append_record(dict(common, system="mace", commit="aaa"), tmp_path)
+    append_record(dict(common, system="irreps", commit="aaa"), tmp_path)
+    append_record(dict(common, system="irreps", commit="bbb", note="newer"), tmp_path)
+    assert done_keys("acac", "bbb", tmp_path) == {("acac", "mace", "small", 0, 3.0, 1), ("acac", "irreps", "small", 0, 3.0, 1)}
+    assert done_keys("acac", "ccc", tmp_path) == {("acac", "mace", "small", 0, 3.0, 1)}
+    records = [json.loads(line) for line in (tmp_path / "acac.jsonl").read_text().splitlines()]
+    assert [r.get("note") for r in latest(records) if r["system"] == "irreps"] == ["newer"]

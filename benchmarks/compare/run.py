@@ -40,14 +40,15 @@ def package_version(python: Path, package: str) -> str:
     return out.stdout.strip() or "unknown"
 
 
-def _env(job: Job) -> dict[str, str]:
+def _env(job: Job, quiet: bool = True) -> dict[str, str]:
     threads = str(job.threads)
-    return dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
-                TORCHINDUCTOR_COMPILE_THREADS="1", PYTHONUNBUFFERED="1", TQDM_DISABLE="1",
-                TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1" if job.system == "mace" else os.environ.get(
-                    "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", ""),
-                PATH=f"{job.bin}{os.pathsep}{os.environ.get('PATH', '')}",
-                PYTHONPATH=str(REPO) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
+               TORCHINDUCTOR_COMPILE_THREADS="1", PYTHONUNBUFFERED="1",
+               PATH=f"{job.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=str(REPO) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""))
+    if quiet:
+        env["TQDM_DISABLE"] = "1"
+    return env
 
 
 def _worker(job: Job, mode: str, model: Path, test: Path, out: Path) -> None:
@@ -59,13 +60,25 @@ def _worker(job: Job, mode: str, model: Path, test: Path, out: Path) -> None:
 
 
 def learning_curve(system: System, job: Job, log: Path) -> list[dict]:
-    """Validation force errors against the CPU seconds at which they were printed."""
-    curve = []
+    """Validation force errors against the CPU seconds at which they were printed.
+
+    Points from the log carry their CPU time; a system whose errors are only in files
+    (``curve_from_files``) gives their times itself or marks epoch ends in the log, and its
+    points take the first mark's time. ``epoch`` counts the epochs trained.
+    """
+    printed = []
     for cpu, wall, line in read_log(log):
         point = system.curve_point(line)
         if point is not None:
-            curve.append({"cpu_s": cpu, "wall_s": wall, **point})
-    return curve
+            printed.append({"cpu_s": cpu, "wall_s": wall, **point})
+    if not hasattr(system, "curve_from_files"):
+        return printed
+    ends: dict[int, dict] = {}
+    for point in printed:
+        ends.setdefault(point["epoch"], point)
+    return [point if "cpu_s" in point else
+            dict(point, cpu_s=ends[point["epoch"]]["cpu_s"], wall_s=ends[point["epoch"]]["wall_s"])
+            for point in system.curve_from_files(job) if "cpu_s" in point or point["epoch"] in ends]
 
 
 def evaluate(system: System, job: Job, model: Path) -> dict:
@@ -98,7 +111,8 @@ def run_job(job: Job, log=print) -> dict | None:
     job.workdir.mkdir(parents=True)
     log(f"[start] {job.key}")
     command = system.train_command(job)
-    result = run_capped(command, 60 * job.minutes, job.workdir / "train.log", env=_env(job), cwd=job.workdir)
+    result = run_capped(command, 60 * job.minutes, job.workdir / "train.log", env=_env(job, system.quiet_progress),
+                        cwd=job.workdir)
     log(f"[trained] {job.key}: {result.cpu_seconds:.0f} CPU s, {result.wall_seconds:.0f} wall s, exit "
         f"{result.returncode}{' at the cap' if result.capped else ''}")
     try:
@@ -108,8 +122,6 @@ def run_job(job: Job, log=print) -> dict | None:
         log(f"[fail] {job.key}: {error}\n  log: {job.workdir / 'train.log'}")
         return None
     curve = learning_curve(system, job, job.workdir / "train.log")
-    if not curve and hasattr(system, "curve_from_files"):
-        curve = system.curve_from_files(job)
     record = {
         "dataset": job.dataset, "system": job.system, "size": job.size, "recipe": system.sizes[job.size],
         "version": package_version(job.python, system.package), "seed": job.seed, "minutes": job.minutes,

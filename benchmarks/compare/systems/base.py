@@ -45,6 +45,7 @@ class System:
     env: str | None = None          # peer environment name (benchmarks.peers), None: this interpreter
     package: str = ""               # the distribution whose version is reported
     sizes: dict[str, str] = {}      # recipe size -> one line saying what it is and where it comes from
+    quiet_progress: bool = True     # run with TQDM_DISABLE=1 (False: the progress bar marks epochs)
 
     def train_command(self, job: Job) -> list[str]:
         """The authors' training command for ``job`` (files it needs are written into job.workdir)."""
@@ -53,7 +54,9 @@ class System:
     def curve_point(self, line: str) -> dict[str, float] | None:
         """A validation point from one line the training command printed, or None.
 
-        Keys: ``epoch`` and, in meV/Å, ``valid_f_rmse`` and/or ``valid_f_mae``.
+        Keys: ``epoch`` and, in meV/Å, ``valid_f_rmse`` and/or ``valid_f_mae``. A point with
+        ``epoch`` alone marks the CPU time at which that epoch ended, for the points of
+        ``curve_from_files(job)``, which a system defines when its errors are only in files.
         """
         raise NotImplementedError
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ class MACE(System):
         "recommended": "ScaleShiftMACE 128x0e+128x1o (docs' recommended default size), l_max 3, correlation 3, "
                        "r_max 5, batch 5, lr 0.01, EMA 0.99, AMSGrad, E/F weights 27/1000, float32 "
                        "(authors' 3BPA recipe, ACEsuit/mace issue #57; paper size is 256x0e+256x1o+256x2e)",
-        "small": "ScaleShiftMACE 64x0e+64x1o, l_max 3, correlation 3, same training recipe as 'recommended'",
+        "small": "ScaleShiftMACE 64x0e+64x1o, l_max 3, correlation 3, training as 'recommended' "
+                 "(a cut-down preset, not the authors')",
     }
 
     @staticmethod
@@ -52,7 +54,11 @@ class MACE(System):
         return job.workdir / "mace.yaml"
 
     def train_command(self, job: Job) -> list[str]:
-        """Write the recipe as mace's YAML config (JSON is YAML) and return mace_run_train on it."""
+        """Write the recipe as mace's YAML config (JSON is YAML) and return mace_run_train on it.
+
+        A previous run's output folder is removed: its checkpoints or model would pass for this run's.
+        """
+        shutil.rmtree(self._root(job), ignore_errors=True)
         e0s = "{" + ", ".join(f"{z}: {e!r}" for z, e in sorted(job.files.e0s.items())) + "}"
         config: dict[str, Any] = {
             "name": NAME, "seed": job.seed, "work_dir": str(self._root(job)),
@@ -75,11 +81,13 @@ class MACE(System):
         return [str(job.bin / "mace_run_train"), "--config", str(self._config(job))]
 
     def curve_point(self, line: str) -> dict[str, float] | None:
-        """mace logs ``Epoch N: head: Default, loss=…, RMSE_E_per_atom=… meV, RMSE_F=… meV / A``."""
+        """mace logs ``Epoch N: head: Default, loss=…, RMSE_E_per_atom=… meV, RMSE_F=… meV / A``
+        after N + 1 epochs (it counts from 0; the validation before training is ``Initial:``)."""
         match = _EPOCH.search(line)
-        return {"epoch": int(match[1]), "valid_f_rmse": float(match[2])} if match else None
+        return {"epoch": int(match[1]) + 1, "valid_f_rmse": float(match[2])} if match else None
 
     def model_file(self, job: Job) -> Path:
+        """The ``.model`` of a finished run, else one exported from the checkpoint (see the module doc)."""
         model = self._root(job) / f"{NAME}.model"
         if model.is_file():
             return model
@@ -88,7 +96,8 @@ class MACE(System):
         if not epochs:
             raise RuntimeError(f"mace saved no checkpoint under {self._root(job)} (no validation epoch "
                                "finished inside the cap; see its log)")
-        command = self.train_command(job) + ["--restart_latest", "--max_num_epochs", str(max(epochs))]
+        command = [str(job.bin / "mace_run_train"), "--config", str(self._config(job)),
+                   "--restart_latest", "--max_num_epochs", str(max(epochs))]
         env = dict(os.environ, OMP_NUM_THREADS=str(job.threads), MKL_NUM_THREADS=str(job.threads))
         with open(job.workdir / "export.log", "w") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
@@ -106,7 +115,7 @@ class MACE(System):
         return int(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.split() else None
 
     @staticmethod
-    def calculator(model_path: str, dtype: str):
+    def calculator(model_path: str, dtype: str) -> Any:
         from mace.calculators import MACECalculator
 
         return MACECalculator(model_paths=model_path, device="cpu", default_dtype=dtype)

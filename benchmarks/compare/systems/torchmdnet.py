@@ -16,8 +16,9 @@ total energies as in the recipe (which feeds rMD17's total energies), so the mod
 total energies in eV. The recipe's loss weights are a ratio, unchanged by the choice of units.
 
 Lightning prints no validation errors, so :meth:`TorchMDNet.curve_from_files` reads them from the
-CSV log (``metrics.csv``), whose rows carry the epoch; the progress bar lines in the training log
-(``Epoch N: …``) map epochs to CPU time.
+CSV log (``metrics.csv``), whose rows carry the epoch. In the training log, the first progress-bar
+line ``Epoch N+1:`` comes right after epoch N's validation (and checkpoint), which maps epochs to
+CPU time. On SIGTERM Lightning finishes the current batch, writes the CSV log and exits.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import csv
 import json
 import math
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -34,17 +36,21 @@ from .base import Job, System
 
 SIZES = {"recommended": {"embedding_dimension": 128, "num_layers": 2},
          "small": {"embedding_dimension": 64, "num_layers": 1}}
-_CHECKPOINT = re.compile(r"^epoch=(\d+)-val_loss=([0-9.eE+-]+)\.ckpt$")
+_CHECKPOINT = re.compile(r"^epoch=(\d+)-.*\.ckpt$")
+
+
+_PROGRESS = re.compile(r"^Epoch (\d+):")
 
 
 class TorchMDNet(System):
     name = "torchmd-net"
     env = "torchmd-net"
     package = "torchmd-net"
+    quiet_progress = False  # its progress bar is the only timing of epochs
     sizes = {
         "recommended": "TensorNet 128 ch, 2 layers, 32 expnorm RBF, cutoff 4.5, batch 8, lr 1e-3, E/F weights "
                        "0.5/0.5, float32 (torchmd-net examples/TensorNet-rMD17.yaml)",
-        "small": "TensorNet 64 ch, 1 layer, otherwise as 'recommended' (the TensorNet paper's 1-layer variant)",
+        "small": "TensorNet 64 ch, 1 layer, otherwise as 'recommended' (a cut-down preset, not the authors')",
     }
 
     @staticmethod
@@ -52,7 +58,11 @@ class TorchMDNet(System):
         return job.workdir / "logs"
 
     def train_command(self, job: Job) -> list[str]:
-        """Write the data as a Custom dataset and the recipe as a YAML config; return torchmd-train on it."""
+        """Write the data as a Custom dataset and the recipe as a YAML config; return torchmd-train on it.
+
+        A previous run's log folder is removed: its checkpoints would pass for this run's.
+        """
+        shutil.rmtree(self._logs(job), ignore_errors=True)
         data = job.workdir / "data"
         splits = _write_custom_dataset([Path(job.files.train), Path(job.files.valid)], data)
         config: dict[str, Any] = {
@@ -76,8 +86,13 @@ class TorchMDNet(System):
         return [str(job.bin / "torchmd-train"), "--conf", str(path)]
 
     def curve_point(self, line: str) -> dict[str, float] | None:
-        """Always None: Lightning prints no validation errors (see :meth:`curve_from_files`)."""
-        return None
+        """An epoch marker: the progress bar's ``Epoch N:`` (from 0) follows the validation after N epochs.
+
+        Lightning prints no validation errors (see :meth:`curve_from_files`); the runner keeps
+        the first marker of each epoch to place the CSV rows on the CPU-time axis.
+        """
+        match = _PROGRESS.match(line)
+        return {"epoch": int(match[1])} if match and int(match[1]) > 0 else None
 
     def curve_from_files(self, job: Job) -> list[dict[str, float]]:
         """Validation force errors per epoch from Lightning's ``metrics.csv`` (eV/Å there, meV/Å here)."""
@@ -88,7 +103,7 @@ class TorchMDNet(System):
         with open(path, newline="") as handle:
             for row in csv.DictReader(handle):
                 if row.get("val_neg_dy_l1_loss") and row.get("val_neg_dy_mse_loss"):
-                    points.append({"epoch": int(float(row["epoch"])),
+                    points.append({"epoch": int(float(row["epoch"])) + 1,  # epochs trained
                                    "valid_f_mae": 1e3 * float(row["val_neg_dy_l1_loss"]),
                                    "valid_f_rmse": 1e3 * math.sqrt(float(row["val_neg_dy_mse_loss"]))})
         return points
@@ -104,12 +119,14 @@ class TorchMDNet(System):
         if not saved:
             raise RuntimeError(f"torchmd-train saved no checkpoint in {self._logs(job)} (no epoch finished "
                                "inside the cap; see its log)")
+        newest = saved[max(saved)]
         script = ("import sys, torch; c = torch.load(sys.argv[1], map_location='cpu', weights_only=False); "
-                  "print(next(v['best_model_path'] for k, v in c['callbacks'].items() if k.startswith('ModelCheckpoint')))")
-        out = subprocess.run([str(job.python), "-c", script, str(saved[max(saved)])], capture_output=True, text=True)
+                  "print(next(v['best_model_path'] for k, v in c['callbacks'].items() "
+                  "if k.startswith('ModelCheckpoint')))")
+        out = subprocess.run([str(job.python), "-c", script, str(newest)], capture_output=True, text=True)
         best = Path(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 and out.stdout.strip() else None
         if best is None or not best.is_file():
-            raise RuntimeError(f"no best model recorded in {saved[max(saved)]}: {out.stderr[-500:]}")
+            raise RuntimeError(f"no best model recorded in {newest}: {out.stderr[-500:]}")
         return best
 
     def num_parameters(self, job: Job) -> int | None:
@@ -123,7 +140,7 @@ class TorchMDNet(System):
         return int(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.split() else None
 
     @staticmethod
-    def calculator(model_path: str, dtype: str):
+    def calculator(model_path: str, dtype: str) -> Any:
         return _calculator(model_path, dtype)
 
 
@@ -158,9 +175,10 @@ def _write_custom_dataset(files: list[Path], out: Path) -> Path:
     return path
 
 
-def _calculator(model_path: str, dtype: str):
+def _calculator(model_path: str, dtype: str) -> Any:
     """A minimal ASE calculator on ``load_model(…, derivative=True)``: energy in eV, forces in eV/Å.
 
+    Molecules only: no periodic box is passed to the model.
     torchmdnet.calculators.TMDNETCalculator is not used: it requires ``atoms.info["charge"]``
     and always feeds float32 positions, so it cannot run a float64 model.
     """

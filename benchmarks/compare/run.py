@@ -103,8 +103,11 @@ def evaluate(system: System, job: Job, model: Path) -> dict:
     return out
 
 
-def run_job(job: Job, log=print) -> dict | None:
-    """Train ``job`` under its cap, evaluate it and return its record (None when it failed)."""
+def run_job(job: Job, code_commit: str, log=print) -> dict | None:
+    """Train ``job`` under its cap, evaluate it and return its record (None when it failed).
+
+    ``code_commit`` is the repository's commit when the comparison started (the code that trained).
+    """
     system = get_system(job.system)
     if job.workdir.exists():
         shutil.rmtree(job.workdir)  # an unfinished earlier attempt: start afresh
@@ -128,7 +131,7 @@ def run_job(job: Job, log=print) -> dict | None:
         "threads": job.threads, "cpu_seconds": result.cpu_seconds, "wall_seconds": result.wall_seconds,
         "capped": result.capped, "exit_code": result.returncode,
         "epochs": max((p["epoch"] for p in curve), default=None), "params": system.num_parameters(job),
-        "model_path": str(model), "curve": curve, "commit": commit(), "machine": machine(),
+        "model_path": str(model), "curve": curve, "commit": code_commit, "machine": machine(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"), **evaluation,
     }
     return record
@@ -161,7 +164,7 @@ def run_all(datasets: list[str], systems: list[str], sizes: list[str], seeds: li
 
     def one(job: Job) -> dict | None:
         try:
-            record = run_job(job, log=lambda line: print(line, flush=True))
+            record = run_job(job, here, log=lambda line: print(line, flush=True))
         except Exception:  # one system's failure must not stop the others
             print(f"[fail] {job.key}:\n{traceback.format_exc()}", flush=True)
             return None

@@ -10,7 +10,7 @@ float32 (``model_dtype``; nequip keeps positions, energy shifts and sums in floa
 The run is stopped from outside at the CPU cap: Lightning turns SIGTERM into a clean exit after the
 current batch, and ``last.ckpt`` (written after every validation) is what the cap left. Validation
 metrics go to a CSV file (Lightning's CSVLogger); the verbose ModelCheckpoint prints one line per
-epoch, which places each CSV row on the CPU-time axis of the log. ``nequip-compile`` turns
+epoch, which marks the CPU time at which each CSV row was reached. ``nequip-compile`` turns
 ``last.ckpt`` (its EMA weights) into an AOTInductor ``.nequip.pt2`` file for the ASE calculator.
 """
 
@@ -23,12 +23,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ..budget import read_log
 from .base import Job, System
 
 CUTOFF = 5.0
 MONITOR = "val0_epoch/forces_rmse"
-# printed by the verbose ModelCheckpoint after every validation (Lightning numbers epochs from 0)
+# printed by the verbose ModelCheckpoint after every validation (Lightning counts epochs from 0)
 _EPOCH_LINE = re.compile(r"Epoch (\d+), global step \d+: 'val0_epoch/forces_rmse' ")
 _PARAMS_LINE = re.compile(r"([0-9.]+)\s*([KMB]?)\s+Trainable params")
 
@@ -44,7 +43,8 @@ class _NequIPFramework(System):
 
     @staticmethod
     def run_dir(job: Job) -> Path:
-        return job.workdir / "run"
+        """Hydra's output directory: checkpoints, the CSV log and nequip's own log."""
+        return job.workdir.resolve() / "run"
 
     def config(self, job: Job) -> dict[str, Any]:
         """The whole nequip-train config of ``job``."""
@@ -110,37 +110,26 @@ class _NequIPFramework(System):
         import yaml
 
         (job.workdir / "config.yaml").write_text(yaml.safe_dump(self.config(job), sort_keys=False))
-        return [str(job.bin / "nequip-train"), "-cp", str(job.workdir), "-cn", "config",
+        return [str(job.bin / "nequip-train"), "-cp", str(job.workdir.resolve()), "-cn", "config",
                 f"hydra.run.dir={self.run_dir(job)}"]
 
     def curve_point(self, line: str) -> dict[str, float] | None:
-        """None: every epoch's errors are in the CSV file (:meth:`curve_from_files`)."""
-        return None
+        """The end of an epoch, from the checkpoint line printed after its validation.
+
+        Only a mark (``epoch`` counts the epochs trained): the errors are in the CSV file.
+        """
+        match = _EPOCH_LINE.search(line)
+        return {"epoch": int(match[1]) + 1} if match else None
 
     def curve_from_files(self, job: Job) -> list[dict[str, float]]:
-        """Validation force errors per epoch (meV/Å) from the CSV log, at the CPU seconds of the log.
-
-        ``epoch`` counts the epochs trained; ``cpu_s``/``wall_s`` are those of the checkpoint line
-        printed right after that epoch's validation.
-        """
+        """Validation force errors of every epoch (meV/Å) from Lightning's ``metrics.csv`` (eV/Å)."""
         path = self.run_dir(job) / "csv" / "metrics.csv"
         if not path.is_file():
             return []
-        stamps = {}
-        log = job.workdir / "train.log"
-        for cpu, wall, line in read_log(log) if log.is_file() else []:
-            match = _EPOCH_LINE.search(line)
-            if match:
-                stamps[int(match[1])] = (cpu, wall)
-        curve = []
         with open(path, newline="") as file:
-            for row in csv.DictReader(file):
-                if row.get(MONITOR) and int(row["epoch"]) in stamps:
-                    cpu, wall = stamps[int(row["epoch"])]
-                    curve.append({"cpu_s": cpu, "wall_s": wall, "epoch": int(row["epoch"]) + 1,
-                                  "valid_f_rmse": 1000 * float(row[MONITOR]),
-                                  "valid_f_mae": 1000 * float(row["val0_epoch/forces_mae"])})
-        return curve
+            return [{"epoch": int(float(row["epoch"])) + 1, "valid_f_rmse": 1000 * float(row[MONITOR]),
+                     "valid_f_mae": 1000 * float(row["val0_epoch/forces_mae"])}
+                    for row in csv.DictReader(file) if row.get(MONITOR)]
 
     def model_file(self, job: Job) -> Path:
         """``last.ckpt`` compiled by ``nequip-compile`` (AOTInductor, CPU, ASE target)."""
@@ -151,7 +140,7 @@ class _NequIPFramework(System):
         out = job.workdir / "model.nequip.pt2"
         command = [str(job.bin / "nequip-compile"), str(checkpoint), str(out), "--mode", "aotinductor",
                    "--device", "cpu", "--target", "ase"]
-        env = dict(os.environ, OMP_NUM_THREADS=str(job.threads), PATH=f"{job.bin}{os.pathsep}{os.environ['PATH']}")
+        env = dict(os.environ, OMP_NUM_THREADS=str(job.threads))
         done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=job.workdir)
         (job.workdir / "compile.log").write_text(done.stdout + done.stderr)
         if done.returncode != 0 or not out.is_file():
@@ -206,8 +195,8 @@ class Allegro(_NequIPFramework):
     lr = 0.001
     sizes = {
         "recommended": "Allegro l_max 2, 2 layers, 64 scalar / 32 tensor features, MLPs 1x64, 8 Bessel, p=6, "
-                       "5 Å; Adam 1e-3, batch 5, EMA 0.999 (allegro configs/tutorial.yaml with l_max 2 as in "
-                       "its aspirin example.yaml)",
+                       "5 Å; Adam 1e-3, batch 5, EMA 0.999 (allegro configs/tutorial.yaml, with l_max 2 and "
+                       "batch 5 of the authors' earlier aspirin configs/example.yaml)",
         "small": "Allegro l_max 1, 1 layer, 32 scalar / 16 tensor features, MLPs 1x32 (the low ends of the "
                  "ranges in the Allegro model docs); training as recommended",
     }

@@ -139,27 +139,24 @@ def run_job(job: Job, code_commit: str, log=print) -> dict | None:
 
 def run_all(datasets: list[str], systems: list[str], sizes: list[str], seeds: list[int], minutes: float,
             threads: int, parallel: int, data_dir: Path, cache: Path, results: Path = RESULTS) -> list[dict]:
-    """Every job not yet recorded; returns the new records."""
+    """Every job not yet recorded, in the order dataset, seed, size, system; returns the new records."""
     here = commit()
+    pythons = {name: system_python(get_system(name)) for name in systems}  # None: skipped, said so
     jobs = []
+    # seed-, then size-major: a stopped comparison has every system's recommended recipe first
     for dataset in datasets:
         files = materialise(dataset, data_dir, cache / "data" / dataset)
         done = done_keys(dataset, here, results)
-        for name in systems:
-            system = get_system(name)
-            python = system_python(system)
-            if python is None:
-                continue  # peer_python printed the skip line
+        for seed in seeds:
             for size in sizes:
-                if size not in system.sizes:
-                    continue
-                for seed in seeds:
-                    key = (dataset, name, size, seed, float(minutes), threads)
-                    if key in done:
+                for name in systems:
+                    if pythons[name] is None or size not in get_system(name).sizes:
+                        continue
+                    if (dataset, name, size, seed, float(minutes), threads) in done:
                         print(f"[done] {dataset}/{name}-{size} seed {seed}: recorded already", flush=True)
                         continue
                     workdir = cache / "runs" / dataset / f"{name}-{size}" / f"seed{seed}-{minutes:g}min-{threads}thr"
-                    jobs.append(Job(dataset, name, size, seed, minutes, threads, workdir, files, python))
+                    jobs.append(Job(dataset, name, size, seed, minutes, threads, workdir, files, pythons[name]))
     print(f"{len(jobs)} jobs, {parallel} at a time, {minutes:g} CPU minutes each", flush=True)
 
     def one(job: Job) -> dict | None:

@@ -3,7 +3,9 @@
 import ase.io
 import pytest
 import torch
+from ase import Atoms
 
+from irreps.calculators import IrrepsCalculator
 from irreps.data import bundled_path
 from irreps.models import load_model
 from irreps.train.checkpoint import load_checkpoint
@@ -193,3 +195,20 @@ def test_fused_optimizer_matches_the_reference_update(kind):
         theirs.step()
     for p, q in zip(model.parameters(), reference):
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("source", ["isolated_atoms_file", "training file"])
+def test_a_lone_atom_of_a_trained_model_gets_its_e0(tmp_path, source):
+    """With isolated-atom E0s no per-atom shift is fitted: the dissociation limit is sum E0."""
+    isolated = ase.io.read(bundled_path("acac_isolated_atoms"), ":")
+    options = TINY + ["run.epochs=1"]
+    if source == "training file":
+        ase.io.write(tmp_path / "mixed.xyz", isolated + ase.io.read(bundled_path("acac_train"), ":24"))
+        options = TINY[2:] + [f"data.train_file={tmp_path / 'mixed.xyz'}", "run.epochs=1"]
+    model = load_model(train(load_config(None, options), tmp_path / "run", log=_quiet).model_path)
+    assert model.metadata["training"]["e0_source"] == source
+    calculator = IrrepsCalculator(model, dtype="float64")
+    for atom in isolated:
+        lone = Atoms(atom.symbols, positions=[[0.0, 0.0, 0.0]])
+        lone.calc = calculator
+        assert lone.get_potential_energy() == pytest.approx(atom.get_potential_energy(), abs=1e-9), atom.symbols

@@ -151,7 +151,9 @@ class DatasetStatistics:
     elements : tuple[int, ...]
         Sorted atomic numbers present.
     energy_shift : float
-        Mean over structures of ``(E - sum E0) / N`` (eV/atom): the per-atom offset a model adds.
+        Mean over structures of ``(E - sum E0) / N`` (eV/atom): the per-atom offset a model
+        adds when its E0s are fitted (with isolated-atom E0s it would move the energy of a
+        lone atom away from its E0, so a model keeps ``shift = 0`` then).
     energy_per_atom_std : float
         Standard deviation of the same quantity (eV/atom).
     forces_rms : float or None

@@ -37,6 +37,7 @@ from irreps.data.graph import AtomicGraph
 from irreps.train.config import DataConfig
 
 BUNDLED_PREFIX = "bundled:"
+FITTED_E0S = "least-squares fit"
 
 
 def resolve_path(text: str) -> Path:
@@ -60,7 +61,8 @@ class PreparedData:
     e0s : dict[int, float]
         Atomic number -> reference energy (eV).
     e0_source : str
-        ``isolated_atoms_file``, ``training file`` or ``least-squares fit``.
+        ``isolated_atoms_file``, ``training file`` or ``least-squares fit``
+        (:data:`FITTED_E0S`).
     statistics : DatasetStatistics
         Of the training set after subtracting the E0s.
     """
@@ -71,6 +73,11 @@ class PreparedData:
     e0s: dict[int, float]
     e0_source: str
     statistics: DatasetStatistics
+
+    @property
+    def isolated_e0s(self) -> bool:
+        """Whether the E0s are energies of free atoms (from a file), not a least-squares fit."""
+        return self.e0_source != FITTED_E0S
 
     def cast(self, dtype: torch.dtype, device: torch.device | str) -> "PreparedData":
         """Every set moved to ``device`` in floating ``dtype``, energies kept in float64."""
@@ -145,7 +152,7 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
     elif isolated:
         e0s, source = e0s_from_isolated_atoms(isolated, keys), "training file"
     else:
-        e0s, source = fit_e0s(train), "least-squares fit"
+        e0s, source = fit_e0s(train), FITTED_E0S
     statistics = compute_statistics(train, e0s)
     log(
         f"data: {len(train)} train / {len(valid)} validation"

@@ -3,6 +3,10 @@
 ``E_i = scale * e_i + shift + E0[Z_i]`` where ``e_i`` is the network's raw per-atom output.
 The E0s, scale and shift come from the model config, so a model file alone reproduces the
 energies it was trained on.
+
+The sum is float64 whatever the model's dtype: E0s of ~1e3 eV per atom put total energies
+where float32 resolves only ~1 meV (~2 meV at -17660 eV), the size of the errors that matter.
+The network runs in float32; only this affine map and the per-structure sums are float64.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ class AtomicEnergyReadout(torch.nn.Module):
         self.shift = float(shift)
 
     def forward(self, raw: Tensor, species: Tensor) -> Tensor:
-        """``raw [N]``, ``species [N]`` (element rows) -> atomic energies ``[N]``."""
-        e0s = torch.tensor(self.e0s, dtype=raw.dtype, device=raw.device)
-        return raw * self.scale + self.shift + e0s[species]
+        """``raw [N]`` (any float dtype), ``species [N]`` (element rows) -> atomic energies
+        ``[N]`` in eV, float64."""
+        e0s = torch.tensor(self.e0s, dtype=torch.float64, device=raw.device)
+        return raw.double() * self.scale + self.shift + e0s[species]
 
 
 def sum_per_structure(node_values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:

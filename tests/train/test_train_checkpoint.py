@@ -11,25 +11,8 @@ from irreps.train.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
-    write_atomic,
 )
 from irreps.train.plots import plot_learning_curve
-
-
-def test_atomic_write_leaves_no_temporary_files(tmp_path):
-    write_atomic(tmp_path / "a" / "x.txt", "one")
-    write_atomic(tmp_path / "a" / "x.txt", b"two")
-    assert (tmp_path / "a" / "x.txt").read_text() == "two"
-    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.txt"]
-
-
-def test_failed_write_keeps_the_old_file(tmp_path):
-    path = tmp_path / "x.txt"
-    path.write_text("old")
-    with pytest.raises(TypeError):
-        write_atomic(path, object())  # not text or bytes: fails after the temp file exists
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
 
 
 def test_run_directory_rules(tmp_path):

@@ -10,7 +10,6 @@ data, metrics). Writes are atomic and refuse to overwrite unless asked.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 
 import irreps
 from irreps.config import config_to_dict
+from irreps.io import atomic_path
 from irreps.models.registry import build_model, model_entry
 
 FORMAT_VERSION = 1
@@ -91,14 +91,6 @@ def load_model(
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    """``torch.save`` written atomically (:func:`irreps.io.atomic_path`)."""
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,10 +1,10 @@
-"""The run directory, atomic writes and training checkpoints.
+"""The run directory and training checkpoints.
 
 A run directory holds everything one training run writes (:data:`RUN_FILES`). Starting a run
 in a directory that already has files is refused unless the user asks to resume it or to
-overwrite it, so a finished run is never destroyed by accident. Every file is written to a
-temporary name in the same folder and renamed into place, so an interrupted write never
-leaves a truncated checkpoint or log behind.
+overwrite it, so a finished run is never destroyed by accident. Every file is written
+atomically (:mod:`irreps.io`), so an interrupted write never leaves a truncated checkpoint or
+log behind.
 
 A checkpoint holds all the state that determines the rest of a run (model, optimiser,
 schedule, EMA, random number generators, epoch, history); loading it and continuing gives
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,20 +37,6 @@ RUN_FILES = (
     "checkpoints/last.pt",
     "checkpoints/best.pt",
 )
-
-
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
-    """Write text (UTF-8) or bytes to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def prepare_run_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:

@@ -28,7 +28,8 @@ import irreps
 from irreps.config import config_to_dict
 from irreps.models import build_model, save_model
 from irreps.models.registry import model_entry
-from irreps.train.checkpoint import load_checkpoint, prepare_run_dir, write_atomic
+from irreps.io import write_atomic
+from irreps.train.checkpoint import load_checkpoint, prepare_run_dir
 from irreps.train.config import TrainConfig, dump_config
 from irreps.train.distributed import ProcessGroup, run_parallel
 from irreps.train.losses import WeightedLoss

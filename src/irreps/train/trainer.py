@@ -26,7 +26,8 @@ import torch
 
 from irreps.data.graph import AtomicGraph
 from irreps.data.loader import GraphLoader
-from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_atomic
+from irreps.io import write_atomic
+from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from irreps.train.compiled_step import CompiledStep
 from irreps.train.config import LossConfig, OptimConfig, RunConfig
 from irreps.train.distributed import ProcessGroup

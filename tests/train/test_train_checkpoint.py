@@ -5,34 +5,12 @@ import pytest
 import torch
 
 from irreps.train.checkpoint import (
-    RUN_FILES,
     load_checkpoint,
-    prepare_run_dir,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
 from irreps.train.plots import plot_learning_curve
-
-
-def test_run_directory_rules(tmp_path):
-    run = tmp_path / "run"
-    prepare_run_dir(run)  # new
-    prepare_run_dir(run)  # empty is fine
-    (run / "model.pt").write_text("earlier")
-    (run / "mine.txt").write_text("keep")
-    with pytest.raises(ValueError, match="not empty; pass --resume"):
-        prepare_run_dir(run)
-    with pytest.raises(ValueError, match="either --resume or --overwrite"):
-        prepare_run_dir(run, resume=True, overwrite=True)
-    with pytest.raises(ValueError, match="cannot resume"):
-        prepare_run_dir(run, resume=True)
-    prepare_run_dir(run, overwrite=True)
-    assert not (run / "model.pt").exists() and (run / "mine.txt").read_text() == "keep"
-    assert "model.pt" in RUN_FILES
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match="not a directory"):
-        prepare_run_dir(tmp_path / "file")
 
 
 def test_checkpoint_round_trip_with_rng_states(tmp_path):

@@ -1,5 +1,7 @@
 """Training runs on the bundled acetylacetone data with a tiny TensorNet."""
 
+import os
+
 import ase.io
 import pytest
 import torch
@@ -11,6 +13,7 @@ from irreps.models import load_model
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
 from irreps.train.run import train
+from irreps.train.run_dir import claim_run_dir
 
 TINY = [
     "data.train_file=bundled:acac_train",
@@ -111,6 +114,15 @@ def test_missing_train_file_and_weighted_missing_field(tmp_path):
         train(load_config(None, ["run.epochs=1"]), tmp_path / "a", log=_quiet)
     with pytest.raises(ValueError, match="missing required field 'stress'"):
         train(load_config(None, TINY + ["loss.stress=1.0"]), tmp_path / "b", log=_quiet)
+    # The data failed to load, so no run directory was claimed and the name is still free.
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert train(load_config(None, TINY + ["run.epochs=1"]), tmp_path / "b", log=_quiet).model_path.is_file()
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path):
+    with claim_run_dir(tmp_path / "run"):
+        with pytest.raises(ValueError, match=f"in use by process {os.getpid()}"):
+            train(load_config(None, TINY + ["run.epochs=1"]), tmp_path / "run", log=_quiet)
 
 
 def test_hessian_loss_trains_a_hessian_head(tmp_path):

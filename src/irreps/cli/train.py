@@ -32,7 +32,9 @@ The run directory (run.output_dir/run.name, or --output) receives config.yaml, m
 EMA weights of the best validation epoch, loadable by `irreps evaluate` and the ASE
 calculator), metrics.csv/json, learning_curve.png, valid/test metrics JSON and parity plots,
 and checkpoints/last.pt and best.pt. A non-empty directory is never overwritten unless you
-pass --overwrite; --resume continues a stopped run exactly.
+pass --overwrite; --resume continues a stopped run exactly. The directory is created only once
+the data has loaded, and locked (RUN_DIR/.lock) while a run writes it: a second run into it is
+refused with the first one's process id.
 """
 
 EPILOG = """\

@@ -1,10 +1,5 @@
-"""The run directory and training checkpoints.
-
-A run directory holds everything one training run writes (:data:`RUN_FILES`). Starting a run
-in a directory that already has files is refused unless the user asks to resume it or to
-overwrite it, so a finished run is never destroyed by accident. Every file is written
-atomically (:mod:`irreps.io`), so an interrupted write never leaves a truncated checkpoint or
-log behind.
+"""Training checkpoints, written atomically (:mod:`irreps.io`): an interrupted write never
+leaves a truncated checkpoint behind.
 
 A checkpoint holds all the state that determines the rest of a run (model, optimiser,
 schedule, EMA, random number generators, epoch, history); loading it and continuing gives
@@ -22,53 +17,6 @@ import numpy as np
 import torch
 
 from irreps.models.file import atomic_torch_save
-
-# Every file a run writes, relative to the run directory.
-RUN_FILES = (
-    "config.yaml",
-    "model.pt",
-    "metrics.csv",
-    "metrics.json",
-    "learning_curve.png",
-    "valid_metrics.json",
-    "valid_parity.png",
-    "test_metrics.json",
-    "test_parity.png",
-    "checkpoints/last.pt",
-    "checkpoints/best.pt",
-)
-
-
-def prepare_run_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
-    """Create or check the run directory ``path``.
-
-    Parameters
-    ----------
-    resume : bool
-        The directory must hold ``checkpoints/last.pt`` from an earlier run.
-    overwrite : bool
-        Allow a non-empty directory: the files of an earlier run (:data:`RUN_FILES`) are
-        deleted, anything else in it is left alone.
-    """
-    path = Path(path)
-    if resume and overwrite:
-        raise ValueError("choose either --resume or --overwrite, not both")
-    if resume:
-        if not (path / "checkpoints" / "last.pt").is_file():
-            raise ValueError(f"cannot resume: {path / 'checkpoints' / 'last.pt'} does not exist")
-        return path
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"output path {path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise ValueError(
-                f"output directory {path} is not empty; pass --resume to continue that run, "
-                "--overwrite to replace it, or choose another run.name / run.output_dir"
-            )
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def rng_state() -> dict[str, Any]:

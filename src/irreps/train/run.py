@@ -8,7 +8,7 @@ plots. The run directory ends up holding::
 
     config.yaml  model.pt  metrics.csv  metrics.json  learning_curve.png
     valid_metrics.json  valid_parity.png  test_metrics.json  test_parity.png
-    checkpoints/last.pt  checkpoints/best.pt
+    checkpoints/last.pt  checkpoints/best.pt  .lock
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ from irreps.config import config_to_dict
 from irreps.models import build_model, save_model
 from irreps.models.registry import model_entry
 from irreps.io import write_atomic
-from irreps.train.checkpoint import load_checkpoint, prepare_run_dir
+from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import TrainConfig, dump_config
 from irreps.train.distributed import ProcessGroup, run_parallel
 from irreps.train.losses import WeightedLoss
 from irreps.train.evaluation import evaluate_set, write_evaluation
 from irreps.train.plots import plot_learning_curve
 from irreps.train.prepare import PreparedData, prepare_data
+from irreps.train.run_dir import check_run_dir, claim_run_dir
 from irreps.train.trainer import Trainer
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -128,6 +129,9 @@ def train(
     ----------
     run_dir : path, optional
         Defaults to :func:`default_run_dir`; must be empty unless ``resume`` or ``overwrite``.
+        It is created only once the data has loaded, and locked while the run writes: another
+        process using it raises ``ValueError`` naming that process
+        (:mod:`irreps.train.run_dir`).
     resume : bool
         Continue the run saved in ``run_dir/checkpoints/last.pt`` exactly where it stopped.
     overwrite : bool
@@ -180,11 +184,21 @@ def _train(
     config: TrainConfig, run_dir: str | Path | None, resume: bool, overwrite: bool, log: Callable[[str], None],
     group: ProcessGroup | None = None,
 ) -> TrainingResult:
-    run_dir = prepare_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
-    write_atomic(run_dir / "config.yaml", dump_config(config))
-    log(f"run directory: {run_dir}")
-    loss = WeightedLoss(config.loss.weights(), config.loss.kind, config.loss.huber_delta)
+    run_dir = check_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
     data64, data, model = _setup(config, log)
+    # Claimed only now: a run whose data fails to load leaves no directory behind.
+    with claim_run_dir(run_dir, resume, overwrite):
+        write_atomic(run_dir / "config.yaml", dump_config(config))
+        log(f"run directory: {run_dir}")
+        return _fit(config, run_dir, resume, log, group, data64, data, model)
+
+
+def _fit(
+    config: TrainConfig, run_dir: Path, resume: bool, log: Callable[[str], None], group: ProcessGroup | None,
+    data64: PreparedData, data: PreparedData, model: torch.nn.Module,
+) -> TrainingResult:
+    """Train, then write the final model, its evaluation and the plots into ``run_dir``."""
+    loss = WeightedLoss(config.loss.weights(), config.loss.kind, config.loss.huber_delta)
     device = next(model.parameters()).device
     parallel = f", {group.size} processes" if group is not None else ""
     log(f"model: {config.model.name}, {sum(p.numel() for p in model.parameters()):,} parameters, {config.run.dtype} on {device}{parallel}")

@@ -35,6 +35,10 @@ and checkpoints/last.pt and best.pt. A non-empty directory is never overwritten 
 pass --overwrite; --resume continues a stopped run exactly. The directory is created only once
 the data has loaded, and locked (RUN_DIR/.lock) while a run writes it: a second run into it is
 refused with the first one's process id.
+
+Ctrl-C (SIGINT) or SIGTERM (a scheduler's wall-time limit) stops the run after the current
+step: model.pt is written from the best finished epoch, the resume command is printed, and
+the exit status is 130 (SIGINT) or 143 (SIGTERM). A second Ctrl-C interrupts at once.
 """
 
 EPILOG = """\
@@ -92,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         result = train(config, run_dir=args.resume or args.output, resume=bool(args.resume), overwrite=args.overwrite)
     except FloatingPointError as err:  # a diverged run: report it like bad input, in one line
         raise ValueError(str(err)) from err
+    if result.stopped_by is not None:
+        return _report_stop(result)
     print(f"\nbest epoch {result.best_epoch} of {len(result.history)}; model written to {result.model_path}")
     print("\nvalidation errors (EMA weights of the best epoch):")
     print(format_table(result.valid_metrics))
@@ -99,3 +105,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"\ntest errors ({config.data.test_file}):")
         print(format_table(result.test_metrics))
     return 0
+
+
+def _report_stop(result) -> int:
+    """Say what a signal-stopped run saved and how to resume it; the exit status of the signal."""
+    import sys
+
+    from irreps.train.signals import exit_status
+
+    if result.model_path is not None:
+        saved = f"model written to {result.model_path} (best epoch {result.best_epoch} of {len(result.history)})"
+    else:
+        saved = "no epoch had finished, so there is no model.pt"
+    print(f"irreps train: stopped by {result.stopped_by}; {saved}", file=sys.stderr)
+    if result.checkpoint_epoch > 0:
+        print(f"resume with: irreps train --resume {result.run_dir}   (continues after epoch {result.checkpoint_epoch})",
+              file=sys.stderr)
+    else:
+        print(f"no checkpoint to resume from: start again with --overwrite --output {result.run_dir}", file=sys.stderr)
+    return exit_status(result.stopped_by)

@@ -44,14 +44,21 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 @dataclass
 class TrainingResult:
-    """What a finished run produced (paths, history and metrics in eV units)."""
+    """What a finished run produced (paths, history and metrics in eV units).
+
+    A run stopped by SIGINT or SIGTERM has ``stopped_by`` set (the signal's name), no
+    metrics, ``model_path`` None when no epoch had finished, and ``checkpoint_epoch``, the
+    epoch ``--resume`` continues from (0: there is no checkpoint to resume).
+    """
 
     run_dir: Path
-    model_path: Path
+    model_path: Path | None
     history: list[dict[str, float]]
     best_epoch: int
-    valid_metrics: dict[str, Any]
+    valid_metrics: dict[str, Any] | None
     test_metrics: dict[str, Any] | None
+    stopped_by: str | None = None
+    checkpoint_epoch: int = 0
 
 
 def resolve_device(text: str) -> torch.device:
@@ -209,10 +216,12 @@ def _fit(
     if resume:
         trainer.resume(run_dir / "checkpoints" / "last.pt")
     trainer.fit()
+    final = copy.deepcopy(model)
+    if trainer.stopped_by is not None:
+        return _stopped(config, run_dir, data, trainer, final)
 
     # The final model: EMA weights of the best epoch, evaluated in float64 so the reported
     # errors are not limited by float32 rounding of ~1e4 eV total energies.
-    final = copy.deepcopy(model)
     final.load_state_dict(trainer.best_weights)
     evaluation = copy.deepcopy(final).to(device=device, dtype=torch.float64)
     data_eval = data64.cast(torch.float64, device)
@@ -223,7 +232,18 @@ def _fit(
     test_errors = evaluate_set(evaluation, data_eval.test, batch, flags) if data_eval.test is not None else None
     test_metrics = test_errors.result() if test_errors is not None else None
 
-    metadata = {
+    metadata = _metadata(config, data, trainer, {"valid": valid_metrics, "test": test_metrics})
+    model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
+    plot_learning_curve(trainer.history, run_dir / "learning_curve.png")
+    write_evaluation(valid_errors, valid_metrics, run_dir, "valid", "validation")
+    if test_errors is not None:
+        write_evaluation(test_errors, test_metrics, run_dir, "test", "test")
+    return TrainingResult(run_dir, model_path, trainer.history, trainer.best_epoch, valid_metrics, test_metrics)
+
+
+def _metadata(config: TrainConfig, data: PreparedData, trainer: Trainer, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The provenance a model file carries: data, split, E0 source, epochs, config, metrics."""
+    return {
         "training": {
             "library_version": irreps.__version__,
             "train_file": config.data.train_file,
@@ -237,13 +257,27 @@ def _fit(
             "epochs": trainer.epoch,
             "best_epoch": trainer.best_epoch,
             "train_seconds": trainer.train_seconds,
+            "stopped_by": trainer.stopped_by,
             "config": config_to_dict(config),
         },
-        "metrics": {"valid": valid_metrics, "test": test_metrics},
+        "metrics": metrics,
     }
-    model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
-    plot_learning_curve(trainer.history, run_dir / "learning_curve.png")
-    write_evaluation(valid_errors, valid_metrics, run_dir, "valid", "validation")
-    if test_errors is not None:
-        write_evaluation(test_errors, test_metrics, run_dir, "test", "test")
-    return TrainingResult(run_dir, model_path, trainer.history, trainer.best_epoch, valid_metrics, test_metrics)
+
+
+def _stopped(
+    config: TrainConfig, run_dir: Path, data: PreparedData, trainer: Trainer, final: torch.nn.Module
+) -> TrainingResult:
+    """A run a signal stopped: ``model.pt`` from the best finished epoch, at once.
+
+    No evaluation or plots: a scheduler's SIGTERM leaves seconds before SIGKILL, and the
+    best epoch's validation errors are in ``metrics.csv`` already.
+    """
+    model_path = None
+    if trainer.best_weights is not None:
+        final.load_state_dict(trainer.best_weights)
+        metadata = _metadata(config, data, trainer, {"valid": None, "test": None})
+        model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
+    return TrainingResult(
+        run_dir, model_path, trainer.history, trainer.best_epoch, None, None,
+        stopped_by=trainer.stopped_by, checkpoint_epoch=trainer.checkpoint_epoch,
+    )

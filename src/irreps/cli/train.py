@@ -17,7 +17,7 @@ A config has five sections; every key is optional except data.train_file:
          acac_test, acac_isolated_atoms, acac_hessians).
   model  name (a registered architecture, e.g. tensornet) and options (its hyperparameters;
          elements, e0s, scale, shift and cutoff are filled in from the data when left out;
-         shift is 0 with isolated-atom E0s, so a lone atom predicts its E0)
+         with isolated-atom E0s shift_with_neighbours is on, so a lone atom predicts its E0)
   optim  optimizer adamw|amsgrad, lr, weight_decay, schedule plateau|cosine|constant,
          cosine_over epochs|time (time: the cosine spans run.max_minutes), warmup_epochs,
          plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off)

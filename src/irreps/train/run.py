@@ -88,9 +88,10 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
     """The architecture's options with the data-determined fields filled in.
 
     Fields the architecture's config declares and the user left out are set from the data:
-    ``elements``, ``e0s`` (in ``elements`` order), ``shift`` (zero with isolated-atom E0s, so
-    an atom without neighbours predicts its E0 and a molecule dissociates to ``sum E0``; the
-    mean per-atom energy after E0 with fitted E0s), ``scale`` (RMS force, or the per-atom energy spread without forces), ``cutoff``
+    ``elements``, ``e0s`` (in ``elements`` order), ``shift`` (mean per-atom energy after E0),
+    ``shift_with_neighbours`` (on with isolated-atom E0s: the shift is weighted by each atom's
+    neighbour occupancy, so an atom without neighbours predicts its E0 and a molecule
+    dissociates to ``sum E0``), ``scale`` (RMS force, or the per-atom energy spread without forces), ``cutoff``
     (``data.cutoff``) and ``direct_forces`` (on when ``loss.direct_forces_epochs`` > 0).
     """
     stats = data.statistics
@@ -106,7 +107,8 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
     derived = {
         "elements": list(stats.elements),
         "e0s": [data.e0s[z] for z in stats.elements],
-        "shift": 0.0 if data.isolated_e0s else stats.energy_shift,
+        "shift": stats.energy_shift,
+        "shift_with_neighbours": data.isolated_e0s,
         "scale": scale if scale > 0 else 1.0,
         "cutoff": config.data.cutoff,
         "direct_forces": config.loss.direct_forces_epochs > 0,

@@ -12,7 +12,8 @@ acetylacetone subset (a few minutes on 2 CPU cores) and evaluates it on the bund
 
 A config has five sections; every key is optional except data.train_file:
   data   train_file, valid_file | valid_fraction, test_file, isolated_atoms_file (else E0s are
-         fitted), keys (field -> key in the file, e.g. {energy: REF_energy}), cutoff (Å),
+         fitted), keys (field -> key in the data files, e.g. {energy: REF_energy}; the
+         isolated-atoms file keeps the standard energy key unless it lacks one), cutoff (Å),
          batch_size, valid_batch_size, max_train. Paths may be bundled:NAME (acac_train,
          acac_test, acac_isolated_atoms, acac_hessians).
   model  name (a registered architecture, e.g. tensornet) and options (its hyperparameters;

@@ -28,11 +28,13 @@ from irreps.data import (
     bundled_path,
     compute_statistics,
     e0s_from_isolated_atoms,
+    extract_fields,
     fit_e0s,
     read_atoms,
     split_indices,
     split_isolated_atoms,
 )
+from irreps.data import keys as K
 from irreps.data.graph import AtomicGraph
 from irreps.train.config import DataConfig
 
@@ -117,6 +119,21 @@ def read_structures(
     return graphs, isolated
 
 
+def isolated_atoms_file_e0s(text: str, keys: KeySpec) -> dict[int, float]:
+    """E0s of ``data.isolated_atoms_file`` (atomic number -> eV).
+
+    ``data.keys`` describes the training data, while an E0 file is often a standard one
+    shared between datasets: its energies are read under the standard ``energy`` key, or
+    under ``data.keys.energy`` when its isolated atoms carry no standard energy.
+    """
+    path = resolve_path(text)
+    isolated, _ = split_isolated_atoms(read_atoms(path, KeySpec(), fields=()))
+    standard = all(K.ENERGY in extract_fields(atoms, fields=(K.ENERGY,))[0] for atoms in isolated)
+    if standard or keys.energy_key == K.ENERGY:
+        return e0s_from_isolated_atoms(path)
+    return e0s_from_isolated_atoms(path, KeySpec(energy_key=keys.energy_key))
+
+
 def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=print) -> PreparedData:
     """Read, split and analyse the data of a training run (float64 graphs on the CPU).
 
@@ -148,7 +165,7 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
     test = read_structures(data.test_file, data.cutoff, keys, ("energy",), required)[0] if data.test_file else None
 
     if data.isolated_atoms_file is not None:
-        e0s, source = e0s_from_isolated_atoms(resolve_path(data.isolated_atoms_file), keys), "isolated_atoms_file"
+        e0s, source = isolated_atoms_file_e0s(data.isolated_atoms_file, keys), "isolated_atoms_file"
     elif isolated:
         e0s, source = e0s_from_isolated_atoms(isolated, keys), "training file"
     else:

@@ -36,6 +36,9 @@ def test_unreadable_checkpoint(tmp_path):
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"not a readable checkpoint: the file is empty \(0 bytes\)$"):
+        load_checkpoint(tmp_path / "empty.pt")
 
 
 def test_learning_curve_is_a_png(tmp_path):

@@ -59,10 +59,7 @@ def load_model(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt/unsafe files
-        raise ValueError(f"{path} is not a readable irreps model file: {err}") from err
+    payload = read_torch_file(path, "irreps model file")
     missing = [k for k in ("format_version", "model_name", "config", "state_dict") if k not in payload]
     if missing:
         raise ValueError(f"{path} is not an irreps model file (missing {', '.join(missing)})")
@@ -88,6 +85,20 @@ def load_model(
     model.metadata = dict(payload.get("metadata", {}))
     model.to(device=device, dtype=dtype) if dtype is not None else model.to(device=device)
     return model.eval()
+
+
+def read_torch_file(path: Path, what: str) -> Any:
+    """``torch.load(path, weights_only=True)`` onto the CPU (no pickled code runs).
+
+    Any failure becomes one line, ``ValueError("{path} is not a readable {what}: {cause}")``,
+    with a cause even where torch gives none (an empty file raises a bare ``EOFError``).
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt/unsafe files
+        lines = str(err).strip().splitlines()
+        cause = "the file is empty (0 bytes)" if path.stat().st_size == 0 else (lines[0] if lines else type(err).__name__)
+        raise ValueError(f"{path} is not a readable {what}: {cause}") from err
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:

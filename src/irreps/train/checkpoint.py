@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from irreps.models.file import atomic_torch_save
+from irreps.models.file import atomic_torch_save, read_torch_file
 
 
 def rng_state() -> dict[str, Any]:
@@ -58,7 +58,4 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt files
-        raise ValueError(f"{path} is not a readable checkpoint: {err}") from err
+    return read_torch_file(path, "checkpoint")

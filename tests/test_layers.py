@@ -7,7 +7,7 @@ import pytest
 
 ORDER = ["o3", "ops", "data", "nn", "models", "train", "calculators", "sim", "groups", "testing", "cli"]
 # Leaf modules with no irreps imports of their own, usable from every layer.
-BASE = {"irreps", "irreps.config"}
+BASE = {"irreps", "irreps.config", "irreps.io"}
 # Extra rules on top of the order.
 FORBIDDEN = {"calculators": {"train"}, "groups": set(ORDER) - {"groups"}}
 

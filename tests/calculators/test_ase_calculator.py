@@ -129,12 +129,31 @@ def test_edges_between_cutoff_and_skin_contribute_exactly_zero():
 
 
 def test_loads_model_files_and_keeps_float32_by_default(tmp_path):
-    path = save_model(morse(), tmp_path / "morse.pt")
+    path = save_model(tiny_tensornet(), tmp_path / "tensornet.pt")
     atoms = rattled_copper()
     single = IrrepsCalculator(path).get_potential_energy(atoms)
     double = IrrepsCalculator(path, dtype="float64").get_potential_energy(atoms)
-    assert single == pytest.approx(double, rel=1e-5)
-    assert next(IrrepsCalculator(path).model.buffers()).dtype == torch.float32
+    assert single == pytest.approx(double, abs=1e-5)
+    assert next(IrrepsCalculator(path).model.parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["tensornet", "morse_pair"])
+def test_float32_models_sum_reference_energies_in_float64(name):
+    """E0s near -1e3 eV per atom put totals where float32 resolves ~1 meV: the E0s, the
+    shift and the sum over atoms are float64, so a float32 model's total matches float64."""
+    options = {"elements": [1, 6, 8], "cutoff": 4.0}
+    if name == "tensornet":
+        torch.manual_seed(0)
+        options.update(hidden_dim=8, num_layers=1, num_rbf=8, e0s=[-13.5684, -1029.4889, -2041.9816], shift=-0.3)
+    else:
+        options.update(depth=0.1, r0=1.5, cutoff=4.0, e0=[-13.5684, -1029.4889, -2041.9816])
+    model = build_model(name, options)
+    atoms = Atoms("C5H8O2", positions=np.random.default_rng(3).uniform(0.0, 4.5, (15, 3)))
+    total = {dtype: IrrepsCalculator(model, dtype=dtype).get_potential_energy(atoms) for dtype in ("float32", "float64")}
+    assert total["float64"] < -9000.0
+    assert total["float32"] == pytest.approx(total["float64"], abs=2e-5)
+    energies = IrrepsCalculator(model, dtype="float32").get_potential_energies(atoms)
+    assert energies.sum() == pytest.approx(total["float32"], abs=1e-9)
 
 
 def test_isolated_molecule_and_single_atom():

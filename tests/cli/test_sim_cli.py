@@ -1,14 +1,17 @@
 """`irreps md / relax / vib / ts / neb` end to end on tiny inputs with analytic model files."""
 
 import json
+import re
 
 import ase.io
 import numpy as np
 import pytest
+import torch
 from ase import Atoms
 from ase.build import bulk
 
 from irreps.cli.main import main
+from irreps.data import bundled_path
 from irreps.models import build_model, save_model
 
 PNG = b"\x89PNG"
@@ -100,3 +103,22 @@ def test_bad_inputs_are_one_line_errors(files, capsys):
     assert "cannot read a structure" in capsys.readouterr().err
     assert main(["vib", str(files / "morse.pt"), str(files / "co.xyz"), "-o", str(files / "v")]) == 2
     assert "not trained on element" in capsys.readouterr().err
+
+
+def test_md_with_too_long_a_time_step_trips_a_guard(tmp_path, capsys):
+    """The issue's run: NVE at 10 fs with a small random TensorNet flies acac apart; it now
+    stops at once with what tripped, exit status 3 and the last good frame saved."""
+    torch.manual_seed(0)
+    model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 8, "num_layers": 1, "num_rbf": 8, "scale": 5.0})
+    save_model(model, tmp_path / "model.pt")
+    ase.io.write(tmp_path / "acac.xyz", ase.io.read(bundled_path("acac_test"), 0))
+    out = tmp_path / "md"
+    args = ["md", str(tmp_path / "model.pt"), str(tmp_path / "acac.xyz"), "--ensemble", "nve", "--timestep", "10",
+            "--steps", "400", "-o", str(out), "--quiet"]
+    assert main(args) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert re.match(r"irreps md: stopped at step \d+ \(\d+ fs\): .+; the last good frame \(step \d+\) is in ", err[0]), err
+    assert err[1].startswith(f"the run so far is in {out}/*.part: --resume continues")
+    good = ase.io.read(out / "trajectory.last_good.extxyz")
+    assert len(good) == 15 and f"(step {good.info['step']})" in err[0]
+    assert not (out / "summary.json").exists() and (out / "trajectory.extxyz.part").exists()

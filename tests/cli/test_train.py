@@ -1,10 +1,16 @@
 """``irreps train``: help, config resolution, errors, and a tiny real run."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from irreps.cli.main import main
+from irreps.models import load_model
 
 TINY_YAML = """\
 data:
@@ -73,3 +79,35 @@ def test_default_quickstart_run(tmp_path, monkeypatch):
     assert main(["train"]) == 0
     (run,) = (tmp_path / "runs").iterdir()
     assert (run / "model.pt").is_file() and (run / "test_parity.png").is_file()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_cleanly_with_a_model_and_the_resume_command(tmp_path, signum):
+    """Ctrl-C or a scheduler's SIGTERM after the first epoch: model.pt from the best epoch,
+    the resume command printed, exit status 128 + signal, and the printed command works."""
+    (tmp_path / "tiny.yaml").write_text(TINY_YAML.replace("epochs: 2", "epochs: 10000"))
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "irreps.cli.main", "train", str(tmp_path / "tiny.yaml"), "--output", str(run)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (run / "checkpoints" / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=240)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert lines[0].startswith(f"irreps train: stopped by {signal.Signals(signum).name}; model written to {run / 'model.pt'}")
+    assert lines[1].startswith(f"resume with: irreps train --resume {run}")
+    assert f"{signal.Signals(signum).name} received: stopped" in out
+    model = load_model(run / "model.pt")
+    done = int(lines[1].split("after epoch ")[1].rstrip(")"))
+    assert model.metadata["training"]["stopped_by"] == signal.Signals(signum).name and done >= 1
+    assert main(["train", "--resume", str(run), "--set", f"run.epochs={done + 1}"]) == 0
+    assert load_model(run / "model.pt").metadata["training"]["epochs"] == done + 1

@@ -50,6 +50,17 @@ def test_not_a_model_file(tmp_path):
         load_model(tmp_path / "absent.pt")
 
 
+def test_unreadable_files_name_the_cause_in_one_line(tmp_path):
+    path = tmp_path / "m.pt"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"m\.pt is not a readable irreps model file: the file is empty \(0 bytes\)$"):
+        load_model(path)
+    path.write_bytes(save_model(_model(), tmp_path / "whole.pt").read_bytes()[:100])  # truncated
+    with pytest.raises(ValueError, match=r"is not a readable irreps model file: \S") as error:
+        load_model(path)
+    assert "\n" not in str(error.value)
+
+
 def test_unknown_architecture_lists_known_ones(tmp_path):
     path = save_model(_model(), tmp_path / "m.pt")
     payload = torch.load(path, weights_only=True)

@@ -134,3 +134,19 @@ def test_porting_rejects_mismatched_sizes():
     ref = torch.load(Path(__file__).with_name("data") / "tmdnet_reference.pt", weights_only=True)
     with pytest.raises(ValueError, match="shape"):
         load_torchmd_net_state_dict(build_model("tensornet", dict(elements=[1, 6, 8], hidden_dim=16, num_rbf=6)), ref["state"])
+
+
+def test_shift_with_neighbours_keeps_the_shift_from_lone_atoms_only():
+    """Off (files written before the option): every atom gets the shift. On: a lone atom
+    gets none, and atoms with close neighbours nearly all of it."""
+    options = dict(elements=[1, 8], hidden_dim=8, num_layers=1, num_rbf=8, cutoff=4.0, e0s=[-13.0, -2040.0], shift=-3.0)
+    torch.manual_seed(0)
+    plain = build_model("tensornet", options).double()
+    weighted = build_model("tensornet", {**options, "shift_with_neighbours": True}).double()
+    weighted.load_state_dict(plain.state_dict())
+    energy = {}
+    for name, atoms in {"lone": ase.Atoms("O"), "water": ase.Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])}.items():
+        graph = atoms_to_graph(atoms, 4.0, keys=None, dtype=torch.float64)
+        energy[name] = [model(graph, compute_forces=False)["energy"].item() for model in (plain, weighted)]
+    assert energy["lone"] == pytest.approx([-2043.0, -2040.0], abs=1e-10)
+    assert abs(energy["water"][1] - energy["water"][0]) < 0.15 * 3 * 3.0  # occupancy > 0.85 each

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from irreps.nn import MLP, AtomicEnergyReadout, ElementIndex, activation_module, forces_and_stress, strained_inputs
+from irreps.nn import (
+    MLP, AtomicEnergyReadout, ElementIndex, activation_module, forces_and_stress, neighbour_occupancy, strained_inputs,
+)
 from irreps.nn.edges import pair_reverse_edges
 
 
@@ -23,6 +25,16 @@ def test_readout_applies_e0_scale_shift():
     torch.testing.assert_close(out, torch.tensor([0.75, -9.75, -11.75], dtype=torch.float64))
     with pytest.raises(ValueError, match="e0s"):
         AtomicEnergyReadout(3, e0s=(1.0,))
+
+
+def test_neighbour_occupancy_weights_the_shift():
+    """w_i = 1 - prod_j (1 - f_ij): 0 without neighbours, 1 - (1 - 0.5)(1 - 0.5) for two halves."""
+    cutoff_values = torch.tensor([0.5, 0.5, 0.2, 0.0], dtype=torch.float64)
+    occupancy = neighbour_occupancy(cutoff_values, torch.tensor([0, 0, 1, 2]), 4)
+    torch.testing.assert_close(occupancy, torch.tensor([0.75, 0.2, 0.0, 0.0], dtype=torch.float64))
+    readout = AtomicEnergyReadout(1, e0s=(-100.0,), scale=1.0, shift=-4.0)
+    out = readout(torch.zeros(4, dtype=torch.float32), torch.zeros(4, dtype=torch.long), occupancy.float())
+    torch.testing.assert_close(out, torch.tensor([-103.0, -100.8, -100.0, -100.0], dtype=torch.float64))
 
 
 def test_mlp_layers_and_activation_names():

@@ -5,51 +5,12 @@ import pytest
 import torch
 
 from irreps.train.checkpoint import (
-    RUN_FILES,
     load_checkpoint,
-    prepare_run_dir,
     rng_state,
     save_checkpoint,
     set_rng_state,
-    write_atomic,
 )
 from irreps.train.plots import plot_learning_curve
-
-
-def test_atomic_write_leaves_no_temporary_files(tmp_path):
-    write_atomic(tmp_path / "a" / "x.txt", "one")
-    write_atomic(tmp_path / "a" / "x.txt", b"two")
-    assert (tmp_path / "a" / "x.txt").read_text() == "two"
-    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.txt"]
-
-
-def test_failed_write_keeps_the_old_file(tmp_path):
-    path = tmp_path / "x.txt"
-    path.write_text("old")
-    with pytest.raises(TypeError):
-        write_atomic(path, object())  # not text or bytes: fails after the temp file exists
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
-
-
-def test_run_directory_rules(tmp_path):
-    run = tmp_path / "run"
-    prepare_run_dir(run)  # new
-    prepare_run_dir(run)  # empty is fine
-    (run / "model.pt").write_text("earlier")
-    (run / "mine.txt").write_text("keep")
-    with pytest.raises(ValueError, match="not empty; pass --resume"):
-        prepare_run_dir(run)
-    with pytest.raises(ValueError, match="either --resume or --overwrite"):
-        prepare_run_dir(run, resume=True, overwrite=True)
-    with pytest.raises(ValueError, match="cannot resume"):
-        prepare_run_dir(run, resume=True)
-    prepare_run_dir(run, overwrite=True)
-    assert not (run / "model.pt").exists() and (run / "mine.txt").read_text() == "keep"
-    assert "model.pt" in RUN_FILES
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match="not a directory"):
-        prepare_run_dir(tmp_path / "file")
 
 
 def test_checkpoint_round_trip_with_rng_states(tmp_path):
@@ -75,6 +36,9 @@ def test_unreadable_checkpoint(tmp_path):
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"not a readable checkpoint: the file is empty \(0 bytes\)$"):
+        load_checkpoint(tmp_path / "empty.pt")
 
 
 def test_learning_curve_is_a_png(tmp_path):

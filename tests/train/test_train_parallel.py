@@ -1,5 +1,11 @@
 """Data-parallel training (run.processes): the same run as one process, to rounding."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 import torch
 
@@ -77,3 +83,28 @@ def test_parallel_config_errors():
         load_config(None, COMMON + ["run.processes=2", "data.batch_size=1"])
     with pytest.raises(ValueError, match="not supported"):
         load_config(None, COMMON + ["run.processes=2", "run.device=cuda"])
+
+
+def test_a_signal_to_rank_zero_stops_every_process_at_the_same_step(tmp_path):
+    """SIGTERM reaches only the first process; the gradient all-reduce carries the stop to
+    the helper, so both stop after the same step (no hang) and model.pt is written."""
+    run = tmp_path / "run"
+    overrides = [a for o in COMMON if not o.startswith("run.epochs") for a in ("--set", o)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "irreps.cli.main", "train", *overrides, "--set", "run.epochs=10000",
+         "--set", "run.processes=2", "--output", str(run)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (run / "checkpoints" / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # this test's own session: the run and its helper
+    assert process.returncode == 143, err
+    assert err.startswith(f"irreps train: stopped by SIGTERM; model written to {run / 'model.pt'}"), err
+    assert load_model(run / "model.pt").metadata["training"]["stopped_by"] == "SIGTERM"

@@ -1,14 +1,19 @@
 """Training runs on the bundled acetylacetone data with a tiny TensorNet."""
 
+import os
+
 import ase.io
 import pytest
 import torch
+from ase import Atoms
 
+from irreps.calculators import IrrepsCalculator
 from irreps.data import bundled_path
 from irreps.models import load_model
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
 from irreps.train.run import train
+from irreps.train.run_dir import claim_run_dir
 
 TINY = [
     "data.train_file=bundled:acac_train",
@@ -126,6 +131,15 @@ def test_missing_train_file_and_weighted_missing_field(tmp_path):
         train(load_config(None, ["run.epochs=1"]), tmp_path / "a", log=_quiet)
     with pytest.raises(ValueError, match="missing required field 'stress'"):
         train(load_config(None, TINY + ["loss.stress=1.0"]), tmp_path / "b", log=_quiet)
+    # The data failed to load, so no run directory was claimed and the name is still free.
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert train(load_config(None, TINY + ["run.epochs=1"]), tmp_path / "b", log=_quiet).model_path.is_file()
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path):
+    with claim_run_dir(tmp_path / "run"):
+        with pytest.raises(ValueError, match=f"in use by process {os.getpid()}"):
+            train(load_config(None, TINY + ["run.epochs=1"]), tmp_path / "run", log=_quiet)
 
 
 def test_hessian_loss_trains_a_hessian_head(tmp_path):
@@ -210,3 +224,20 @@ def test_fused_optimizer_matches_the_reference_update(kind):
         theirs.step()
     for p, q in zip(model.parameters(), reference):
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("source", ["isolated_atoms_file", "training file"])
+def test_a_lone_atom_of_a_trained_model_gets_its_e0(tmp_path, source):
+    """With isolated-atom E0s no per-atom shift is fitted: the dissociation limit is sum E0."""
+    isolated = ase.io.read(bundled_path("acac_isolated_atoms"), ":")
+    options = TINY + ["run.epochs=1"]
+    if source == "training file":
+        ase.io.write(tmp_path / "mixed.xyz", isolated + ase.io.read(bundled_path("acac_train"), ":24"))
+        options = TINY[2:] + [f"data.train_file={tmp_path / 'mixed.xyz'}", "run.epochs=1"]
+    model = load_model(train(load_config(None, options), tmp_path / "run", log=_quiet).model_path)
+    assert model.metadata["training"]["e0_source"] == source
+    calculator = IrrepsCalculator(model, dtype="float64")
+    for atom in isolated:
+        lone = Atoms(atom.symbols, positions=[[0.0, 0.0, 0.0]])
+        lone.calc = calculator
+        assert lone.get_potential_energy() == pytest.approx(atom.get_potential_energy(), abs=1e-9), atom.symbols

@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Bad input is reported in one line naming the problem, not as a traceback.
         print(f"irreps {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C where a command has no clean stop of its own
+        print(f"irreps {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -16,7 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Run MD of STRUCTURE with MODEL. Writes OUT/trajectory.extxyz (or .traj), OUT/log.csv "
             "(step, time, T, E_pot, E_kin, E_tot), OUT/md.png and OUT/summary.json. Outputs grow "
             "as *.part files and get their final names when the run ends; --resume continues "
-            "from the last trajectory frame up to --steps."
+            "from the last trajectory frame up to --steps. Guards check every step (non-finite "
+            "energies or forces, atoms closer than a floor, forces, temperature, NVE energy drift): "
+            "a run that trips one stops, keeps its *.part files (resumable, e.g. with a shorter "
+            "--timestep), writes the last good frame to OUT/trajectory.last_good.extxyz (or "
+            ".traj), says what tripped at which step and exits with status 3."
         ),
     )
     add_model_arguments(parser)
@@ -31,10 +35,50 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("extxyz", "traj"), default="extxyz", help="trajectory format")
     parser.add_argument("-o", "--out", default="md", help="output folder (default ./md)")
     parser.add_argument("--resume", action="store_true", help="continue from the last frame of OUT's trajectory")
+    guards = parser.add_argument_group("guards (each takes a number, or 'off')")
+    guards.add_argument("--min-distance", type=_limit, metavar="FRACTION",
+                        help="floor on interatomic distances as a fraction of the sum of covalent radii (default 0.5)")
+    guards.add_argument("--max-force", type=_limit, metavar="EV_PER_A", help="largest force component in eV/Å (default 50)")
+    guards.add_argument("--max-temperature", type=_limit, metavar="K", help="highest temperature in K (default 10000)")
+    guards.add_argument("--max-drift", type=_limit, metavar="MEV_PER_ATOM",
+                        help="NVE: largest change of the total energy in meV/atom (default 50)")
+    guards.add_argument("--no-guards", action="store_true", help="switch off every guard but the non-finite check")
     parser.set_defaults(func=run)
 
 
+OFF = "off"
+# CLI option -> field of irreps.sim.guards.Guards (whose defaults the options fall back to).
+GUARD_OPTIONS = {"min_distance": "min_distance", "max_force": "max_force_eV_A",
+                 "max_temperature": "max_temperature_K", "max_drift": "max_drift_meV_per_atom"}
+
+
+def _limit(text: str) -> float | str:
+    """A guard's limit: a positive number, or 'off'."""
+    if text.lower() == OFF:
+        return OFF
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'off', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive limit or 'off', got {text!r}")
+    return value
+
+
+def _guards(args: argparse.Namespace):
+    """The :class:`~irreps.sim.guards.Guards` the options ask for."""
+    from irreps.sim.guards import Guards
+
+    if args.no_guards:
+        return Guards(**{field: None for field in GUARD_OPTIONS.values()})
+    given = {field: getattr(args, option) for option, field in GUARD_OPTIONS.items() if getattr(args, option) is not None}
+    return Guards(**{field: None if value == OFF else value for field, value in given.items()})
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from irreps.sim.guards import GuardTripped
     from irreps.sim.io import write_json
     from irreps.sim.md import MDConfig, run_md
     from irreps.sim.plots import plot_md
@@ -50,7 +94,15 @@ def run(args: argparse.Namespace) -> int:
     )
     atoms = read_structure(args.structure, args.index)
     calculator = make_calculator(args)
-    result = run_md(atoms, calculator, config, trajectory, log, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    try:
+        result = run_md(atoms, calculator, config, trajectory, log, resume=args.resume, overwrite=args.overwrite,
+                        progress=not args.quiet, guards=_guards(args))
+    except GuardTripped as trip:
+        print(f"irreps md: {trip}", file=sys.stderr)
+        print(f"the run so far is in {out}/*.part: --resume continues from its last frame (a shorter --timestep "
+              "often helps); `irreps md --help` lists the guard options that tune or switch off the checks",
+              file=sys.stderr)
+        return 3
     etot = [row["etot_eV"] for row in result.log]
     temperatures = [row["temperature_K"] for row in result.log]
     record = {

@@ -12,11 +12,13 @@ acetylacetone subset (a few minutes on 2 CPU cores) and evaluates it on the bund
 
 A config has five sections; every key is optional except data.train_file:
   data   train_file, valid_file | valid_fraction, test_file, isolated_atoms_file (else E0s are
-         fitted), keys (field -> key in the file, e.g. {energy: REF_energy}), cutoff (Å),
+         fitted), keys (field -> key in the data files, e.g. {energy: REF_energy}; the
+         isolated-atoms file keeps the standard energy key unless it lacks one), cutoff (Å),
          batch_size, valid_batch_size, max_train. Paths may be bundled:NAME (acac_train,
          acac_test, acac_isolated_atoms, acac_hessians).
   model  name (a registered architecture, e.g. tensornet) and options (its hyperparameters;
-         elements, e0s, scale, shift and cutoff are filled in from the data when left out)
+         elements, e0s, scale, shift and cutoff are filled in from the data when left out;
+         with isolated-atom E0s shift_with_neighbours is on, so a lone atom predicts its E0)
   optim  optimizer adamw|amsgrad, lr, weight_decay, schedule plateau|cosine|constant,
          cosine_over epochs|time (time: the cosine spans run.max_minutes), warmup_epochs,
          plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off)
@@ -32,7 +34,13 @@ The run directory (run.output_dir/run.name, or --output) receives config.yaml, m
 EMA weights of the best validation epoch, loadable by `irreps evaluate` and the ASE
 calculator), metrics.csv/json, learning_curve.png, valid/test metrics JSON and parity plots,
 and checkpoints/last.pt and best.pt. A non-empty directory is never overwritten unless you
-pass --overwrite; --resume continues a stopped run exactly.
+pass --overwrite; --resume continues a stopped run exactly. The directory is created only once
+the data has loaded, and locked (RUN_DIR/.lock) while a run writes it: a second run into it is
+refused with the first one's process id.
+
+Ctrl-C (SIGINT) or SIGTERM (a scheduler's wall-time limit) stops the run after the current
+step: model.pt is written from the best finished epoch, the resume command is printed, and
+the exit status is 130 (SIGINT) or 143 (SIGTERM). A second Ctrl-C interrupts at once.
 """
 
 EPILOG = """\
@@ -90,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         result = train(config, run_dir=args.resume or args.output, resume=bool(args.resume), overwrite=args.overwrite)
     except FloatingPointError as err:  # a diverged run: report it like bad input, in one line
         raise ValueError(str(err)) from err
+    if result.stopped_by is not None:
+        return _report_stop(result)
     print(f"\nbest epoch {result.best_epoch} of {len(result.history)}; model written to {result.model_path}")
     print("\nvalidation errors (EMA weights of the best epoch):")
     print(format_table(result.valid_metrics))
@@ -97,3 +107,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"\ntest errors ({config.data.test_file}):")
         print(format_table(result.test_metrics))
     return 0
+
+
+def _report_stop(result) -> int:
+    """Say what a signal-stopped run saved and how to resume it; the exit status of the signal."""
+    import sys
+
+    from irreps.train.signals import exit_status
+
+    if result.model_path is not None:
+        saved = f"model written to {result.model_path} (best epoch {result.best_epoch} of {len(result.history)})"
+    else:
+        saved = "no epoch had finished, so there is no model.pt"
+    print(f"irreps train: stopped by {result.stopped_by}; {saved}", file=sys.stderr)
+    if result.checkpoint_epoch > 0:
+        print(f"resume with: irreps train --resume {result.run_dir}   (continues after epoch {result.checkpoint_epoch})",
+              file=sys.stderr)
+    else:
+        print(f"no checkpoint to resume from: start again with --overwrite --output {result.run_dir}", file=sys.stderr)
+    return exit_status(result.stopped_by)

@@ -151,7 +151,9 @@ class DatasetStatistics:
     elements : tuple[int, ...]
         Sorted atomic numbers present.
     energy_shift : float
-        Mean over structures of ``(E - sum E0) / N`` (eV/atom): the per-atom offset a model adds.
+        Mean over structures of ``(E - sum E0) / N`` (eV/atom): the per-atom offset a model
+        adds (with isolated-atom E0s weighted by each atom's neighbour occupancy, so that a
+        lone atom keeps its E0: :func:`irreps.nn.neighbour_occupancy`).
     energy_per_atom_std : float
         Standard deviation of the same quantity (eV/atom).
     forces_rms : float or None

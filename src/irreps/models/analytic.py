@@ -28,6 +28,7 @@ from irreps.data.graph import AtomicGraph
 from irreps.models.registry import register_model
 from irreps.nn.elements import ElementIndex, check_elements
 from irreps.nn.potential import EnergyModel
+from irreps.nn.readout import AtomicEnergyReadout
 
 
 def switching(r: Tensor, cutoff: float, width: float) -> Tensor:
@@ -85,7 +86,7 @@ class _PairPotential(EnergyModel):
         self.elements = tuple(config.elements)
         self.cutoff = float(config.cutoff)
         self.element_index = ElementIndex(self.elements)
-        self.register_buffer("e0", torch.tensor(config.e0 or [0.0] * len(self.elements), dtype=torch.float64))
+        self.readout = AtomicEnergyReadout(len(self.elements), config.e0)
 
     def pair_energy(self, r: Tensor) -> Tensor:
         raise NotImplementedError
@@ -101,8 +102,8 @@ class _PairPotential(EnergyModel):
     def atomic_outputs(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool) -> dict[str, Tensor]:
         i, j = graph.edge_index
         r = (positions[j] - positions[i] + shifts).norm(dim=-1)
-        node_energy = self.e0.to(positions.dtype)[self.element_index(graph.atomic_numbers)]
-        out = {"node_energy": node_energy.index_add(0, i, 0.5 * self.switched_pair_energy(r))}
+        pair = positions.new_zeros(positions.shape[0]).index_add(0, i, 0.5 * self.switched_pair_energy(r))
+        out = {"node_energy": self.readout(pair, self.element_index(graph.atomic_numbers))}
         if self.config.predict_hessian:
             out["hessian"] = self.pair_hessian(graph)
         return out

@@ -10,7 +10,6 @@ data, metrics). Writes are atomic and refuse to overwrite unless asked.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 
 import irreps
 from irreps.config import config_to_dict
+from irreps.io import atomic_path
 from irreps.models.registry import build_model, model_entry
 
 FORMAT_VERSION = 1
@@ -59,10 +59,7 @@ def load_model(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt/unsafe files
-        raise ValueError(f"{path} is not a readable irreps model file: {err}") from err
+    payload = read_torch_file(path, "irreps model file")
     missing = [k for k in ("format_version", "model_name", "config", "state_dict") if k not in payload]
     if missing:
         raise ValueError(f"{path} is not an irreps model file (missing {', '.join(missing)})")
@@ -90,15 +87,21 @@ def load_model(
     return model.eval()
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+def read_torch_file(path: Path, what: str) -> Any:
+    """``torch.load(path, weights_only=True)`` onto the CPU (no pickled code runs).
+
+    Any failure becomes one line, ``ValueError("{path} is not a readable {what}: {cause}")``,
+    with a cause even where torch gives none (an empty file raises a bare ``EOFError``).
+    """
     try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt/unsafe files
+        lines = str(err).strip().splitlines()
+        cause = "the file is empty (0 bytes)" if path.stat().st_size == 0 else (lines[0] if lines else type(err).__name__)
+        raise ValueError(f"{path} is not a readable {what}: {cause}") from err
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` written atomically (:func:`irreps.io.atomic_path`)."""
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

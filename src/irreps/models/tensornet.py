@@ -13,7 +13,8 @@ and symmetric-traceless parts, l = 0, 1, 2).
   ``dX``; ``X <- X + dX + dX^2``.
 - Output: the squared norms of I, A, S -> layer norm -> linear + activation -> MLP -> atomic
   energy, then per-element E0 and scale/shift. The MLP's value for zero features is
-  subtracted, so an isolated atom has exactly ``E0 + shift``.
+  subtracted, so an isolated atom has exactly ``E0 + shift``, or exactly ``E0`` with
+  ``shift_with_neighbours`` (the shift weighted by :func:`irreps.nn.neighbour_occupancy`).
 
 Parameters are laid out as in TorchMD-Net 3.1's ``TensorNet`` plus its ``Scalar`` head (the
 per-edge radial projections of the embedding are one ``Linear(num_rbf, 3C)``), so the counts
@@ -43,7 +44,7 @@ from irreps.nn.edges import EdgePairing, pair_reverse_edges
 from irreps.nn.elements import ElementIndex, check_elements
 from irreps.nn.mlp import MLP, Activation, activation_module
 from irreps.nn.potential import EnergyModel
-from irreps.nn.readout import AtomicEnergyReadout
+from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy
 from irreps.ops.cartesian import A_PART, PART_SIZES, PARTS, components_to_matrix
 from irreps.ops.cutoff import cosine_cutoff
 from irreps.ops.radial import ExpNormalBasis
@@ -72,6 +73,13 @@ class TensorNetConfig:
         Isolated-atom energy of each element (eV), in ``elements`` order; empty = zeros.
     scale, shift : float
         Atomic energy = ``scale * network + shift + E0``.
+    shift_with_neighbours : bool
+        Weight each atom's shift by its neighbour occupancy ``1 - prod_j (1 - f_c(r_ij))``
+        (:func:`irreps.nn.neighbour_occupancy`): ~1 in a molecule or solid, 0 for an atom
+        without neighbours, which then gets exactly its E0. ``irreps train`` turns it on with
+        isolated-atom E0s, so the dissociation limit is ``sum E0`` while the shift still
+        takes the mean interaction energy (~-4.9 eV/atom on 3BPA) off the network. Off:
+        every atom gets the shift (model files written before this option).
     dipole, polarizability : bool
         Enable the response heads (outputs ``dipole`` [G, 3], ``charges`` [N],
         ``polarizability`` [G, 3, 3]).
@@ -96,6 +104,7 @@ class TensorNetConfig:
     e0s: tuple[float, ...] = ()
     scale: float = 1.0
     shift: float = 0.0
+    shift_with_neighbours: bool = False
     dipole: bool = False
     polarizability: bool = False
     direct_forces: bool = False
@@ -210,7 +219,8 @@ class TensorNet(EnergyModel):
         values = self.energy_mlp(scalars).squeeze(-1)
         raw = values[:n] - values[n:].index_select(0, species)
         x, scalars = x[:n], scalars[:n]
-        out = {"node_energy": self.readout(raw, species)}
+        occupancy = neighbour_occupancy(fcut, i, n) if self.config.shift_with_neighbours else None
+        out = {"node_energy": self.readout(raw, species, occupancy)}
         if direct_forces:
             edge_rbf = rbf if pairing is None else rbf.index_select(0, pairing.expand)
             forces = self.direct_force_head(scalars, graph.edge_index, unit, edge_rbf, fcut)

@@ -5,7 +5,7 @@ from irreps.nn.derivatives import forces_and_stress, hessian_blocks, strained_in
 from irreps.nn.elements import ElementIndex, check_elements
 from irreps.nn.mlp import MLP, Activation, activation_module
 from irreps.nn.potential import EnergyModel
-from irreps.nn.readout import AtomicEnergyReadout, sum_per_structure
+from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy, sum_per_structure
 
 __all__ = [
     "MLP",
@@ -18,5 +18,6 @@ __all__ = [
     "forces_and_stress",
     "hessian_blocks",
     "strained_inputs",
+    "neighbour_occupancy",
     "sum_per_structure",
 ]

@@ -1,8 +1,8 @@
 """Output files of the simulation workflows: never overwrite unasked, always write atomically.
 
-A file is first written to a temporary name in its destination folder and then renamed over
-the final name (``os.replace`` is atomic on one file system), so a crash or Ctrl-C never leaves
-a half-written output under the final name. Trajectories that grow during a run live under
+Files are written through :func:`irreps.io.atomic_path` (a temporary file beside the target,
+fsync, rename), so a crash or Ctrl-C never leaves a half-written output under the final name.
+Trajectories that grow during a run live under
 ``<name>.part`` until the run finishes (see :func:`partial_path`).
 """
 
@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import ase.io
 from ase import Atoms
+
+from irreps.io import atomic_path
 
 FRAME_FORMATS = {".xyz": "extxyz", ".extxyz": "extxyz", ".traj": "traj"}
 
@@ -42,28 +42,6 @@ def check_outputs(paths: Sequence[str | os.PathLike | None], overwrite: bool) ->
     existing = [str(p) for p in paths if p is not None and Path(p).exists()]
     if existing and not overwrite:
         raise FileExistsError(f"output(s) already exist: {', '.join(existing)} (pass overwrite / --overwrite)")
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it over ``path`` if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp makes owner-only files; give the output the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_frames(path: str | os.PathLike, frames: Sequence[Atoms]) -> Path:

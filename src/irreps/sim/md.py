@@ -5,6 +5,11 @@ it finishes. Every trajectory frame stores positions, momenta, energy, forces, `
 ``time_fs``, so a run resumes from the last frame of its (partial or finished) trajectory: NVE
 continues exactly (velocity Verlet's state is positions and momenta); Langevin continues with a
 fresh random stream seeded by ``seed + step``.
+
+Every step is checked by :mod:`irreps.sim.guards` (on by default): a run that trips a guard
+stops with :class:`~irreps.sim.guards.GuardTripped`, leaves its outputs as ``.part`` files
+(``resume`` continues from their last frame, e.g. with a shorter time step) and writes the
+last state that passed to :func:`last_good_path`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from ase.md import velocitydistribution
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
-from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv
+from irreps.sim.guards import Guards, GuardTripped, check_state
+from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv, write_frames
 from irreps.sim.progress import Progress
 
 LOG_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "etot_eV")
@@ -99,6 +105,7 @@ def run_md(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = False,
+    guards: Guards = Guards(),
 ) -> MDResult:
     """Run MD of ``atoms`` (its momenta are drawn unless resuming), writing a trajectory and a CSV log.
 
@@ -119,17 +126,26 @@ def run_md(
         Replace existing outputs of a fresh run.
     progress : bool
         Show a progress line on stderr.
+    guards : Guards
+        Limits checked at every step (see :mod:`irreps.sim.guards`).
+
+    Raises
+    ------
+    GuardTripped
+        When a step fails a guard: the message names the step and what tripped, the last
+        state that passed is in :func:`last_good_path`, the outputs stay ``.part`` files.
     """
     trajectory, log = Path(trajectory), Path(log)
     fmt = frame_format(trajectory)
     traj_part, log_part = partial_path(trajectory), partial_path(log)
+    last_good_file = last_good_path(trajectory)
     for folder in {trajectory.parent, log.parent}:
         folder.mkdir(parents=True, exist_ok=True)
     if resume:
         atoms, start = _resume_state(atoms, trajectory, log, fmt)
     else:
         check_outputs([trajectory, log], overwrite)
-        for stale in (traj_part, log_part):
+        for stale in (traj_part, log_part, last_good_file):
             stale.unlink(missing_ok=True)
         atoms = atoms.copy()
         draw_velocities(atoms, config.temperature_K, config.seed)
@@ -150,6 +166,7 @@ def run_md(
     rows = read_csv(log_part) if start > 0 else []
     bar = Progress(config.steps - start, f"md {config.ensemble}", enabled=progress)
     t0 = time.perf_counter()
+    checked = _GuardedSteps(guards, config, last_good_file)
     with _FrameWriter(traj_part, fmt) as writer, open(log_part, "a", newline="") as log_handle:
         log_writer = csv.DictWriter(log_handle, fieldnames=LOG_COLUMNS)
         if start == 0:
@@ -157,6 +174,7 @@ def run_md(
 
         def observe() -> None:
             step = dyn.nsteps
+            frame = checked.frame(atoms, step)
             if step == start and start > 0:
                 return  # the resumed frame and row are already on disk
             if step % config.log_every == 0:
@@ -164,18 +182,54 @@ def run_md(
                 log_writer.writerow(rows[-1])
                 log_handle.flush()
             if step % config.traj_every == 0:
-                writer.write(_frame(atoms, step, config.timestep_fs))
+                writer.write(frame)
             if progress:
                 bar.update(step - start, T=atoms.get_temperature())
 
         dyn.attach(observe, interval=1)
-        dyn.run(config.steps - start)
-    bar.close()
+        try:
+            dyn.run(config.steps - start)
+        finally:
+            bar.close()
     wall = time.perf_counter() - t0
     os.replace(traj_part, trajectory)
     os.replace(log_part, log)
     steps_done = config.steps - start
     return MDResult(atoms, rows, trajectory, log, start, steps_done / wall if wall > 0 else float("nan"))
+
+
+def last_good_path(trajectory: str | os.PathLike) -> Path:
+    """Where a run stopped by a guard leaves its last good frame: ``<stem>.last_good<suffix>``
+    beside the trajectory."""
+    trajectory = Path(trajectory)
+    return trajectory.with_name(f"{trajectory.stem}.last_good{trajectory.suffix}")
+
+
+class _GuardedSteps:
+    """Checks every step against the guards and keeps the last frame that passed."""
+
+    def __init__(self, guards: Guards, config: MDConfig, last_good_file: Path):
+        self.guards, self.config, self.last_good_file = guards, config, last_good_file
+        self.etot: float | None = None  # NVE: the total energy drift is measured from
+        self.last_good: Atoms | None = None
+
+    def frame(self, atoms: Atoms, step: int) -> Atoms:
+        """The frame of the current step once it passes; raises :class:`GuardTripped`
+        (after writing the last good frame to ``last_good_file``) when it does not."""
+        problem = check_state(self.guards, atoms, self.etot)
+        if problem is not None:
+            where = f"step {step} ({step * self.config.timestep_fs:g} fs): {problem}"
+            if self.last_good is None:
+                raise GuardTripped(f"stopped at {where}; the starting structure already fails, nothing was saved", step, None)
+            write_frames(self.last_good_file, [self.last_good])
+            good = self.last_good.info["step"]
+            raise GuardTripped(
+                f"stopped at {where}; the last good frame (step {good}) is in {self.last_good_file}", step, self.last_good_file
+            )
+        if self.config.ensemble == "nve" and self.etot is None:
+            self.etot = atoms.get_potential_energy() + atoms.get_kinetic_energy()
+        self.last_good = _frame(atoms, step, self.config.timestep_fs)
+        return self.last_good
 
 
 def draw_velocities(atoms: Atoms, temperature_K: float, seed: int) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from irreps.sim.io import atomic_path
+from irreps.io import atomic_path
 
 
 def _save(figure: Figure, path: str | os.PathLike) -> Path:

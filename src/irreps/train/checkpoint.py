@@ -1,10 +1,5 @@
-"""The run directory, atomic writes and training checkpoints.
-
-A run directory holds everything one training run writes (:data:`RUN_FILES`). Starting a run
-in a directory that already has files is refused unless the user asks to resume it or to
-overwrite it, so a finished run is never destroyed by accident. Every file is written to a
-temporary name in the same folder and renamed into place, so an interrupted write never
-leaves a truncated checkpoint or log behind.
+"""Training checkpoints, written atomically (:mod:`irreps.io`): an interrupted write never
+leaves a truncated checkpoint behind.
 
 A checkpoint holds all the state that determines the rest of a run (model, optimiser,
 schedule, EMA, random number generators, epoch, history); loading it and continuing gives
@@ -15,75 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from irreps.models.file import atomic_torch_save
-
-# Every file a run writes, relative to the run directory.
-RUN_FILES = (
-    "config.yaml",
-    "model.pt",
-    "metrics.csv",
-    "metrics.json",
-    "learning_curve.png",
-    "valid_metrics.json",
-    "valid_parity.png",
-    "test_metrics.json",
-    "test_parity.png",
-    "checkpoints/last.pt",
-    "checkpoints/best.pt",
-)
-
-
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
-    """Write text (UTF-8) or bytes to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def prepare_run_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool = False) -> Path:
-    """Create or check the run directory ``path``.
-
-    Parameters
-    ----------
-    resume : bool
-        The directory must hold ``checkpoints/last.pt`` from an earlier run.
-    overwrite : bool
-        Allow a non-empty directory: the files of an earlier run (:data:`RUN_FILES`) are
-        deleted, anything else in it is left alone.
-    """
-    path = Path(path)
-    if resume and overwrite:
-        raise ValueError("choose either --resume or --overwrite, not both")
-    if resume:
-        if not (path / "checkpoints" / "last.pt").is_file():
-            raise ValueError(f"cannot resume: {path / 'checkpoints' / 'last.pt'} does not exist")
-        return path
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"output path {path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise ValueError(
-                f"output directory {path} is not empty; pass --resume to continue that run, "
-                "--overwrite to replace it, or choose another run.name / run.output_dir"
-            )
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+from irreps.models.file import atomic_torch_save, read_torch_file
 
 
 def rng_state() -> dict[str, Any]:
@@ -125,7 +58,4 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt files
-        raise ValueError(f"{path} is not a readable checkpoint: {err}") from err
+    return read_torch_file(path, "checkpoint")

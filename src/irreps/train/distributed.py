@@ -38,26 +38,29 @@ class ProcessGroup:
         self.rank, self.size = rank, size
 
     def reduce_step(
-        self, params: Sequence[torch.Tensor], structures: int, values: Sequence[float], clock: float
-    ) -> tuple[list[float], float]:
+        self, params: Sequence[torch.Tensor], structures: int, values: Sequence[float], clock: float,
+        stop: bool,
+    ) -> tuple[list[float], float, bool]:
         """Replace each parameter's ``.grad`` by the structure-weighted mean over processes.
 
         ``structures`` is this process's share of the batch (0 when it got none: it then has
         no gradients); ``values`` (the share's loss terms) are averaged the same way and
-        ``clock`` (elapsed training seconds) plainly. Returns the averaged values and clock.
+        ``clock`` (elapsed training seconds) plainly; ``stop`` (a stop signal arrived) is
+        true everywhere when it is in one process. Returns the averaged values, the clock
+        and the stop flag.
         """
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
         dtype = grads[0].dtype
         weighted = torch.cat([g.reshape(-1) for g in grads] + [torch.tensor([1.0, *values], dtype=dtype)])
-        flat = torch.cat((weighted.mul_(float(structures)), torch.tensor([clock], dtype=dtype)))
+        flat = torch.cat((weighted.mul_(float(structures)), torch.tensor([clock, float(stop)], dtype=dtype)))
         dist.all_reduce(flat)
         offset = 0
-        count = flat[-len(values) - 2]
+        count = flat[-len(values) - 3]
         for p, g in zip(params, grads):
             p.grad = flat[offset : offset + g.numel()].view_as(g).div_(count)
             offset += g.numel()
         averaged = (flat[offset + 1 : offset + 1 + len(values)] / count).tolist()
-        return averaged, float(flat[-1]) / self.size
+        return averaged, float(flat[-2]) / self.size, bool(flat[-1] > 0)
 
     def mean(self, value: float) -> float:
         """The mean of ``value`` over processes (clock readings, so that decisions agree)."""

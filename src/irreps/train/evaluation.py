@@ -16,7 +16,7 @@ import torch
 
 from irreps.data import GraphDataset, GraphLoader
 from irreps.models import load_model
-from irreps.train.checkpoint import write_atomic
+from irreps.io import write_atomic
 from irreps.train.config import key_spec
 from irreps.train.metrics import ErrorAccumulator
 from irreps.train.plots import plot_parity

@@ -10,7 +10,7 @@ import io
 import os
 from typing import Any, Sequence
 
-from irreps.train.checkpoint import write_atomic
+from irreps.io import write_atomic
 from irreps.train.metrics import ErrorAccumulator
 
 

@@ -28,15 +28,18 @@ from irreps.data import (
     bundled_path,
     compute_statistics,
     e0s_from_isolated_atoms,
+    extract_fields,
     fit_e0s,
     read_atoms,
     split_indices,
     split_isolated_atoms,
 )
+from irreps.data import keys as K
 from irreps.data.graph import AtomicGraph
 from irreps.train.config import DataConfig
 
 BUNDLED_PREFIX = "bundled:"
+FITTED_E0S = "least-squares fit"
 
 
 def resolve_path(text: str) -> Path:
@@ -60,7 +63,8 @@ class PreparedData:
     e0s : dict[int, float]
         Atomic number -> reference energy (eV).
     e0_source : str
-        ``isolated_atoms_file``, ``training file`` or ``least-squares fit``.
+        ``isolated_atoms_file``, ``training file`` or ``least-squares fit``
+        (:data:`FITTED_E0S`).
     statistics : DatasetStatistics
         Of the training set after subtracting the E0s.
     """
@@ -71,6 +75,11 @@ class PreparedData:
     e0s: dict[int, float]
     e0_source: str
     statistics: DatasetStatistics
+
+    @property
+    def isolated_e0s(self) -> bool:
+        """Whether the E0s are energies of free atoms (from a file), not a least-squares fit."""
+        return self.e0_source != FITTED_E0S
 
     def cast(self, dtype: torch.dtype, device: torch.device | str) -> "PreparedData":
         """Every set moved to ``device`` in floating ``dtype``, energies kept in float64."""
@@ -110,6 +119,21 @@ def read_structures(
     return graphs, isolated
 
 
+def isolated_atoms_file_e0s(text: str, keys: KeySpec) -> dict[int, float]:
+    """E0s of ``data.isolated_atoms_file`` (atomic number -> eV).
+
+    ``data.keys`` describes the training data, while an E0 file is often a standard one
+    shared between datasets: its energies are read under the standard ``energy`` key, or
+    under ``data.keys.energy`` when its isolated atoms carry no standard energy.
+    """
+    path = resolve_path(text)
+    isolated, _ = split_isolated_atoms(read_atoms(path, KeySpec(), fields=()))
+    standard = all(K.ENERGY in extract_fields(atoms, fields=(K.ENERGY,))[0] for atoms in isolated)
+    if standard or keys.energy_key == K.ENERGY:
+        return e0s_from_isolated_atoms(path)
+    return e0s_from_isolated_atoms(path, KeySpec(energy_key=keys.energy_key))
+
+
 def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=print) -> PreparedData:
     """Read, split and analyse the data of a training run (float64 graphs on the CPU).
 
@@ -141,11 +165,11 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
     test = read_structures(data.test_file, data.cutoff, keys, ("energy",), required)[0] if data.test_file else None
 
     if data.isolated_atoms_file is not None:
-        e0s, source = e0s_from_isolated_atoms(resolve_path(data.isolated_atoms_file), keys), "isolated_atoms_file"
+        e0s, source = isolated_atoms_file_e0s(data.isolated_atoms_file, keys), "isolated_atoms_file"
     elif isolated:
         e0s, source = e0s_from_isolated_atoms(isolated, keys), "training file"
     else:
-        e0s, source = fit_e0s(train), "least-squares fit"
+        e0s, source = fit_e0s(train), FITTED_E0S
     statistics = compute_statistics(train, e0s)
     log(
         f"data: {len(train)} train / {len(valid)} validation"

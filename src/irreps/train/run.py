@@ -8,7 +8,7 @@ plots. The run directory ends up holding::
 
     config.yaml  model.pt  metrics.csv  metrics.json  learning_curve.png
     valid_metrics.json  valid_parity.png  test_metrics.json  test_parity.png
-    checkpoints/last.pt  checkpoints/best.pt
+    checkpoints/last.pt  checkpoints/best.pt  .lock
 """
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ import irreps
 from irreps.config import config_to_dict
 from irreps.models import build_model, save_model
 from irreps.models.registry import model_entry
-from irreps.train.checkpoint import load_checkpoint, prepare_run_dir, write_atomic
+from irreps.io import write_atomic
+from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import TrainConfig, dump_config
 from irreps.train.distributed import ProcessGroup, run_parallel
 from irreps.train.losses import WeightedLoss
 from irreps.train.evaluation import evaluate_set, write_evaluation
 from irreps.train.plots import plot_learning_curve
 from irreps.train.prepare import PreparedData, prepare_data
+from irreps.train.run_dir import check_run_dir, claim_run_dir
 from irreps.train.trainer import Trainer
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -42,14 +44,21 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 @dataclass
 class TrainingResult:
-    """What a finished run produced (paths, history and metrics in eV units)."""
+    """What a finished run produced (paths, history and metrics in eV units).
+
+    A run stopped by SIGINT or SIGTERM has ``stopped_by`` set (the signal's name), no
+    metrics, ``model_path`` None when no epoch had finished, and ``checkpoint_epoch``, the
+    epoch ``--resume`` continues from (0: there is no checkpoint to resume).
+    """
 
     run_dir: Path
-    model_path: Path
+    model_path: Path | None
     history: list[dict[str, float]]
     best_epoch: int
-    valid_metrics: dict[str, Any]
+    valid_metrics: dict[str, Any] | None
     test_metrics: dict[str, Any] | None
+    stopped_by: str | None = None
+    checkpoint_epoch: int = 0
 
 
 def resolve_device(text: str) -> torch.device:
@@ -80,7 +89,9 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
 
     Fields the architecture's config declares and the user left out are set from the data:
     ``elements``, ``e0s`` (in ``elements`` order), ``shift`` (mean per-atom energy after E0),
-    ``scale`` (RMS force, or the per-atom energy spread without forces), ``cutoff``
+    ``shift_with_neighbours`` (on with isolated-atom E0s: the shift is weighted by each atom's
+    neighbour occupancy, so an atom without neighbours predicts its E0 and a molecule
+    dissociates to ``sum E0``), ``scale`` (RMS force, or the per-atom energy spread without forces), ``cutoff``
     (``data.cutoff``) and ``direct_forces`` (on when ``loss.direct_forces_epochs`` > 0).
     """
     stats = data.statistics
@@ -97,6 +108,7 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
         "elements": list(stats.elements),
         "e0s": [data.e0s[z] for z in stats.elements],
         "shift": stats.energy_shift,
+        "shift_with_neighbours": data.isolated_e0s,
         "scale": scale if scale > 0 else 1.0,
         "cutoff": config.data.cutoff,
         "direct_forces": config.loss.direct_forces_epochs > 0,
@@ -126,6 +138,9 @@ def train(
     ----------
     run_dir : path, optional
         Defaults to :func:`default_run_dir`; must be empty unless ``resume`` or ``overwrite``.
+        It is created only once the data has loaded, and locked while the run writes: another
+        process using it raises ``ValueError`` naming that process
+        (:mod:`irreps.train.run_dir`).
     resume : bool
         Continue the run saved in ``run_dir/checkpoints/last.pt`` exactly where it stopped.
     overwrite : bool
@@ -178,11 +193,21 @@ def _train(
     config: TrainConfig, run_dir: str | Path | None, resume: bool, overwrite: bool, log: Callable[[str], None],
     group: ProcessGroup | None = None,
 ) -> TrainingResult:
-    run_dir = prepare_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
-    write_atomic(run_dir / "config.yaml", dump_config(config))
-    log(f"run directory: {run_dir}")
-    loss = WeightedLoss(config.loss.weights(), config.loss.kind, config.loss.huber_delta)
+    run_dir = check_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
     data64, data, model = _setup(config, log)
+    # Claimed only now: a run whose data fails to load leaves no directory behind.
+    with claim_run_dir(run_dir, resume, overwrite):
+        write_atomic(run_dir / "config.yaml", dump_config(config))
+        log(f"run directory: {run_dir}")
+        return _fit(config, run_dir, resume, log, group, data64, data, model)
+
+
+def _fit(
+    config: TrainConfig, run_dir: Path, resume: bool, log: Callable[[str], None], group: ProcessGroup | None,
+    data64: PreparedData, data: PreparedData, model: torch.nn.Module,
+) -> TrainingResult:
+    """Train, then write the final model, its evaluation and the plots into ``run_dir``."""
+    loss = WeightedLoss(config.loss.weights(), config.loss.kind, config.loss.huber_delta)
     device = next(model.parameters()).device
     parallel = f", {group.size} processes" if group is not None else ""
     log(f"model: {config.model.name}, {sum(p.numel() for p in model.parameters()):,} parameters, {config.run.dtype} on {device}{parallel}")
@@ -193,10 +218,12 @@ def _train(
     if resume:
         trainer.resume(run_dir / "checkpoints" / "last.pt")
     trainer.fit()
+    final = copy.deepcopy(model)
+    if trainer.stopped_by is not None:
+        return _stopped(config, run_dir, data, trainer, final)
 
     # The final model: EMA weights of the best epoch, evaluated in float64 so the reported
     # errors are not limited by float32 rounding of ~1e4 eV total energies.
-    final = copy.deepcopy(model)
     final.load_state_dict(trainer.best_weights)
     evaluation = copy.deepcopy(final).to(device=device, dtype=torch.float64)
     data_eval = data64.cast(torch.float64, device)
@@ -207,7 +234,18 @@ def _train(
     test_errors = evaluate_set(evaluation, data_eval.test, batch, flags) if data_eval.test is not None else None
     test_metrics = test_errors.result() if test_errors is not None else None
 
-    metadata = {
+    metadata = _metadata(config, data, trainer, {"valid": valid_metrics, "test": test_metrics})
+    model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
+    plot_learning_curve(trainer.history, run_dir / "learning_curve.png")
+    write_evaluation(valid_errors, valid_metrics, run_dir, "valid", "validation")
+    if test_errors is not None:
+        write_evaluation(test_errors, test_metrics, run_dir, "test", "test")
+    return TrainingResult(run_dir, model_path, trainer.history, trainer.best_epoch, valid_metrics, test_metrics)
+
+
+def _metadata(config: TrainConfig, data: PreparedData, trainer: Trainer, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The provenance a model file carries: data, split, E0 source, epochs, config, metrics."""
+    return {
         "training": {
             "library_version": irreps.__version__,
             "train_file": config.data.train_file,
@@ -221,13 +259,27 @@ def _train(
             "epochs": trainer.epoch,
             "best_epoch": trainer.best_epoch,
             "train_seconds": trainer.train_seconds,
+            "stopped_by": trainer.stopped_by,
             "config": config_to_dict(config),
         },
-        "metrics": {"valid": valid_metrics, "test": test_metrics},
+        "metrics": metrics,
     }
-    model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
-    plot_learning_curve(trainer.history, run_dir / "learning_curve.png")
-    write_evaluation(valid_errors, valid_metrics, run_dir, "valid", "validation")
-    if test_errors is not None:
-        write_evaluation(test_errors, test_metrics, run_dir, "test", "test")
-    return TrainingResult(run_dir, model_path, trainer.history, trainer.best_epoch, valid_metrics, test_metrics)
+
+
+def _stopped(
+    config: TrainConfig, run_dir: Path, data: PreparedData, trainer: Trainer, final: torch.nn.Module
+) -> TrainingResult:
+    """A run a signal stopped: ``model.pt`` from the best finished epoch, at once.
+
+    No evaluation or plots: a scheduler's SIGTERM leaves seconds before SIGKILL, and the
+    best epoch's validation errors are in ``metrics.csv`` already.
+    """
+    model_path = None
+    if trainer.best_weights is not None:
+        final.load_state_dict(trainer.best_weights)
+        metadata = _metadata(config, data, trainer, {"valid": None, "test": None})
+        model_path = save_model(final.cpu(), run_dir / "model.pt", metadata=metadata, overwrite=True)
+    return TrainingResult(
+        run_dir, model_path, trainer.history, trainer.best_epoch, None, None,
+        stopped_by=trainer.stopped_by, checkpoint_epoch=trainer.checkpoint_epoch,
+    )

@@ -9,6 +9,12 @@ checkpoint (and ``best`` when validation improved) is written, atomically.
 Everything that decides the rest of the run is in :meth:`Trainer.state_dict` (weights,
 optimiser moments, schedule, EMA, the shuffling generator and the global generators, epoch,
 history), so ``--resume`` continues exactly where a run stopped.
+
+SIGINT (Ctrl-C) or SIGTERM during :meth:`Trainer.fit` stops it after the current training step
+(:mod:`irreps.train.signals`); :attr:`Trainer.stopped_by` then names the signal. A signal
+that arrives between epochs stops the run once that epoch's checkpoint is written; one within
+an epoch drops that epoch's unfinished work, and ``--resume`` starts again from the last
+checkpoint (:attr:`Trainer.checkpoint_epoch`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import torch
 
 from irreps.data.graph import AtomicGraph
 from irreps.data.loader import GraphLoader
-from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_atomic
+from irreps.io import write_atomic
+from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from irreps.train.compiled_step import CompiledStep
 from irreps.train.config import LossConfig, OptimConfig, RunConfig
 from irreps.train.distributed import ProcessGroup
@@ -35,6 +42,7 @@ from irreps.train.losses import WeightedLoss
 from irreps.train.metrics import ErrorAccumulator
 from irreps.train.progress import progress_bar
 from irreps.train.schedule import LRSchedule
+from irreps.train.signals import StopSignals
 
 
 def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.Optimizer:
@@ -133,6 +141,9 @@ class Trainer:
         # run.clock: wall time, or this process's CPU time (a budget that a busy machine does not shrink)
         self._clock = time.process_time if run.clock == "cpu" else time.monotonic
         self._epoch_start = self._clock()
+        self.signals = StopSignals()
+        self.stopped_by: str | None = None
+        self.checkpoint_epoch = 0
 
     # -- one epoch -----------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
@@ -140,6 +151,8 @@ class Trainer:
 
         Forces come from the direct force head during the first ``loss.direct_forces_epochs``.
         With ``run.compile`` the other epochs run the compiled step (same loss and gradients).
+        A stop signal (:attr:`signals`) ends the epoch after the current step and sets
+        :attr:`stopped_by`.
         """
         self.model.train()
         loss = self.direct_loss if self.epoch < self.direct_forces_epochs else self.loss
@@ -157,8 +170,9 @@ class Trainer:
                 total, terms = loss(pred, batch)
                 total.backward()
             clock = self.train_seconds + self._clock() - self._epoch_start
+            stop = self.signals.received is not None
             if self.group is not None:
-                total, terms, clock = self._reduce(loss, batch, total, terms, clock)
+                total, terms, clock, stop = self._reduce(loss, batch, total, terms, clock, stop)
             if not torch.isfinite(total):
                 raise FloatingPointError(f"epoch {self.epoch + 1}: the training loss is {float(total)}; lower optim.lr")
             if clip is not None:
@@ -170,21 +184,36 @@ class Trainer:
             for key, value in {"loss": total, **terms}.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
             bar.update(f"loss {float(total.detach()):.4g}")
+            if stop:
+                self.stopped_by = self._signal_name()
+                break
         bar.close()
         return {f"train_{k}": v / len(self.train_loader) for k, v in sums.items()}
 
     def _reduce(
         self, loss: WeightedLoss, batch: AtomicGraph | None, total: torch.Tensor, terms: dict[str, torch.Tensor],
-        clock: float,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], float]:
-        """Average gradients, loss terms and the clock over the processes of a data-parallel run."""
+        clock: float, stop: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], float, bool]:
+        """Average gradients, loss terms and the clock over the processes of a data-parallel
+        run; ``stop`` becomes true everywhere when one process received a stop signal."""
         names = list(loss.weights)
         values = [0.0] * (len(names) + 1) if batch is None else [float(total.detach())] + [float(terms[k].detach()) for k in names]
         structures = 0 if batch is None else batch.num_graphs
         params = [p for p in self.model.parameters() if p.requires_grad]
-        values, clock = self.group.reduce_step(params, structures, values, clock)
+        values, clock, stop = self.group.reduce_step(params, structures, values, clock, stop)
         as_tensor = lambda value: torch.tensor(value, dtype=torch.float64)  # noqa: E731
-        return as_tensor(values[0]), {k: as_tensor(v) for k, v in zip(names, values[1:])}, clock
+        return as_tensor(values[0]), {k: as_tensor(v) for k, v in zip(names, values[1:])}, clock, stop
+
+    def _signal_name(self) -> str:
+        """The name of the signal received; in a data-parallel run one that reached only
+        another process counts as SIGTERM (a scheduler's)."""
+        received = self.signals.received
+        return received.name if received is not None else "SIGTERM"
+
+    def _stop_requested(self) -> bool:
+        """Whether a process of the run received a stop signal (all processes agree)."""
+        stop = float(self.signals.received is not None)
+        return (stop if self.group is None else self.group.mean(stop)) > 0
 
     def _agree(self, seconds: float) -> float:
         """A clock reading every process of a data-parallel run agrees on (their mean)."""
@@ -210,12 +239,21 @@ class Trainer:
 
     # -- the run -------------------------------------------------------------------------------
     def fit(self) -> list[dict[str, float]]:
-        """Train until ``run.epochs`` (or ``run.max_minutes``); returns the per-epoch history."""
+        """Train until ``run.epochs`` (or ``run.max_minutes``, or a stop signal: see the module
+        docstring); returns the per-epoch history."""
+        with self.signals:
+            return self._fit()
+
+    def _fit(self) -> list[dict[str, float]]:
         started = self._clock()
+        self.stopped_by = None
         while self.epoch < self.run_config.epochs:
             tick = self._epoch_start = self._clock()
             row = {"epoch": self.epoch + 1, "lr": self.schedule.current_lr()}
             row.update(self.train_epoch())
+            if self.stopped_by is not None:
+                self.log(f"{self.stopped_by} received: stopped during epoch {self.epoch + 1}, which is dropped")
+                break
             valid, _ = self.validate()
             row.update(valid)
             self.schedule.end_epoch(valid["valid_loss"])
@@ -232,8 +270,13 @@ class Trainer:
                 out_of_time = self.train_seconds >= self.schedule.total_seconds
             else:
                 out_of_time = minutes is not None and self._agree(self._clock() - started) > 60.0 * minutes
-            self._write_epoch(improved, stopping=out_of_time)
+            signalled = self._stop_requested()
+            self._write_epoch(improved, stopping=out_of_time or signalled)
             self.log(self._summary(row, improved))
+            if signalled:
+                self.stopped_by = self._signal_name()
+                self.log(f"{self.stopped_by} received: stopped after epoch {self.epoch}")
+                break
             if out_of_time:
                 self.log(f"stopping after epoch {self.epoch}: run.max_minutes={minutes} reached{self._unfinished_decay()}")
                 break
@@ -281,6 +324,7 @@ class Trainer:
         state = self.state_dict()
         if save_last:
             save_checkpoint(self.run_dir / "checkpoints" / "last.pt", state)
+            self.checkpoint_epoch = self.epoch
         if improved:
             save_checkpoint(self.run_dir / "checkpoints" / "best.pt", state)
 
@@ -321,6 +365,7 @@ class Trainer:
     def resume(self, path: str | Path) -> None:
         """Load the checkpoint at ``path`` and continue from its epoch."""
         self.load_state_dict(load_checkpoint(path))
+        self.checkpoint_epoch = self.epoch
         self.log(f"resumed from {path} at epoch {self.epoch}")
 
 

@@ -1,0 +1,37 @@
+"""Data preparation: E0 files read with their own keys, whatever data.keys says."""
+
+import ase.io
+import pytest
+
+from irreps.data import bundled_path
+from irreps.train.config import load_config
+from irreps.train.prepare import prepare_data
+
+
+def _renamed(frames, energy_key):
+    """Copies of ``frames`` holding energy (and forces) only under REF_ keys."""
+    out = []
+    for atoms in frames:
+        copy = atoms.copy()
+        copy.info[energy_key] = atoms.get_potential_energy()
+        if len(atoms) > 1:
+            copy.arrays["REF_forces"] = atoms.get_forces()
+        out.append(copy)  # atoms.copy() drops the calculator: no standard energy/forces remain
+    return out
+
+
+@pytest.mark.parametrize("e0_file", ["standard", "renamed"])
+def test_renamed_data_keys_combine_with_a_standard_or_renamed_e0_file(tmp_path, e0_file):
+    isolated = ase.io.read(bundled_path("acac_isolated_atoms"), ":")
+    ase.io.write(tmp_path / "train.xyz", _renamed(ase.io.read(bundled_path("acac_train"), ":12"), "REF_energy"))
+    e0_path = bundled_path("acac_isolated_atoms")
+    if e0_file == "renamed":
+        e0_path = tmp_path / "e0.xyz"
+        ase.io.write(e0_path, _renamed(isolated, "REF_energy"))
+    config = load_config(None, [
+        f"data.train_file={tmp_path / 'train.xyz'}", f"data.isolated_atoms_file={e0_path}",
+        "data.keys={energy: REF_energy, forces: REF_forces}", "data.valid_fraction=0.25",
+    ])
+    data = prepare_data(config.data, ("energy", "forces"), seed=1, log=lambda line: None)
+    assert data.e0s == pytest.approx({int(a.numbers[0]): a.get_potential_energy() for a in isolated})
+    assert data.e0_source == "isolated_atoms_file" and len(data.train) == 9

@@ -3,6 +3,7 @@
     python -m benchmarks.peers build                                     # once: the peers' venvs
     python -m benchmarks.compare run --datasets acac --minutes 3         # a smoke run
     python -m benchmarks.compare run --minutes 30 --json out.json        # every dataset and system
+    python -m benchmarks.compare time --datasets acac                     # re-time on a quiet machine
     python -m benchmarks.compare report --figures docs/figures           # tables and figures
 """
 
@@ -19,6 +20,7 @@ from .report import report
 from .results import RESULTS
 from .run import default_cache, run_all
 from .systems import SYSTEMS
+from .timing import retime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
                      help="where data copies, runs and model files go (default: $IRREPS_PEERS/../compare)")
     run.add_argument("--results", type=Path, default=RESULTS, help="records folder (default benchmarks/results)")
     run.add_argument("--json", type=Path, help="also write this invocation's new records here")
+    tim = sub.add_parser("time", help="re-time every recorded model serially (run it on a quiet machine)")
+    tim.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    tim.add_argument("--minutes", type=float, nargs="+", help="budgets whose models to time (default: all)")
+    tim.add_argument("--rounds", type=int, default=3, help="round-robin repetitions (default 3)")
+    tim.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    tim.add_argument("--cache", type=Path, default=None)
+    tim.add_argument("--results", type=Path, default=RESULTS)
     rep = sub.add_parser("report", help="print the tables (Markdown) and draw the figures")
     rep.add_argument("--datasets", nargs="+", default=list(DATASETS))
     rep.add_argument("--minutes", type=float, nargs="+", help="budgets to show (default: all recorded)")
@@ -47,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--figures", type=Path, help="write the PNG figures into this folder")
     args = parser.parse_args(argv)
 
+    if args.command == "time":
+        retime(args.datasets, args.minutes, args.rounds, args.data_dir, args.cache or default_cache(), args.results)
+        return 0
     if args.command == "report":
         print(report(args.datasets, args.minutes, args.results, args.figures))
         return 0

@@ -11,17 +11,22 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .results import latest, load_records
+from .results import job_key, latest, load_records
+from .timing import load_timings
 
 # (header, path into the record, format); lower is better for all
 COLUMNS = [("F RMSE", ("f_rmse",), "{:.2f}"), ("F MAE", ("f_mae",), "{:.2f}"), ("E RMSE", ("e_rmse",), "{:.2f}"),
            ("E MAE", ("e_mae",), "{:.2f}")]
 
 
-def _rows(records: list[dict], minutes: float) -> dict[tuple[str, str], list[dict]]:
+def _rows(records: list[dict], minutes: float, quiet: dict[tuple, dict]) -> dict[tuple[str, str], list[dict]]:
+    """Records at one budget by (system, size); a quiet re-timing (``quiet``, by job key)
+    replaces the in-run timing."""
     rows: dict[tuple[str, str], list[dict]] = {}
     for record in latest(records):
         if float(record["minutes"]) == float(minutes):
+            if job_key(record) in quiet:
+                record = dict(record, timing=dict(record["timing"], **quiet[job_key(record)], quiet=True))
             rows.setdefault((record["system"], record["size"]), []).append(record)
     return rows
 
@@ -31,9 +36,9 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def table(dataset: str, minutes: float, records: list[dict]) -> str:
+def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, dict] | None = None) -> str:
     """Markdown table of one dataset at one budget (test errors in meV and meV/Å)."""
-    rows = _rows(records, minutes)
+    rows = _rows(records, minutes, quiet or {})
     if not rows:
         return f"(no records for {dataset} at {minutes:g} CPU minutes)\n"
     tests = list(next(iter(rows.values()))[0]["tests"])
@@ -66,19 +71,23 @@ def table(dataset: str, minutes: float, records: list[dict]) -> str:
     versions = sorted({f"{r['system']} {r['version']}" for g in rows.values() for r in g})
     commits = sorted({r["commit"] for g in rows.values() for r in g if r["system"] == "irreps"})
     machines = sorted({r["machine"] for g in rows.values() for r in g})
+    quiet = all(r["timing"].get("quiet") for g in rows.values() for r in g)
     lines += ["", f"versions: {', '.join(versions)}; irreps commit(s): {', '.join(commits) or 'n/a'}; "
-                  f"machine: {'; '.join(machines)}. Bold: best in the column."]
+                  f"machine: {'; '.join(machines)}. µs/atom: E+F of one structure, float32, one thread, "
+                  + ("re-timed serially (`compare time`)" if quiet else "timed during the run, with other jobs on the "
+                     "machine (`compare time` re-times quietly)") + ". Bold: best in the column."]
     return "\n".join(lines) + "\n"
 
 
-def figures(dataset: str, minutes: float, records: list[dict], out_dir: Path) -> list[Path]:
+def figures(dataset: str, minutes: float, records: list[dict], out_dir: Path,
+            quiet: dict[tuple, dict] | None = None) -> list[Path]:
     """Learning curves and the accuracy-speed front of one dataset, as PNG files."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = _rows(records, minutes)
+    rows = _rows(records, minutes, quiet or {})
     if not rows:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +97,7 @@ def figures(dataset: str, minutes: float, records: list[dict], out_dir: Path) ->
         record = group[0]  # the first seed's curve
         points = [(p["cpu_s"] / 60, p.get("valid_f_rmse")) for p in record["curve"] if p.get("valid_f_rmse")]
         if points:
-            ax.plot(*zip(*points), label=f"{system} {size}", lw=1.2)
+            ax.plot(*zip(*points), label=f"{system} {size}", lw=1.2, marker=".", ms=4)
     ax.set(xlabel="CPU minutes (one thread)", ylabel="validation force RMSE (meV/Å)", yscale="log",
            title=f"{dataset}: learning curves at {minutes:g} CPU minutes")
     ax.grid(alpha=0.3, which="both")
@@ -119,11 +128,11 @@ def report(datasets: list[str], minutes: list[float] | None, results: Path, figu
     """Tables of every dataset at every budget recorded (or those asked for); figures if asked."""
     parts = []
     for dataset in datasets:
-        records = load_records(dataset, results)
+        records, quiet = load_records(dataset, results), load_timings(dataset, results)
         budgets = minutes or sorted({float(r["minutes"]) for r in records})
         for budget in budgets:
-            parts.append(table(dataset, budget, records))
+            parts.append(table(dataset, budget, records, quiet))
             if figure_dir is not None:
-                for path in figures(dataset, budget, records, figure_dir):
+                for path in figures(dataset, budget, records, figure_dir, quiet):
                     parts.append(f"figure: {path}\n")
     return "\n".join(parts)

@@ -1,7 +1,7 @@
 """TensorNet's building blocks: the tensor embedding and the interaction layer.
 
 Features are ``[N, 9, C]`` orthonormal components of 3x3 tensors (:mod:`irreps.ops.cartesian`);
-see :mod:`irreps.models.tensornet` for the model and the paper.
+see :mod:`irreps.models.tensornet.model` for the model and the paper.
 """
 
 from __future__ import annotations

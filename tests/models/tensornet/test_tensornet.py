@@ -4,7 +4,7 @@ import ase
 import pytest
 import torch
 
-import irreps.models.tensornet as tensornet
+import irreps.models.tensornet.model as tensornet
 from irreps.data import atoms_to_graph
 from irreps.models import build_model
 from irreps.models.tensornet import TensorNetConfig

@@ -3,7 +3,7 @@
 Run with TorchMD-Net's own interpreter (never in the irreps environment):
 
     python -m benchmarks.peers build torchmd-net
-    ~/.cache/irreps/peers/torchmd-net/bin/python tests/models/data/make_tmdnet_reference.py
+    ~/.cache/irreps/peers/torchmd-net/bin/python tests/models/tensornet/data/make_tmdnet_reference.py
 
 Stores float64 weights (perturbed away from the default init), two 6-atom H/C/O molecules,
 and TorchMD-Net's energies and forces for them; ``test_tensornet.py`` ports the weights

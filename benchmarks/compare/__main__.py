@@ -76,8 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.datasets:
             return 1
     parallel = args.parallel or max(1, (os.cpu_count() or 1) // args.threads)
-    records = run_all(args.datasets, args.systems, args.sizes, args.seeds, args.minutes, args.threads, parallel,
-                      args.data_dir, args.cache or default_cache(), args.results)
+    try:
+        records = run_all(args.datasets, args.systems, args.sizes, args.seeds, args.minutes, args.threads, parallel,
+                          args.data_dir, args.cache or default_cache(), args.results)
+    except KeyboardInterrupt:
+        print("interrupted: finished jobs are recorded; `run` again resumes with the others", file=sys.stderr)
+        return 130
     print()
     print(report(args.datasets, [args.minutes], args.results, None))
     if args.json:

@@ -62,11 +62,12 @@ class BudgetResult:
 
 
 def run_capped(command: list[str], cpu_seconds: float, log_path: Path, env: dict[str, str] | None = None,
-               cwd: Path | None = None, grace: float = 60.0) -> BudgetResult:
+               cwd: Path | None = None, grace: float = 60.0, abort: threading.Event | None = None) -> BudgetResult:
     """Run ``command`` until it exits or has used ``cpu_seconds``; its output goes to ``log_path``.
 
     On the cap: SIGTERM to the process group (a trainer may save and exit), SIGKILL after
-    ``grace`` further seconds of wall time.
+    ``grace`` further seconds of wall time. Setting ``abort`` (the benchmark was interrupted)
+    kills the group at once; so does leaving this function by an exception.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -80,6 +81,9 @@ def run_capped(command: list[str], cpu_seconds: float, log_path: Path, env: dict
     def watch() -> None:
         # the cap is enforced here, not in the reading loop: a silent command must stop too
         while not done.wait(1.0):
+            if abort is not None and abort.is_set():
+                _signal_group(process, signal.SIGKILL)
+                return
             used[0] = max(used[0], tree_cpu_seconds(process.pid))
             if not capped.is_set() and used[0] >= cpu_seconds:
                 capped.set()
@@ -87,30 +91,37 @@ def run_capped(command: list[str], cpu_seconds: float, log_path: Path, env: dict
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    with open(log_path, "w") as log:
-        log.write(f"# command: {' '.join(command)}\n# cpu cap: {cpu_seconds:.0f} s\n")
-        for line in process.stdout:
-            log.write(f"{used[0]:.1f} {time.monotonic() - start:.1f} {line}")
-            log.flush()
-        process.wait()
+    try:
+        with open(log_path, "w") as log:
+            log.write(f"# command: {' '.join(command)}\n# cpu cap: {cpu_seconds:.0f} s\n")
+            for line in process.stdout:
+                log.write(f"{used[0]:.1f} {time.monotonic() - start:.1f} {line}")
+                log.flush()
+            process.wait()
+            done.set()
+            log.write(f"# exit {process.returncode}; cpu {used[0]:.1f} s; wall {time.monotonic() - start:.1f} s"
+                      f"{'; stopped at the cap' if capped.is_set() else ''}\n")
+    finally:
+        if process.poll() is None:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
         done.set()
-        log.write(f"# exit {process.returncode}; cpu {used[0]:.1f} s; wall {time.monotonic() - start:.1f} s"
-                  f"{'; stopped at the cap' if capped.is_set() else ''}\n")
     for timer in stopped:
         timer.cancel()
     return BudgetResult(process.returncode, used[0], time.monotonic() - start, capped.is_set())
 
 
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _stop(process: subprocess.Popen, grace: float) -> threading.Timer:
     """SIGTERM the command's process group now, SIGKILL it after ``grace`` seconds."""
-    def signal_group(sig: int) -> None:
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    signal_group(signal.SIGTERM)
-    timer = threading.Timer(grace, signal_group, args=(signal.SIGKILL,))
+    _signal_group(process, signal.SIGTERM)
+    timer = threading.Timer(grace, _signal_group, args=(process, signal.SIGKILL))
     timer.start()
     return timer
 

@@ -13,8 +13,10 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -103,6 +105,9 @@ def evaluate(system: System, job: Job, model: Path) -> dict:
     return out
 
 
+ABORT = threading.Event()  # set when the comparison is interrupted: running trainings are killed
+
+
 def run_job(job: Job, code_commit: str, log=print) -> dict | None:
     """Train ``job`` under its cap, evaluate it and return its record (None when it failed).
 
@@ -115,7 +120,10 @@ def run_job(job: Job, code_commit: str, log=print) -> dict | None:
     log(f"[start] {job.key}")
     command = system.train_command(job)
     result = run_capped(command, 60 * job.minutes, job.workdir / "train.log", env=_env(job, system.quiet_progress),
-                        cwd=job.workdir)
+                        cwd=job.workdir, abort=ABORT)
+    if ABORT.is_set():
+        log(f"[abort] {job.key}: interrupted; it starts afresh next time")
+        return None
     log(f"[trained] {job.key}: {result.cpu_seconds:.0f} CPU s, {result.wall_seconds:.0f} wall s, exit "
         f"{result.returncode}{' at the cap' if result.capped else ''}")
     try:
@@ -172,8 +180,19 @@ def run_all(datasets: list[str], systems: list[str], sizes: list[str], seeds: li
                   f"{record['timing']['us_per_atom']:.0f} µs/atom", flush=True)
         return record
 
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
+    # SIGTERM (a scheduler, `kill`) ends the comparison like Ctrl-C: trainings are killed, finished
+    # records stay, the next run starts the unfinished jobs afresh
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    pool = ThreadPoolExecutor(max_workers=parallel)
+    try:
         records = list(pool.map(one, jobs))
+    except KeyboardInterrupt:
+        ABORT.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        signal.signal(signal.SIGTERM, previous)
     return [r for r in records if r is not None]
 
 

@@ -48,7 +48,8 @@ class System:
     quiet_progress: bool = True     # run with TQDM_DISABLE=1 (False: the progress bar marks epochs)
 
     def train_command(self, job: Job) -> list[str]:
-        """The authors' training command for ``job`` (files it needs are written into job.workdir)."""
+        """The authors' training command for ``job`` (files it needs are written into job.workdir,
+        which the runner has emptied)."""
         raise NotImplementedError
 
     def curve_point(self, line: str) -> dict[str, float] | None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,7 @@ class MACE(System):
         return job.workdir / "mace.yaml"
 
     def train_command(self, job: Job) -> list[str]:
-        """Write the recipe as mace's YAML config (JSON is YAML) and return mace_run_train on it.
-
-        A previous run's output folder is removed: its checkpoints or model would pass for this run's.
-        """
-        shutil.rmtree(self._root(job), ignore_errors=True)
+        """Write the recipe as mace's YAML config (JSON is YAML) and return mace_run_train on it."""
         e0s = "{" + ", ".join(f"{z}: {e!r}" for z, e in sorted(job.files.e0s.items())) + "}"
         config: dict[str, Any] = {
             "name": NAME, "seed": job.seed, "work_dir": str(self._root(job)),

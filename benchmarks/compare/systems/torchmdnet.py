@@ -27,7 +27,6 @@ import csv
 import json
 import math
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -58,11 +57,7 @@ class TorchMDNet(System):
         return job.workdir / "logs"
 
     def train_command(self, job: Job) -> list[str]:
-        """Write the data as a Custom dataset and the recipe as a YAML config; return torchmd-train on it.
-
-        A previous run's log folder is removed: its checkpoints would pass for this run's.
-        """
-        shutil.rmtree(self._logs(job), ignore_errors=True)
+        """Write the data as a Custom dataset and the recipe as a YAML config; return torchmd-train on it."""
         data = job.workdir / "data"
         splits = _write_custom_dataset([Path(job.files.train), Path(job.files.valid)], data)
         config: dict[str, Any] = {

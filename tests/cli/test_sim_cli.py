@@ -95,6 +95,20 @@ def test_neb_then_ts_from_the_highest_image(files, capsys):
     assert record["barrier_forward_eV"] == pytest.approx(1.0 - record["reactant_energy_eV"], abs=1e-9)
 
 
+@pytest.mark.parametrize("command", ["md", "relax", "vib", "ts", "neb", "evaluate"])
+def test_threads_option(command, files, capsys, monkeypatch):
+    """Every simulation command (and evaluate) takes --threads: it sets torch's threads, and a
+    count below 1 is a one-line error."""
+    positionals = {"neb": [str(files / "a.xyz"), str(files / "b.xyz")], "evaluate": [str(files / "co.xyz")]}
+    args = [command, str(files / "springs.pt"), *positionals.get(command, [str(files / "co.xyz")])]
+    assert main(args + ["--threads", "0"]) == 2
+    assert "--threads must be >= 1, got 0" in capsys.readouterr().err
+    seen = []
+    monkeypatch.setattr(torch, "set_num_threads", seen.append)
+    main(args + ["--threads", "1", "-o" if command != "evaluate" else "--out", str(files / f"out_{command}")])
+    assert seen and set(seen) == {1}
+
+
 def test_bad_inputs_are_one_line_errors(files, capsys):
     assert main(["vib", str(files / "missing.pt"), str(files / "co.xyz"), "-o", str(files / "v")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -21,12 +21,31 @@ def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, 
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å (default 0.5; 0 rebuilds every step)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+    add_threads_argument(parser)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch's CPU threads for the command (see :func:`apply_threads`)."""
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="torch CPU threads (default: torch's, one per core; 1 is faster on a busy machine)")
+
+
+def apply_threads(threads: int | None) -> None:
+    """Set torch's CPU threads when ``--threads`` was given; ``ValueError`` below 1."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto"):
     """An :class:`~irreps.calculators.IrrepsCalculator` for the parsed options (``model``: reuse a loaded one)."""
     from irreps.calculators import IrrepsCalculator
 
+    apply_threads(args.threads)
     return IrrepsCalculator(model if model is not None else args.model, device=args.device, dtype=args.dtype, skin=args.skin, hessian=hessian)
 
 

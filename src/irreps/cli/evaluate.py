@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from irreps.cli._sim import add_threads_argument, apply_threads
+
 DESCRIPTION = """\
 Evaluate a model file (written by `irreps train`) on the structures of DATA (an extended-XYZ
 or other ASE-readable file, or bundled:NAME). Prints MAE and RMSE of total energies, energies
@@ -33,10 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="evaluation precision")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default auto)")
     parser.add_argument("--no-forces", action="store_true", help="compare energies only")
-    parser.add_argument(
-        "--threads", type=int, metavar="N",
-        help="torch CPU threads (default: torch's, one per core; 1 is faster on a busy machine)",
-    )
+    add_threads_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -63,10 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     out_dir = Path(args.out) if args.out else Path(args.model).resolve().parent
     name = Path(args.data.removeprefix("bundled:")).stem
     targets = [out_dir / f"{name}_metrics.json", out_dir / f"{name}_parity.png"]

@@ -2,7 +2,8 @@
 
 A record carries the commit it was made at, so progress compares across commits; a comparison
 that stops is resumed by skipping every job whose record exists (:func:`done_keys`). A peer's
-record stands whatever our commit; ours is redone when the commit changes.
+record stands whatever our commit; ours is redone when the code it runs (the library or its adapter)
+changed since the record's commit (:func:`ours_changed_since`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from .datasets import REPO
 
 RESULTS = REPO / "benchmarks" / "results"
+OUR_CODE = ("src/irreps", "benchmarks/compare/systems/ours.py", "benchmarks/compare/worker.py")
 _LOCK = threading.Lock()
 
 
@@ -58,10 +60,31 @@ def load_records(dataset: str, results: Path = RESULTS) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def ours_changed_since(recorded: str) -> bool:
+    """Whether the code our runs use differs between commit ``recorded`` and the working tree.
+
+    A record made from a modified tree ("-dirty") or at an unknown commit cannot be checked, so it
+    counts as changed.
+    """
+    if recorded.endswith("-dirty") or recorded == "unknown":
+        return True
+    changed = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", recorded, "--", *OUR_CODE],
+                             capture_output=True)
+    return changed.returncode != 0
+
+
 def done_keys(dataset: str, current_commit: str, results: Path = RESULTS) -> set[tuple]:
-    """Keys of the jobs that need no rerun: any peer record, ours only at this commit."""
-    return {job_key(r) for r in load_records(dataset, results)
-            if r["system"] != "irreps" or r["commit"] == current_commit}
+    """Keys of the jobs that need no rerun: any peer record, ours where our code is unchanged since."""
+    unchanged: dict[str, bool] = {}
+    keys = set()
+    for r in load_records(dataset, results):
+        if r["system"] == "irreps" and r["commit"] != current_commit:
+            if r["commit"] not in unchanged:
+                unchanged[r["commit"]] = not ours_changed_since(r["commit"])
+            if not unchanged[r["commit"]]:
+                continue
+        keys.add(job_key(r))
+    return keys
 
 
 def append_record(record: dict, results: Path = RESULTS) -> None:

@@ -17,7 +17,8 @@ import pytest
 from benchmarks.compare.budget import _stat, read_log, run_capped, tree_cpu_seconds
 from benchmarks.compare.datasets import DATASETS, load_split
 from benchmarks.compare.metrics import errors
-from benchmarks.compare.results import append_record, done_keys, latest
+from benchmarks.compare import results as results_module
+from benchmarks.compare.results import append_record, done_keys, latest, ours_changed_since
 
 SPIN_WITH_CHILD = """
 import subprocess, sys
@@ -80,12 +81,23 @@ def test_errors_in_mev():
         errors(ref_e, pred_f[:4], ref_e, ref_f, np.array([2, 3]))
 
 
-def test_resume_skips_recorded_peers_and_redoes_ours_at_a_new_commit(tmp_path):
+def test_resume_skips_recorded_peers_and_redoes_ours_when_our_code_changed(tmp_path, monkeypatch):
+    changed = {"aaa": True, "bbb": False}
+    monkeypatch.setattr(results_module, "ours_changed_since", lambda recorded: changed[recorded])
     common = dict(dataset="acac", size="small", seed=0, minutes=3.0, threads=1)
     append_record(dict(common, system="mace", commit="aaa"), tmp_path)
     append_record(dict(common, system="irreps", commit="aaa"), tmp_path)
+    append_record(dict(common, system="irreps", size="recommended", commit="aaa"), tmp_path)
     append_record(dict(common, system="irreps", commit="bbb", note="newer"), tmp_path)
-    assert done_keys("acac", "bbb", tmp_path) == {("acac", "mace", "small", 0, 3.0, 1), ("acac", "irreps", "small", 0, 3.0, 1)}
+    both = {("acac", "mace", "small", 0, 3.0, 1), ("acac", "irreps", "small", 0, 3.0, 1)}
+    assert done_keys("acac", "ccc", tmp_path) == both  # bbb's run stands: our code is the same since
+    changed["bbb"] = True
     assert done_keys("acac", "ccc", tmp_path) == {("acac", "mace", "small", 0, 3.0, 1)}
+    assert done_keys("acac", "bbb", tmp_path) == both  # a record at this very commit needs no check
     records = [json.loads(line) for line in (tmp_path / "acac.jsonl").read_text().splitlines()]
-    assert [r.get("note") for r in latest(records) if r["system"] == "irreps"] == ["newer"]
+    assert [r.get("note") for r in latest(records) if r["system"] == "irreps" and r["size"] == "small"] == ["newer"]
+
+
+def test_ours_changed_since_reads_git_and_distrusts_dirty_records():
+    assert ours_changed_since("abc123-dirty") and ours_changed_since("unknown")
+    assert ours_changed_since("0000000")  # no such commit: cannot vouch for it

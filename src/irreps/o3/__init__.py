@@ -3,7 +3,7 @@ Clebsch-Gordan / Gaunt coefficients, rotations. Conventions: docs/conventions.md
 
 from irreps.o3.clebsch_gordan import gaunt, su2_clebsch_gordan, wigner_3j
 from irreps.o3.irreps import LMAX_LIMIT, Irrep, Irreps, MulIrrep, SortResult
-from irreps.o3.quadrature import s2_quadrature
+from irreps.o3.quadrature import s2_grid, s2_quadrature
 from irreps.o3.rotations import (
     angles_to_matrix,
     angles_to_quaternion,
@@ -52,6 +52,7 @@ __all__ = [
     "random_quaternion",
     "random_rotation",
     "rotation_to_polar_axis",
+    "s2_grid",
     "s2_quadrature",
     "spherical_harmonics",
     "su2_clebsch_gordan",

@@ -30,8 +30,19 @@ def s2_quadrature(degree: int, dtype: torch.dtype = torch.float64, device=None) 
     """
     if degree < 0:
         raise ValueError(f"s2_quadrature: degree must be >= 0, got {degree}")
-    num_theta = degree // 2 + 1  # Gauss-Legendre with n nodes is exact to degree 2n - 1
-    num_phi = degree + 1  # the uniform rule with n nodes is exact for trigonometric degree n - 1
+    # Gauss-Legendre with n nodes is exact to degree 2n - 1; the uniform rule with n nodes is
+    # exact for trigonometric degree n - 1
+    return s2_grid(degree // 2 + 1, degree + 1, dtype, device)
+
+
+def s2_grid(num_theta: int, num_phi: int, dtype: torch.dtype = torch.float64, device=None) -> tuple[Tensor, Tensor]:
+    """Product grid: ``num_theta`` Gauss-Legendre nodes in ``cos(theta)`` times ``num_phi`` azimuths.
+
+    Exact for polynomials of degree ``<= 2 num_theta - 1`` in ``cos(theta)`` times trigonometric
+    degree ``<= num_phi - 1`` in ``phi``. Returns points ``[P, 3]`` and weights ``[P]`` summing to ``4 pi``.
+    """
+    if num_theta < 1 or num_phi < 1:
+        raise ValueError(f"s2_grid: need at least one node in each angle, got {num_theta} x {num_phi}")
     cos_t, w_t = np.polynomial.legendre.leggauss(num_theta)
     phi = 2 * math.pi * np.arange(num_phi) / num_phi
     sin_t = np.sqrt(1 - cos_t**2)

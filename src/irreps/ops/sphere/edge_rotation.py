@@ -1,0 +1,67 @@
+"""Rotation of sphere features into edge frames, the first step of every eSCN-style convolution.
+
+For edge ``r_ij`` the frame rotation ``R = rotation_to_polar_axis(r_ij)`` takes the edge to +y.
+There the edge's own harmonics are non-zero only at ``m = 0``, so an equivariant edge operation
+only has to commute with rotations about y; the coefficients with ``|m| > m_max`` are dropped
+(eSCN's truncation, still exactly equivariant). Kept coefficients are stored *m-primary*:
+``m = 0`` for ``l = 0..L``, then for each ``m = 1..m_max`` the ``+m`` row for ``l = m..L`` followed
+by the ``-m`` row, so each ``m`` block is contiguous for :class:`~irreps.ops.sphere.SO2Linear`.
+
+The frame is fixed up to a roll about the edge (a global rotation changes the roll), which the
+layers in the edge frame must commute with; the Wigner matrices are computed once per forward
+and shared by all layers, as in the reference implementation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from irreps.o3 import rotation_to_polar_axis, wigner_D_stack
+
+
+def m_primary_order(lmax: int, mmax: int) -> list[tuple[int, int]]:
+    """``(l, m)`` of each kept edge-frame coefficient, in m-primary order."""
+    if not 0 <= mmax <= lmax:
+        raise ValueError(f"need 0 <= m_max <= l_max, got l_max={lmax}, m_max={mmax}")
+    order = [(l, 0) for l in range(lmax + 1)]
+    for m in range(1, mmax + 1):
+        order += [(l, m) for l in range(m, lmax + 1)] + [(l, -m) for l in range(m, lmax + 1)]
+    return order
+
+
+class EdgeRotation(torch.nn.Module):
+    """Per-edge rotation matrices between node frames (all ``(L+1)^2`` coefficients) and edge frames.
+
+    ``rotation = EdgeRotation(lmax, mmax)``; ``D = rotation(edge_vec)`` gives ``[E, K, (L+1)^2]``
+    (``K = len(m_primary_order(lmax, mmax))``); then :meth:`to_edge` and :meth:`from_edge` apply
+    it. A zero edge vector uses the identity frame.
+    """
+
+    def __init__(self, lmax: int, mmax: int) -> None:
+        super().__init__()
+        self.lmax, self.mmax = lmax, mmax
+        self.order = m_primary_order(lmax, mmax)
+        self.register_buffer("_rows", torch.tensor([l * l + l + m for l, m in self.order]), persistent=False)
+
+    def forward(self, edge_vec: Tensor) -> Tensor:
+        """Edge vectors ``[E, 3]`` -> truncated, m-primary Wigner matrices ``[E, K, (L+1)^2]``."""
+        if edge_vec.dim() != 2 or edge_vec.shape[1] != 3:
+            raise ValueError(f"EdgeRotation: expected edge vectors [E, 3], got {tuple(edge_vec.shape)}")
+        blocks = wigner_D_stack(rotation_to_polar_axis(edge_vec), self.lmax)
+        e, n = edge_vec.shape[0], (self.lmax + 1) ** 2
+        rows = [
+            torch.cat([D.new_zeros(e, 2 * l + 1, l * l), D, D.new_zeros(e, 2 * l + 1, n - (l + 1) ** 2)], 2)
+            for l, D in enumerate(blocks)
+        ]
+        return torch.cat(rows, 1).index_select(1, self._rows)
+
+    @staticmethod
+    def to_edge(D: Tensor, x: Tensor) -> Tensor:
+        """Node-frame features of each edge ``[E, (L+1)^2, C]`` -> edge frame ``[E, K, C]``."""
+        return torch.bmm(D, x)
+
+    @staticmethod
+    def from_edge(D: Tensor, y: Tensor) -> Tensor:
+        """Edge-frame features ``[E, K, C]`` -> node frame ``[E, (L+1)^2, C]`` (the inverse rotation)."""
+        return torch.bmm(D.transpose(1, 2), y)

@@ -1,6 +1,7 @@
 """Model architectures; importing this package registers every built-in architecture."""
 
 from irreps.models import analytic  # noqa: F401  (registers the analytic reference models)
+from irreps.models import equiformer  # noqa: F401  (registers eSCN-family models)
 from irreps.models import tensornet  # noqa: F401  (registers TensorNet)
 from irreps.models.file import load_model, save_model
 from irreps.models.registry import available_models, build_model, register_model

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from irreps.nn.elements import check_elements
 from irreps.ops.scatter import scatter_sum
 
 
@@ -74,3 +75,16 @@ def neighbour_occupancy(cutoff_values: Tensor, receivers: Tensor, num_atoms: int
 def sum_per_structure(node_values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
     """Sum per-atom values ``[N, ...]`` over the atoms of each structure: ``[num_graphs, ...]``."""
     return scatter_sum(node_values, batch, num_graphs)
+
+
+def normalise_readout_fields(config) -> None:
+    """In a frozen model config's ``__post_init__``: ``elements`` and ``e0s`` as tuples, checked.
+
+    Every energy model's config carries these two fields; the checks (known elements, one E0 per
+    element or none) are the same for all of them.
+    """
+    object.__setattr__(config, "elements", tuple(config.elements))
+    object.__setattr__(config, "e0s", tuple(float(e) for e in config.e0s))
+    check_elements(config.elements)
+    if config.e0s and len(config.e0s) != len(config.elements):
+        raise ValueError(f"e0s has {len(config.e0s)} values for {len(config.elements)} elements")

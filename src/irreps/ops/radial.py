@@ -64,14 +64,16 @@ class ExpNormalBasis(_Basis):
 class GaussianBasis(_Basis):
     """Gaussians ``exp(-(r - mu_k)^2 / (2 sigma^2))`` with centres evenly spaced on ``[0, r_c]``.
 
-    The width ``sigma`` equals the centre spacing (SchNet's choice), so neighbouring
-    functions overlap smoothly.
+    The width ``sigma`` is ``width`` times the centre spacing: 1 (the default) is SchNet's choice,
+    so neighbouring functions overlap smoothly; fairchem's eSCN/EquiformerV2 use 2.
     """
 
-    def __init__(self, num_basis: int, cutoff: float, trainable: bool = False):
+    def __init__(self, num_basis: int, cutoff: float, trainable: bool = False, width: float = 1.0):
+        if not width > 0:
+            raise ValueError(f"GaussianBasis: width must be > 0, got {width}")
         means = torch.linspace(0.0, cutoff, num_basis)
         spacing = cutoff / max(num_basis - 1, 1)
-        super().__init__(num_basis, cutoff, trainable, means=means, widths=torch.full((num_basis,), spacing))
+        super().__init__(num_basis, cutoff, trainable, means=means, widths=torch.full((num_basis,), width * spacing))
 
     def forward(self, r: Tensor) -> Tensor:
         return torch.exp(-0.5 * ((r.unsqueeze(-1) - self.means) / self.widths) ** 2)

@@ -174,3 +174,21 @@ def gather_dot(a: Tensor, b: Tensor, index_a: Tensor, index_b: Tensor) -> Tensor
     if _composed():
         return (a.index_select(0, index_a) * b.index_select(0, index_b)).sum(1)
     return _GatherDot.apply(a, b, index_a, index_b)
+
+
+def scatter_softmax(logits: Tensor, index: Tensor, dim_size: int, weights: Tensor | None = None) -> Tensor:
+    """Softmax of ``logits [E, ...]`` over the rows sharing an ``index`` (the edges of one receiver).
+
+    With ``weights [E]`` (e.g. a cutoff envelope) each term is weighted inside the normalisation,
+    ``w_e exp(a_e) / sum_k w_k exp(a_k)``, so an edge with weight zero drops out continuously; a
+    receiver whose weights all vanish gets zeros, not NaN. The per-receiver maximum is
+    subtracted first (it cancels) for overflow safety.
+    """
+    top = logits.new_full((dim_size,) + tuple(logits.shape[1:]), -torch.inf)
+    expanded = index.reshape((-1,) + (1,) * (logits.dim() - 1)).expand_as(logits)
+    top = top.scatter_reduce_(0, expanded, logits.detach(), "amax", include_self=True)
+    terms = torch.exp(logits - top.index_select(0, index))
+    if weights is not None:
+        terms = terms * weights.reshape((-1,) + (1,) * (logits.dim() - 1))
+    total = scatter_sum(terms, index, dim_size).index_select(0, index)
+    return terms / torch.where(total > 0, total, torch.ones_like(total))

@@ -41,10 +41,10 @@ from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.models.registry import register_model
 from irreps.models.tensornet.layers import Interaction, TensorEmbedding
 from irreps.nn.edges import EdgePairing, pair_reverse_edges
-from irreps.nn.elements import ElementIndex, check_elements
+from irreps.nn.elements import ElementIndex
 from irreps.nn.mlp import MLP, Activation, activation_module
 from irreps.nn.potential import EnergyModel
-from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy
+from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy, normalise_readout_fields
 from irreps.ops.cartesian import A_PART, PART_SIZES, PARTS, components_to_matrix
 from irreps.ops.cutoff import cosine_cutoff
 from irreps.ops.radial import ExpNormalBasis
@@ -112,11 +112,7 @@ class TensorNetConfig:
     hessian: HessianHeadConfig = HessianHeadConfig()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "elements", tuple(self.elements))
-        object.__setattr__(self, "e0s", tuple(float(e) for e in self.e0s))
-        check_elements(self.elements)
-        if self.e0s and len(self.e0s) != len(self.elements):
-            raise ValueError(f"e0s has {len(self.e0s)} values for {len(self.elements)} elements")
+        normalise_readout_fields(self)
         for name in ("hidden_dim", "num_rbf"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -21,12 +21,12 @@ from irreps.ops.sphere.activation import GateAct, S2Act, SeparableS2Act
 from irreps.ops.sphere.degree_linear import DegreeLinear
 from irreps.ops.sphere.edge_rotation import EdgeRotation, m_primary_order
 from irreps.ops.sphere.grid import SphereGrid
-from irreps.ops.sphere.layout import from_irreps_layout, sphere_irreps, to_irreps_layout
+from irreps.ops.sphere.layout import from_irreps_layout, sphere_irreps, to_irreps_layout, to_rank2_components
 from irreps.ops.sphere.norm import SphereLayerNorm, SphereRMSNorm
 from irreps.ops.sphere.so2_linear import SO2Linear
 
 __all__ = [
     "DegreeLinear", "EdgeRotation", "GateAct", "S2Act", "SO2Linear", "SeparableS2Act", "SphereGrid",
     "SphereLayerNorm", "SphereRMSNorm", "from_irreps_layout", "m_primary_order", "sphere_irreps",
-    "to_irreps_layout",
+    "to_irreps_layout", "to_rank2_components",
 ]

@@ -10,16 +10,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from irreps.nn.mlp import activation_module
 from irreps.ops.sphere.grid import SphereGrid
 
 
 class S2Act(torch.nn.Module):
     """``from_grid(act(to_grid(x)))``: a pointwise nonlinearity of each channel's sphere function."""
 
-    def __init__(self, grid: SphereGrid, activation: str = "silu") -> None:
+    def __init__(self, grid: SphereGrid, act: torch.nn.Module | None = None) -> None:
         super().__init__()
-        self.grid, self.act = grid, activation_module(activation)
+        self.grid, self.act = grid, torch.nn.SiLU() if act is None else act
 
     def forward(self, x: Tensor) -> Tensor:
         return self.grid.from_grid(self.act(self.grid.to_grid(x)))
@@ -44,12 +43,12 @@ class GateAct(torch.nn.Module):
     channels : int
     """
 
-    def __init__(self, degrees: list[int], channels: int, activation: str = "silu") -> None:
+    def __init__(self, degrees: list[int], channels: int, act: torch.nn.Module | None = None) -> None:
         super().__init__()
         if degrees[0] != 0 or 0 in degrees[1:]:
             raise ValueError("GateAct: coefficient 0 must be the only l = 0 one")
         self.lmax, self.channels = max(degrees), channels
-        self.act = activation_module(activation)
+        self.act = torch.nn.SiLU() if act is None else act
         self.register_buffer("_gate_index", torch.tensor([l - 1 for l in degrees[1:]]), persistent=False)
 
     def forward(self, scalars: Tensor, x: Tensor) -> Tensor:

@@ -60,8 +60,8 @@ class SO2Linear(torch.nn.Module):
 
     def forward(self, x: Tensor, radial: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """``x [E, K, C_in]``, ``radial [E, radial_numel]`` or None -> ``(y [E, K, C_out], extra [E, extra] or None)``."""
-        e, lmax = x.shape[0], self.lmax
-        x0 = x[:, : lmax + 1].reshape(e, -1)
+        e, lmax, c = x.shape[0], self.lmax, x.shape[2]
+        x0 = x[:, : lmax + 1].reshape(e, (lmax + 1) * c)  # explicit sizes: E may be 0
         if x0.shape[1] != self.fc_m0.in_features:
             raise ValueError(f"SO2Linear: expected {self.fc_m0.in_features // (lmax + 1)} input channels, got {x.shape[2]}")
         if radial is not None:
@@ -73,7 +73,7 @@ class SO2Linear(torch.nn.Module):
         offset = lmax + 1
         for m, fc in enumerate(self.fc_m, start=1):
             n = lmax - m + 1
-            xm = x[:, offset: offset + 2 * n].reshape(e, 2, -1)
+            xm = x[:, offset: offset + 2 * n].reshape(e, 2, n * c)
             if radial is not None:
                 xm = xm * radial[m][:, None]
             ym = fc(xm)

@@ -1,0 +1,111 @@
+"""EquiformerV2's equivariant graph attention on eSCN convolutions (Liao et al., ICLR 2024, Sec. 3).
+
+For edge ``j -> i`` the message input is ``[x_j, x_i]`` (2C channels) rotated into the edge frame.
+A first SO(2) linear, modulated per input entry by a radial MLP of the distance basis and the two
+elements, gives hidden features and, from ``m = 0``, invariant outputs: the attention logits'
+inputs ``h_alpha`` and the gating scalars of the activation. Logits are ``a = dot(alpha_dot_h,
+SmoothLeakyReLU(LayerNorm(h_alpha_h)))`` per head (the layer norm is the paper's attention
+re-normalisation), normalised by a softmax over each receiver's edges. The hidden features pass
+a separable S2 (or gate) activation and a second SO(2) linear to per-head values, which are
+weighted, rotated back, summed per receiver and projected by a degree-wise linear.
+
+With an ``envelope`` the softmax weights each edge by it inside the normalisation and the
+message by it again, so messages vanish smoothly at the cutoff (the paper has none: with
+``envelope=None`` energies jump when an atom crosses the cutoff).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from irreps.nn.edge_inputs import EdgeInputs
+from irreps.nn.mlp import RadialMLP, activation_module
+from irreps.ops.scatter import scatter_softmax, scatter_sum
+from irreps.ops.sphere import DegreeLinear, EdgeRotation, GateAct, SeparableS2Act, SO2Linear, SphereGrid
+
+
+class SmoothLeakyReLU(torch.nn.Module):
+    """``(1 + a) / 2 x + (1 - a) / 2 x (2 sigmoid(x) - 1)``: a smooth leaky ReLU (slope ``a`` far left)."""
+
+    def __init__(self, negative_slope: float = 0.2) -> None:
+        super().__init__()
+        self.alpha = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return 0.5 * (1 + self.alpha) * x + 0.5 * (1 - self.alpha) * x * (2 * torch.sigmoid(x) - 1)
+
+
+class GraphAttention(torch.nn.Module):
+    """``forward(x, edges) -> [N, (L+1)^2, out_channels]`` (see the module docstring).
+
+    ``edges`` is the per-forward :class:`EdgeContext` (rotation matrices, distance basis, species,
+    envelope), shared by all layers.
+    """
+
+    def __init__(self, lmax: int, mmax: int, channels: int, hidden_channels: int, num_heads: int,
+                 alpha_channels: int, value_channels: int, out_channels: int, radial_dims: list[int],
+                 num_elements: int, activation: str, use_gate_act: bool, use_attn_renorm: bool,
+                 alpha_drop: float, grid_resolution: int | None, equivariance: Literal["SO(3)", "O(3)"]) -> None:
+        super().__init__()
+        self.lmax, self.num_heads, self.alpha_channels = lmax, num_heads, alpha_channels
+        self.value_channels, self.use_gate_act = value_channels, use_gate_act
+        self.edge_inputs = EdgeInputs(num_elements, radial_dims[-1]) if num_elements else None
+        gating = lmax * hidden_channels if use_gate_act else hidden_channels
+        self.so2_conv_1 = SO2Linear(lmax, mmax, 2 * channels, hidden_channels, num_heads * alpha_channels + gating,
+                                    equivariance)
+        dims = [radial_dims[0] + (2 * radial_dims[-1] if num_elements else 0), *radial_dims[1:]]
+        self.rad_func = RadialMLP([*dims, self.so2_conv_1.radial_numel])
+        self.alpha_norm = torch.nn.LayerNorm(alpha_channels) if use_attn_renorm else torch.nn.Identity()
+        self.alpha_act = SmoothLeakyReLU()
+        bound = alpha_channels**-0.5
+        self.alpha_dot = torch.nn.Parameter(torch.empty(num_heads, alpha_channels).uniform_(-bound, bound))
+        self.alpha_dropout = torch.nn.Dropout(alpha_drop) if alpha_drop else None
+        order = EdgeRotation(lmax, mmax).order
+        if use_gate_act:
+            self.act = GateAct([l for l, _ in order], hidden_channels, activation_module(activation))
+        else:
+            self.act = SeparableS2Act(SphereGrid(order, grid_resolution), activation_module(activation))
+        self.so2_conv_2 = SO2Linear(lmax, mmax, hidden_channels, num_heads * value_channels, 0, equivariance)
+        # the second convolution has internal weights only: its m = 0 bias is the reference's too
+        self.proj = DegreeLinear(lmax, num_heads * value_channels, out_channels)
+
+    def forward(self, x: Tensor, edges: "EdgeContext") -> Tensor:
+        senders, receivers = edges.senders, edges.receivers
+        inputs = edges.basis
+        if self.edge_inputs is not None:
+            inputs = self.edge_inputs(inputs, edges.species[senders], edges.species[receivers])
+        message = torch.cat((x.index_select(0, senders), x.index_select(0, receivers)), dim=2)
+        message = EdgeRotation.to_edge(edges.D, message)
+        message, extra = self.so2_conv_1(message, self.rad_func(inputs))
+        n_alpha = self.num_heads * self.alpha_channels
+        alpha_in, gating = extra[:, :n_alpha], extra[:, n_alpha:]
+        message = self.act(gating, message)
+        message, _ = self.so2_conv_2(message)
+        h = self.alpha_act(self.alpha_norm(alpha_in.reshape(-1, self.num_heads, self.alpha_channels)))
+        logits = torch.einsum("ehc,hc->eh", h, self.alpha_dot)
+        alpha = scatter_softmax(logits, receivers, x.shape[0], edges.envelope)
+        if edges.envelope is not None:
+            alpha = alpha * edges.envelope[:, None]
+        if self.alpha_dropout is not None:
+            alpha = self.alpha_dropout(alpha)
+        e, k = message.shape[:2]
+        weighted = message.reshape(e, k, self.num_heads, self.value_channels) * alpha[:, None, :, None]
+        message = weighted.reshape(e, k, self.num_heads * self.value_channels)
+        out = scatter_sum(EdgeRotation.from_edge(edges.D, message), receivers, x.shape[0])
+        return self.proj(out)
+
+
+class EdgeContext:
+    """What every layer needs about the edges, computed once per forward pass.
+
+    Attributes: ``senders``, ``receivers`` [E]; ``D`` [E, K, (L+1)^2] edge-frame rotations;
+    ``basis`` [E, B] distance basis; ``species`` [N] element rows; ``envelope`` [E] or None.
+    """
+
+    def __init__(self, senders: Tensor, receivers: Tensor, D: Tensor, basis: Tensor, species: Tensor,
+                 envelope: Tensor | None) -> None:
+        self.senders, self.receivers, self.D, self.basis = senders, receivers, D, basis
+        self.species, self.envelope = species, envelope

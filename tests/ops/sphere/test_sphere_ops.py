@@ -7,7 +7,7 @@ import torch
 
 from irreps.o3 import random_rotation, spherical_harmonics
 from irreps.ops.sphere import (
-    DegreeLinear, EdgeRotation, GateAct, S2Act, SeparableS2Act, SO2Linear, SphereGrid, SphereLayerNorm,
+    DegreeLinear, EdgeRotation, GateAct, S2Act, SeparableS2Act, SO2Bottleneck, SO2Linear, SphereGrid, SphereLayerNorm,
     SphereRMSNorm, from_irreps_layout, m_primary_order, sphere_irreps, to_irreps_layout,
 )
 
@@ -74,6 +74,25 @@ def test_so2_linear_in_edge_frames_is_equivariant(gen, mmax, equivariance):
             torch.testing.assert_close(extra_moved, extra, atol=1e-10, rtol=0)
         else:  # eSCN's complex weights tell mirror images apart (when any m > 0 is kept)
             assert mmax == 0 or (y_moved - _D(R, L) @ y).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("equivariance", ["SO(3)", "O(3)"])
+def test_so2_bottleneck_in_edge_frames_is_equivariant(gen, equivariance):
+    torch.manual_seed(0)
+    mmax = 2
+    layer = SO2Bottleneck(L, mmax, C, 5, 3, torch.nn.SiLU(), equivariance).double()
+    rotation = EdgeRotation(L, mmax)
+    vec = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    x = torch.randn(6, (L + 1) ** 2, C, generator=gen, dtype=torch.float64)
+    edge = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    y = _edge_op(rotation, lambda z: layer(z, edge), x, vec)
+    for proper in (True, False):
+        R = _orthogonal(gen, proper)
+        moved = _edge_op(rotation, lambda z: layer(z, edge), _D(R) @ x, vec @ R.T)
+        if proper or equivariance == "O(3)":
+            torch.testing.assert_close(moved, _D(R) @ y, atol=1e-10, rtol=0)
+        else:
+            assert (moved - _D(R) @ y).abs().max() > 1e-3
 
 
 def test_so2_linear_parameter_layout_matches_the_reference_shapes():

@@ -21,6 +21,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from irreps.models.equiformer.edges import EdgeContext
 from irreps.nn.edge_inputs import EdgeInputs
 from irreps.nn.mlp import RadialMLP, activation_module
 from irreps.ops.scatter import scatter_softmax, scatter_sum
@@ -72,7 +73,7 @@ class GraphAttention(torch.nn.Module):
         # the second convolution has internal weights only: its m = 0 bias is the reference's too
         self.proj = DegreeLinear(lmax, num_heads * value_channels, out_channels)
 
-    def forward(self, x: Tensor, edges: "EdgeContext") -> Tensor:
+    def forward(self, x: Tensor, edges: EdgeContext) -> Tensor:
         senders, receivers = edges.senders, edges.receivers
         inputs = edges.basis
         if self.edge_inputs is not None:
@@ -96,16 +97,3 @@ class GraphAttention(torch.nn.Module):
         message = weighted.reshape(e, k, self.num_heads * self.value_channels)
         out = scatter_sum(EdgeRotation.from_edge(edges.D, message), receivers, x.shape[0])
         return self.proj(out)
-
-
-class EdgeContext:
-    """What every layer needs about the edges, computed once per forward pass.
-
-    Attributes: ``senders``, ``receivers`` [E]; ``D`` [E, K, (L+1)^2] edge-frame rotations;
-    ``basis`` [E, B] distance basis; ``species`` [N] element rows; ``envelope`` [E] or None.
-    """
-
-    def __init__(self, senders: Tensor, receivers: Tensor, D: Tensor, basis: Tensor, species: Tensor,
-                 envelope: Tensor | None) -> None:
-        self.senders, self.receivers, self.D, self.basis = senders, receivers, D, basis
-        self.species, self.envelope = species, envelope

@@ -27,8 +27,9 @@ import torch
 from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
-from irreps.models.equiformer.attention import EdgeContext, GraphAttention
+from irreps.models.equiformer.attention import GraphAttention
 from irreps.models.equiformer.feed_forward import FeedForward
+from irreps.models.equiformer.edges import EdgeContext, edge_context, with_isolated_atoms
 from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.models.registry import register_model
 from irreps.nn.drop_path import GraphDropPath
@@ -37,7 +38,6 @@ from irreps.nn.elements import ElementIndex
 from irreps.nn.mlp import activation_module
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy, normalise_readout_fields
-from irreps.ops.cutoff import polynomial_cutoff
 from irreps.ops.radial import GaussianBasis
 from irreps.ops.sphere import EdgeRotation, SphereLayerNorm, SphereRMSNorm, to_rank2_components
 
@@ -213,29 +213,21 @@ class EquiformerV2(EnergyModel):
         cfg = self.config
         n, n_el = positions.shape[0], len(self.elements)
         species = self.element_index(graph.atomic_numbers)
-        # one isolated atom per element rides along; its value is subtracted, so a lone atom
-        # gets exactly its E0 (plus shift) as for TensorNet
-        with_isolated = torch.cat((species, torch.arange(n_el, device=species.device)))
+        with_isolated = with_isolated_atoms(species, n_el)
         batch = torch.cat((graph.batch, graph.num_graphs + torch.arange(n_el, device=species.device)))
         num_graphs = graph.num_graphs + n_el
-        receivers, senders = graph.edge_index
-        vectors = positions[senders] - positions[receivers] + shifts
-        length = vectors.square().sum(-1).clamp_min(1e-24).sqrt()
-        inside = torch.nonzero(length < self.cutoff).squeeze(1)  # the graph may reach further
-        receivers, senders = receivers.index_select(0, inside), senders.index_select(0, inside)
-        vectors, length = vectors.index_select(0, inside), length.index_select(0, inside)
-        smooth = polynomial_cutoff(length, self.cutoff)
-        edges = EdgeContext(senders, receivers, self.rotation(vectors), self.distance_basis(length), with_isolated,
-                            smooth if cfg.envelope else None)
+        edges = edge_context(graph.edge_index, positions, shifts, with_isolated, self.cutoff, self.rotation,
+                             self.distance_basis, cfg.envelope)
         x = torch.cat((self.sphere_embedding(with_isolated).unsqueeze(1),
                        positions.new_zeros(n + n_el, (cfg.lmax + 1) ** 2 - 1, cfg.sphere_channels)), 1)
-        x = x + self.edge_degree_embedding(edges.D, edges.basis, senders, receivers, with_isolated, edges.envelope)
+        x = x + self.edge_degree_embedding(edges.D, edges.basis, edges.senders, edges.receivers, with_isolated,
+                                           edges.envelope)
         for block in self.blocks:
             x = block(x, edges, batch, num_graphs)
         x = self.norm(x)
         values = self.energy_block(x)[:, 0, 0]
         raw = values[:n] - values[n:].index_select(0, species)
-        occupancy = neighbour_occupancy(smooth, receivers, n) if cfg.shift_with_neighbours else None
+        occupancy = neighbour_occupancy(edges.smooth, edges.receivers, n) if cfg.shift_with_neighbours else None
         out = {"node_energy": self.readout(raw, species, occupancy)}
         if direct_forces:
             out["direct_forces"] = cfg.scale * self.direct_force_head(x, edges)[:n, 1:4, 0]

@@ -45,6 +45,8 @@ class SphereGrid(torch.nn.Module):
         self.num_theta, self.num_phi = num_theta, num_phi
         points, weights = s2_grid(num_theta, num_phi)
         Y = spherical_harmonics(list(range(lmax + 1)), points)[:, [l * l + l + m for l, m in coefficients]]
+        self.register_buffer("points", points, persistent=False)  # [P, 3]
+        self.register_buffer("quadrature_weights", weights, persistent=False)  # [P], sum 4 pi
         self.register_buffer("_to_grid", Y.contiguous(), persistent=False)  # [P, K]
         self.register_buffer("_from_grid", (weights[:, None] * Y / (4 * math.pi)).T.contiguous(), persistent=False)
 

@@ -26,6 +26,11 @@ import torch
 from torch import Tensor
 
 
+def complex_combine(a: Tensor, b: Tensor) -> Tensor:
+    """``A x`` and ``B x`` of the rows ``(+m, -m)`` ``[E, 2, F]`` -> ``(A x_+ - B x_-, A x_- + B x_+)``."""
+    return torch.stack((a[:, 0] - b[:, 1], a[:, 1] + b[:, 0]), dim=1)
+
+
 class SO2Linear(torch.nn.Module):
     """Edge-frame map ``[E, K, C_in] -> [E, K, C_out]`` (m-primary, ``K`` for ``(lmax, mmax)``).
 
@@ -78,8 +83,7 @@ class SO2Linear(torch.nn.Module):
                 xm = xm * radial[m][:, None]
             ym = fc(xm)
             if self.complex:
-                a, b = ym.chunk(2, dim=2)
-                ym = torch.stack((a[:, 0] - b[:, 1], a[:, 1] + b[:, 0]), dim=1)
+                ym = complex_combine(*ym.chunk(2, dim=2))
             out.append(ym.reshape(e, 2 * n, self.out_channels))
             offset += 2 * n
         return torch.cat(out, dim=1), extra

@@ -200,3 +200,19 @@ def test_rejects_a_file_that_is_not_a_model(tmp_path):
     path.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable irreps model file"):
         IrrepsCalculator(path)
+
+
+def test_direct_force_mode_returns_the_force_head_and_needs_one():
+    torch.manual_seed(0)
+    model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 4, "num_layers": 1, "num_rbf": 4,
+                                 "cutoff": 3.0, "direct_forces": True}).double()
+    atoms = Atoms("COH", positions=[[0, 0, 0], [1.2, 0, 0], [-0.6, 0.9, 0.1]])
+    atoms.calc = IrrepsCalculator(model, dtype="float64", forces="direct")
+    direct = atoms.get_forces()
+    atoms.calc = IrrepsCalculator(model, dtype="float64")
+    conservative = atoms.get_forces()
+    assert np.abs(direct - conservative).max() > 1e-6  # a different head
+    with pytest.raises(ValueError, match="no direct force head"):
+        IrrepsCalculator(build_model("harmonic_pair", {"elements": [6, 8]}), forces="direct")
+    with pytest.raises(ValueError, match="forces must be"):
+        IrrepsCalculator(model, forces="both")

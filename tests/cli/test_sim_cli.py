@@ -136,3 +136,20 @@ def test_md_with_too_long_a_time_step_trips_a_guard(tmp_path, capsys):
     good = ase.io.read(out / "trajectory.last_good.extxyz")
     assert len(good) == 15 and f"(step {good.info['step']})" in err[0]
     assert not (out / "summary.json").exists() and (out / "trajectory.extxyz.part").exists()
+
+
+def test_md_refuses_direct_forces_unless_allowed(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 4, "num_layers": 1, "num_rbf": 4,
+                                      "cutoff": 3.0, "direct_forces": True})
+    save_model(model, tmp_path / "direct.pt")
+    save_model(build_model("harmonic_pair", {"elements": [6, 8], "k": 30.0, "r0": 1.2}), tmp_path / "springs.pt")
+    ase.io.write(tmp_path / "co.xyz", Atoms("CO", positions=[[0, 0, 0], [1.25, 0, 0]]))
+    args = ["md", str(tmp_path / "direct.pt"), str(tmp_path / "co.xyz"), "--quiet", "--steps", "5", "--forces", "direct"]
+    assert main(args + ["-o", str(tmp_path / "a")]) == 2
+    assert "--allow-nonconservative" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    assert main(args + ["-o", str(tmp_path / "b"), "--allow-nonconservative"]) == 0
+    no_head = ["md", str(tmp_path / "springs.pt"), str(tmp_path / "co.xyz"), "--quiet", "--steps", "5",
+               "--forces", "direct", "--allow-nonconservative", "-o", str(tmp_path / "c")]
+    assert main(no_head) == 2
+    assert "no direct force head" in capsys.readouterr().err

@@ -30,6 +30,7 @@ from irreps.models.file import load_model
 from irreps.nn.derivatives import hessian_blocks
 
 HessianMode = Literal["auto", "autograd", "direct"]
+ForceMode = Literal["conservative", "direct"]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -52,6 +53,10 @@ class IrrepsCalculator(Calculator):
         How the ``hessian`` property is obtained: ``direct`` uses the model's ``hessian``
         output (an error if it has none), ``autograd`` differentiates the forces, ``auto`` uses
         the model's output when present and autograd otherwise.
+    forces : {"conservative", "direct"}
+        ``conservative`` (default): ``-dE/dx``. ``direct``: the model's direct force head, faster
+        but not the gradient of any energy, so NVE dynamics drift (fairchem's eSEN paper showed it
+        for direct-force EquiformerV2); an error for a model without that head.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies", "hessian"]
@@ -63,6 +68,7 @@ class IrrepsCalculator(Calculator):
         dtype: str | torch.dtype = "float32",
         skin: float = 0.5,
         hessian: HessianMode = "auto",
+        forces: ForceMode = "conservative",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -74,6 +80,8 @@ class IrrepsCalculator(Calculator):
             raise ValueError(f"skin must be >= 0 Å, got {skin}")
         if hessian not in ("auto", "autograd", "direct"):
             raise ValueError(f"hessian must be 'auto', 'autograd' or 'direct', got '{hessian}'")
+        if forces not in ("conservative", "direct"):
+            raise ValueError(f"forces must be 'conservative' or 'direct', got '{forces}'")
         if isinstance(model, torch.nn.Module):
             self.model = model.to(device=device, dtype=dtype).eval()
         else:
@@ -85,6 +93,9 @@ class IrrepsCalculator(Calculator):
         self.dtype = dtype
         self.skin = float(skin)
         self.hessian_mode = hessian
+        self.force_mode = forces
+        if forces == "direct" and getattr(self.model, "direct_force_head", None) is None:
+            raise ValueError(f"model '{type(self.model).__name__}' has no direct force head; use forces='conservative'")
         self.num_neighbor_builds = 0
         self._graph: AtomicGraph | None = None
         self._reference: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -97,11 +108,12 @@ class IrrepsCalculator(Calculator):
         if want_stress and not atoms.pbc.all():
             raise ValueError(f"stress needs a cell periodic in all three directions, got pbc={atoms.pbc.tolist()}")
         graph = self._current_graph(atoms)
-        out = self.model(graph, compute_forces=True, compute_stress=want_stress)
+        direct = self.force_mode == "direct"
+        out = self.model(graph, compute_forces=not direct, compute_stress=want_stress, direct_forces=direct)
         energy = float(out["energy"].detach().sum())
         self.results["energy"] = energy
         self.results["free_energy"] = energy
-        self.results["forces"] = _numpy(out["forces"])
+        self.results["forces"] = _numpy(out["direct_forces" if direct else "forces"])
         if "node_energy" in out:
             self.results["energies"] = _numpy(out["node_energy"])
         elif "energies" in properties:

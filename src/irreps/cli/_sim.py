@@ -46,7 +46,8 @@ def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto")
     from irreps.calculators import IrrepsCalculator
 
     apply_threads(args.threads)
-    return IrrepsCalculator(model if model is not None else args.model, device=args.device, dtype=args.dtype, skin=args.skin, hessian=hessian)
+    return IrrepsCalculator(model if model is not None else args.model, device=args.device, dtype=args.dtype,
+                            skin=args.skin, hessian=hessian, forces=getattr(args, "forces", "conservative"))
 
 
 def read_structure(path: str, index: str):

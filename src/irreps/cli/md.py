@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("extxyz", "traj"), default="extxyz", help="trajectory format")
     parser.add_argument("-o", "--out", default="md", help="output folder (default ./md)")
     parser.add_argument("--resume", action="store_true", help="continue from the last frame of OUT's trajectory")
+    parser.add_argument("--forces", choices=("conservative", "direct"), default="conservative",
+                        help="conservative: -dE/dx (default); direct: the model's direct force head, which does "
+                             "not conserve energy (needs --allow-nonconservative)")
+    parser.add_argument("--allow-nonconservative", action="store_true",
+                        help="run with --forces direct anyway (e.g. to measure the drift)")
     guards = parser.add_argument_group("guards (each takes a number, or 'off')")
     guards.add_argument("--min-distance", type=_limit, metavar="FRACTION",
                         help="floor on interatomic distances as a fraction of the sum of covalent radii (default 0.5)")
@@ -83,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     from irreps.sim.md import MDConfig, run_md
     from irreps.sim.plots import plot_md
 
+    if args.forces == "direct" and not args.allow_nonconservative:
+        print("irreps md: --forces direct uses forces that are not the gradient of the energy, so NVE runs drift "
+              "and NVT samples the wrong distribution; add --allow-nonconservative to run anyway", file=sys.stderr)
+        return 2
     out = Path(args.out)
     trajectory = out / f"trajectory.{args.format}"
     log, plot, summary = out / "log.csv", out / "md.png", out / "summary.json"

@@ -92,7 +92,8 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
     ``shift_with_neighbours`` (on with isolated-atom E0s: the shift is weighted by each atom's
     neighbour occupancy, so an atom without neighbours predicts its E0 and a molecule
     dissociates to ``sum E0``), ``scale`` (RMS force, or the per-atom energy spread without forces), ``cutoff``
-    (``data.cutoff``) and ``direct_forces`` (on when ``loss.direct_forces_epochs`` > 0).
+    (``data.cutoff``), ``avg_degree`` (mean neighbours per atom within it) and ``direct_forces`` (on when
+    ``loss.direct_forces_epochs`` > 0).
     """
     stats = data.statistics
     missing = sorted(set(stats.elements) - set(data.e0s))
@@ -111,6 +112,7 @@ def model_options(config: TrainConfig, data: PreparedData) -> dict[str, Any]:
         "shift_with_neighbours": data.isolated_e0s,
         "scale": scale if scale > 0 else 1.0,
         "cutoff": config.data.cutoff,
+        "avg_degree": stats.avg_num_neighbors,
         "direct_forces": config.loss.direct_forces_epochs > 0,
     }
     options = dict(config.model.options)

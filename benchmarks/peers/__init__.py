@@ -1,4 +1,4 @@
-"""Peer codes (MACE, NequIP, Allegro, TorchMD-Net, e3nn, emlp) in virtualenvs of their own.
+"""Peer codes (MACE, NequIP, Allegro, TorchMD-Net, e3nn, emlp, fairchem) in virtualenvs of their own.
 
 Peers pin conflicting dependencies (mace-torch wants e3nn 0.4.4, nequip wants >= 0.6), so each
 lives in its own virtualenv under one cache directory: ``$IRREPS_PEERS`` or, by default,
@@ -22,6 +22,7 @@ PEERS = {
     "torchmd-net": "torchmd-net.txt",
     "e3nn": "e3nn.txt",
     "emlp": "emlp.txt",
+    "fairchem": "fairchem.txt",
 }
 
 

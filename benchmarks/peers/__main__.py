@@ -6,19 +6,28 @@
     IRREPS_PEERS=/scratch/peers python -m benchmarks.peers build
 
 Each environment gets the CPU torch wheel first (``--torch``, default ``torch==2.13.0``, as in
-the README) and then its pinned requirement file. A finished build writes ``READY`` holding
-the requirement file's text, so an unchanged peer is skipped and a changed pin rebuilds it.
+the README) and then its pinned requirement file. A requirement file may carry a line
+``# pip-args: ARGS`` whose arguments go to that second pip call (``fairchem.txt`` uses
+``--no-deps``: fairchem-core declares torch~=2.4, so its full freeze is installed as is). A
+finished build writes ``READY`` holding the requirement file's text, so an unchanged peer is
+skipped and a changed pin rebuilds it.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
 import venv
 
 from . import HERE, PEERS, peer_python, peers_root
+
+
+def pip_args(requirements: str) -> list[str]:
+    """Extra arguments for installing a requirement file: its ``# pip-args: ...`` lines."""
+    return [arg for line in re.findall(r"^#\s*pip-args:(.*)$", requirements, re.M) for arg in line.split()]
 
 
 def build(name: str, torch_spec: list[str], force: bool) -> bool:
@@ -35,7 +44,7 @@ def build(name: str, torch_spec: list[str], force: bool) -> bool:
     venv.EnvBuilder(with_pip=True, clear=True).create(root)
     python = str(root / "bin" / "python")
     steps = [[python, "-m", "pip", "install", "--quiet", *torch_spec],
-             [python, "-m", "pip", "install", "--quiet", "-r", str(HERE / PEERS[name])]]
+             [python, "-m", "pip", "install", "--quiet", *pip_args(requirements), "-r", str(HERE / PEERS[name])]]
     for step in steps:
         if subprocess.run(step).returncode != 0:
             print(f"[fail] {name}: `{' '.join(step)}` failed (see above)", flush=True)
@@ -49,7 +58,7 @@ def describe(name: str) -> str:
     python = peer_python(name, quiet=True)
     if python is None:
         return f"{name:12s} missing"
-    package = {"mace": "mace-torch", "allegro": "nequip-allegro"}.get(name, name)
+    package = {"mace": "mace-torch", "allegro": "nequip-allegro", "fairchem": "fairchem-core"}.get(name, name)
     out = subprocess.run([str(python), "-m", "pip", "show", package, "torch"], capture_output=True, text=True)
     versions = [line.split(":", 1)[1].strip() for line in out.stdout.splitlines() if line.startswith("Version:")]
     return f"{name:12s} {python}  {package} {' torch '.join(versions)}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .results import job_key, latest, load_records
+from .results import is_ours, job_key, latest, load_records
 from .timing import load_timings
 
 # (header, path into the record, format); lower is better for all
@@ -69,7 +69,7 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
             row.append(f"**{text}**" if column in best and value == best[column] else text)
         lines.append("| " + " | ".join(row) + " |")
     versions = sorted({f"{r['system']} {r['version']}" for g in rows.values() for r in g})
-    commits = sorted({r["commit"] for g in rows.values() for r in g if r["system"] == "irreps"})
+    commits = sorted({r["commit"] for g in rows.values() for r in g if is_ours(r["system"])})
     machines = sorted({r["machine"] for g in rows.values() for r in g})
     quiet = all(r["timing"].get("quiet") for g in rows.values() for r in g)
     lines += ["", f"versions: {', '.join(versions)}; irreps commit(s): {', '.join(commits) or 'n/a'}; "

@@ -60,6 +60,11 @@ def load_records(dataset: str, results: Path = RESULTS) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def is_ours(system: str) -> bool:
+    """Whether a system name is one of this library's models ("irreps", "irreps-<model>")."""
+    return system == "irreps" or system.startswith("irreps-")
+
+
 def ours_changed_since(recorded: str) -> bool:
     """Whether the code our runs use differs between commit ``recorded`` and the working tree.
 
@@ -78,7 +83,7 @@ def done_keys(dataset: str, current_commit: str, results: Path = RESULTS) -> set
     unchanged: dict[str, bool] = {}
     keys = set()
     for r in load_records(dataset, results):
-        if r["system"] == "irreps" and r["commit"] != current_commit:
+        if is_ours(r["system"]) and r["commit"] != current_commit:
             if r["commit"] not in unchanged:
                 unchanged[r["commit"]] = not ours_changed_since(r["commit"])
             if not unchanged[r["commit"]]:

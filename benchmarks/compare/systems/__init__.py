@@ -15,6 +15,7 @@ from .base import Job, System
 # name -> "module:class" under this package
 SYSTEMS: dict[str, str] = {
     "irreps": "ours:Ours",
+    "irreps-equiformer_v2": "ours:OursEquiformerV2",
     "mace": "mace:MACE",
     "nequip": "nequip:NequIP",
     "allegro": "nequip:Allegro",

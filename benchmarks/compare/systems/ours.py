@@ -1,4 +1,7 @@
-"""irreps TensorNet, trained by ``irreps train`` with the recipe of ``examples/train_acac.yaml``.
+"""This library's models, trained by ``irreps train`` with the recipes in ``examples/``.
+
+``irreps`` is TensorNet (``examples/train_acac.yaml``), ``irreps-equiformer_v2`` EquiformerV2
+(``examples/train_acac_equiformer_v2.yaml``) at ``lmax`` 2, 4 (its recommended size) and 6.
 
 The budget is CPU time; the recipe's cosine spans ``run.max_minutes`` of training time, counted
 in CPU seconds (``run.clock=cpu``) and set to the budget less a reserve for start-up, the one-off
@@ -30,19 +33,24 @@ class Ours(System):
     package = "irreps"
     sizes = {"recommended": "TensorNet 128 ch, 2 layers, 32 RBF, 5 Å (paper size; examples/train_acac.yaml)",
              "small": "TensorNet 64 ch, 1 layer, 32 RBF, 5 Å"}
+    recipe = RECIPE
+    size_overrides = SIZES
+    dataset_recipe = DATASET_RECIPE
+    compiles = True  # the compiled training step supports this model
 
     def train_command(self, job: Job) -> list[str]:
-        reserve = 0.3 + (2.0 if job.minutes >= 10 else 0.0) + 0.02 * job.minutes
+        reserve = 0.3 + (2.0 if self.compiles and job.minutes >= 10 else 0.0) + 0.02 * job.minutes
         overrides = {
             "data.train_file": job.files.train, "data.valid_file": job.files.valid,
             "data.test_file": "null", "data.isolated_atoms_file": job.files.isolated,
             "data.keys": "{energy: REF_energy, forces: REF_forces}",
             "run.max_minutes": round(max(job.minutes - reserve, 0.5), 2), "run.clock": "cpu", "run.seed": job.seed,
             "run.threads": job.threads, "run.device": "cpu", "run.progress": "false",
-            "run.compile": "true" if job.minutes >= 10 else "false",
-            **DATASET_RECIPE.get(job.dataset, {}), **SIZES[job.size],
+            "run.compile": "true" if self.compiles and job.minutes >= 10 else "false",
+            **self.dataset_recipe.get(job.dataset, {}), **self.size_overrides[job.size],
         }
-        command = [str(job.python), "-m", "irreps.cli.main", "train", str(RECIPE), "--output", str(job.workdir / "run")]
+        command = [str(job.python), "-m", "irreps.cli.main", "train", str(self.recipe), "--output",
+                   str(job.workdir / "run")]
         for key, value in overrides.items():
             command += ["--set", f"{key}={value}"]
         return command
@@ -67,3 +75,14 @@ class Ours(System):
         from irreps.calculators import IrrepsCalculator
 
         return IrrepsCalculator(model_path, dtype=dtype)
+
+
+class OursEquiformerV2(Ours):
+    name = "irreps-equiformer_v2"
+    sizes = {"recommended": "EquiformerV2 lmax 4, mmax 2, 32 ch, 4 layers (examples/train_acac_equiformer_v2.yaml)",
+             "lmax2": "EquiformerV2 lmax 2, mmax 2, otherwise as recommended",
+             "lmax6": "EquiformerV2 lmax 6, mmax 2, otherwise as recommended"}
+    recipe = REPO / "examples" / "train_acac_equiformer_v2.yaml"
+    size_overrides = {"recommended": {}, "lmax2": {"model.options.lmax": 2}, "lmax6": {"model.options.lmax": 6}}
+    dataset_recipe: dict = {}  # the recipe's batch size and learning rate on every dataset
+    compiles = False

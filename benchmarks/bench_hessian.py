@@ -1,7 +1,7 @@
 """Direct (HIP head) vs autograd Hessians: accuracy on GFN2-xTB Hessians and time per Hessian.
 
-Accuracy: for acac and ethanol (``../shared/data/hessians``), two TensorNets of the same size
-are trained for ``--max-minutes`` each on a subsample of the training set: one with the
+Accuracy: for acac and ethanol (``../shared/data/hessians``), two backbones (``--model``:
+TensorNet or EquiformerV2) of the same size are trained for ``--max-minutes`` each on a subsample of the training set: one with the
 Hessian head on energy + forces + Hessian, one on energy + forces only. On the test set
 (subsampled) the table gives the Hessian MAE (eV/Å^2), eigenvalue MAE and harmonic-frequency
 MAE (cm^-1, mass-weighted, rigid-body modes projected out) of
@@ -9,7 +9,7 @@ MAE (cm^-1, mass-weighted, rigid-body modes projected out) of
   * the head model's own autograd Hessian (second derivatives of its energy),
   * the E/F-only model's autograd Hessian (the usual way to get Hessians from an MLIP).
 
-Timing: one TensorNet with the head (H, C, N, O; same hyperparameters, untrained weights:
+Timing: one backbone with the head (H, C, N, O; same hyperparameters, untrained weights:
 the cost does not depend on their values) on acac (15 atoms), 3BPA (27 atoms,
 ``../shared/data/botnet/3bpa``) and a 102-atom water cluster built with ASE; median over
 repeats after warm-up of: the direct Hessian (one forward pass, no gradients), the autograd
@@ -61,7 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--datasets", nargs="+", choices=("acac", "ethanol"), default=["acac", "ethanol"])
     p.add_argument("--max-train", type=int, default=300, help="training structures used (of 300; 10%% held out)")
     p.add_argument("--max-test", type=int, default=50, help="test structures evaluated (of 150)")
-    p.add_argument("--hidden-dim", type=int, default=32)
+    p.add_argument("--model", choices=("tensornet", "equiformer_v2"), default="tensornet", help="the backbone")
+    p.add_argument("--lmax", type=int, default=2, help="EquiformerV2's lmax (default 2)")
+    p.add_argument("--hidden-dim", type=int, default=32, help="channels (TensorNet hidden_dim, EquiformerV2 sphere_channels)")
     p.add_argument("--num-layers", type=int, default=2)
     p.add_argument("--hessian-weight", type=float, default=1.0)
     p.add_argument("--eigen-weight", type=float, default=0.0,
@@ -84,13 +86,22 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def tensornet(
+def backbone(
     args: argparse.Namespace, elements: list[int], hessian_head: bool, hessian_scale: float = 1.0, **extra
 ) -> torch.nn.Module:
-    options = dict(elements=elements, hidden_dim=args.hidden_dim, num_layers=args.num_layers, cutoff=CUTOFF, **extra)
+    """The ``--model`` network at ``--hidden-dim`` channels and ``--num-layers`` layers (+ the head)."""
+    c = args.hidden_dim
+    if args.model == "tensornet":
+        options = dict(hidden_dim=c, num_layers=args.num_layers)
+    else:  # EquiformerV2 shaped like examples/train_acac_equiformer_v2.yaml, C channels
+        options = dict(lmax=args.lmax, mmax=min(2, args.lmax), sphere_channels=c, num_layers=args.num_layers,
+                       attn_hidden_channels=c, num_heads=4, attn_alpha_channels=8, attn_value_channels=max(c // 4, 1),
+                       ffn_hidden_channels=2 * c, edge_channels=c, num_distance_basis=64, norm_type="layer_norm_sh",
+                       use_grid_mlp=True, alpha_drop=0.0, drop_path_rate=0.0)
+    options.update(elements=elements, cutoff=CUTOFF, **extra)
     if hessian_head:
         options.update(hessian_head=True, hessian=dict(scale=hessian_scale, cutoff=args.hessian_cutoff, sum_rule=args.sum_rule))
-    return build_model("tensornet", options)
+    return build_model(args.model, options)
 
 
 # -- accuracy --------------------------------------------------------------------------------------
@@ -152,10 +163,10 @@ def accuracy_job(name: str, with_head: bool, args: argparse.Namespace) -> dict:
     elements = sorted({int(z) for g in train for z in g.atomic_numbers})
     torch.manual_seed(args.seed)
     if with_head:
-        model = tensornet(args, elements, True, shift=norm["shift"], scale=norm["scale"], hessian_scale=norm["hessian_scale"])
+        model = backbone(args, elements, True, shift=norm["shift"], scale=norm["scale"], hessian_scale=norm["hessian_scale"])
         loss, label = LossConfig(energy=1.0, forces=10.0, hessian=args.hessian_weight, hessian_eigen=args.eigen_weight), f"{name} E+F+H"
     else:
-        model = tensornet(args, elements, False, shift=norm["shift"], scale=norm["scale"])
+        model = backbone(args, elements, False, shift=norm["shift"], scale=norm["scale"])
         loss, label = LossConfig(energy=1.0, forces=10.0), f"{name} E+F"
     model, run = train_model(model, train, valid, loss, args, device, label)
     batches = [collate(test[s : s + 10]).to(device=device, dtype=torch.float32) for s in range(0, len(test), 10)]
@@ -186,6 +197,7 @@ def run_accuracy(args: argparse.Namespace) -> list[dict]:
         hm, em = head["metrics"], ef["metrics"]
         records.append({
             "kind": "accuracy",
+            "backbone": args.model,
             "dataset": name,
             "num_train": n_train,
             "num_test": n_test,
@@ -259,7 +271,7 @@ def median_ms(fn, device: torch.device, repeats: int, warmup: int) -> float:
 
 def run_timing(args: argparse.Namespace, device: torch.device) -> list[dict]:
     torch.manual_seed(0)
-    model = tensornet(args, [1, 6, 7, 8], True).to(device=device, dtype=torch.float32).eval()
+    model = backbone(args, [1, 6, 7, 8], True).to(device=device, dtype=torch.float32).eval()
     records = []
     for name, atoms in timing_systems(args.data_dir).items():
         graph = atoms_to_graph(atoms, CUTOFF, keys=None, dtype=torch.float32).to(device=device)
@@ -280,7 +292,7 @@ def run_timing(args: argparse.Namespace, device: torch.device) -> list[dict]:
             except RuntimeError as err:  # vmap needs every op of the model to be batchable
                 print(f"  {name}: {method} unavailable ({str(err).splitlines()[0][:120]})", flush=True)
                 continue
-            records.append({"kind": "timing", "system": name, "atoms": len(atoms), "method": method,
+            records.append({"kind": "timing", "backbone": args.model, "system": name, "atoms": len(atoms), "method": method,
                             "ms_per_hessian": ms, "device": device.type, "threads": torch.get_num_threads()})
             print(f"  {name:14s} {len(atoms):4d} atoms  {method:14s} {ms:10.2f} ms", flush=True)
     return records

@@ -2,8 +2,9 @@
 
 Each edge contributes, in its own frame, ``m = 0`` coefficients of every degree (a radial MLP of the
 distance basis and, optionally, the two elements); rotated back these are ``Y_l(r_ij)`` times the
-learned radial profile. The sum over a receiver's edges, divided by ``avg_degree`` and weighted by
-an optional envelope, gives each atom features of all degrees before the first layer.
+learned radial profile (degrees above ``m_max`` rescaled as EquiformerV2's rotations do). The sum
+over a receiver's edges, divided by ``avg_degree`` and weighted by an optional envelope, gives each
+atom features of all degrees before the first layer.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class EdgeDegreeEmbedding(torch.nn.Module):
                  avg_degree: float) -> None:
         super().__init__()
         self.lmax, self.channels, self.avg_degree = lmax, channels, float(avg_degree)
-        self.num_kept = len(EdgeRotation(lmax, mmax).order)
+        rotation = EdgeRotation(lmax, mmax)
+        self.num_kept = len(rotation.order)
+        self.register_buffer("_rescale", rotation.truncation_rescale()[:, None], persistent=False)
         width = radial_dims[-1]
         self.edge_inputs = EdgeInputs(num_elements, width) if num_elements else None
         dims = [radial_dims[0] + (2 * width if num_elements else 0), *radial_dims[1:], (lmax + 1) * channels]
@@ -52,4 +55,5 @@ class EdgeDegreeEmbedding(torch.nn.Module):
         if envelope is not None:
             m0 = m0 * envelope[:, None, None]
         in_frame = torch.cat((m0, m0.new_zeros(e, self.num_kept - self.lmax - 1, self.channels)), 1)
-        return scatter_sum(EdgeRotation.from_edge(D, in_frame), receivers, species.shape[0]) / self.avg_degree
+        back = EdgeRotation.from_edge(D, in_frame) * self._rescale.to(in_frame.dtype)
+        return scatter_sum(back, receivers, species.shape[0]) / self.avg_degree

@@ -7,7 +7,8 @@ inputs ``h_alpha`` and the gating scalars of the activation. Logits are ``a = do
 SmoothLeakyReLU(LayerNorm(h_alpha_h)))`` per head (the layer norm is the paper's attention
 re-normalisation), normalised by a softmax over each receiver's edges. The hidden features pass
 a separable S2 (or gate) activation and a second SO(2) linear to per-head values, which are
-weighted, rotated back, summed per receiver and projected by a degree-wise linear.
+weighted, rotated back (degrees above ``m_max`` rescaled, as in the reference), summed per receiver
+and projected by a degree-wise linear.
 
 With an ``envelope`` the softmax weights each edge by it inside the normalisation and the
 message by it again, so messages vanish smoothly at the cutoff (the paper has none: with
@@ -64,11 +65,12 @@ class GraphAttention(torch.nn.Module):
         bound = alpha_channels**-0.5
         self.alpha_dot = torch.nn.Parameter(torch.empty(num_heads, alpha_channels).uniform_(-bound, bound))
         self.alpha_dropout = torch.nn.Dropout(alpha_drop) if alpha_drop else None
-        order = EdgeRotation(lmax, mmax).order
+        rotation = EdgeRotation(lmax, mmax)
+        self.register_buffer("_rescale", rotation.truncation_rescale()[:, None], persistent=False)
         if use_gate_act:
-            self.act = GateAct([l for l, _ in order], hidden_channels, activation_module(activation))
+            self.act = GateAct([l for l, _ in rotation.order], hidden_channels, activation_module(activation))
         else:
-            self.act = SeparableS2Act(SphereGrid(order, grid_resolution), activation_module(activation))
+            self.act = SeparableS2Act(SphereGrid(rotation.order, grid_resolution, rescale=True), activation_module(activation))
         self.so2_conv_2 = SO2Linear(lmax, mmax, hidden_channels, num_heads * value_channels, 0, equivariance)
         # the second convolution has internal weights only: its m = 0 bias is the reference's too
         self.proj = DegreeLinear(lmax, num_heads * value_channels, out_channels)
@@ -95,5 +97,5 @@ class GraphAttention(torch.nn.Module):
         e, k = message.shape[:2]
         weighted = message.reshape(e, k, self.num_heads, self.value_channels) * alpha[:, None, :, None]
         message = weighted.reshape(e, k, self.num_heads * self.value_channels)
-        out = scatter_sum(EdgeRotation.from_edge(edges.D, message), receivers, x.shape[0])
+        out = scatter_sum(EdgeRotation.from_edge(edges.D, message) * self._rescale.to(x.dtype), receivers, x.shape[0])
         return self.proj(out)

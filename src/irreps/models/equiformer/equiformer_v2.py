@@ -70,6 +70,7 @@ class EquiformerV2Config:
         Gaussians on ``[0, cutoff]`` (fairchem: 600), of width ``distance_basis_width`` times their spacing.
     cutoff : float
     attn_activation, ffn_activation : str
+        fairchem's config names ``scaled_silu`` but its code applies SiLU; SiLU is the default here.
     use_attn_renorm : bool
         Layer norm of the attention logits' features (the paper's re-normalisation).
     use_gate_act, use_grid_mlp, use_sep_s2_act : bool
@@ -106,8 +107,8 @@ class EquiformerV2Config:
     num_distance_basis: int = 600
     distance_basis_width: float = 2.0
     cutoff: float = 5.0
-    attn_activation: str = "scaled_silu"
-    ffn_activation: str = "scaled_silu"
+    attn_activation: str = "silu"
+    ffn_activation: str = "silu"
     use_attn_renorm: bool = True
     use_gate_act: bool = False
     use_grid_mlp: bool = False
@@ -201,7 +202,7 @@ class EquiformerV2(EnergyModel):
             self.direct_force_head = GraphAttention(
                 cfg.lmax, cfg.mmax, c, cfg.attn_hidden_channels, cfg.num_heads, cfg.attn_alpha_channels,
                 cfg.attn_value_channels, 1, radial_dims, edge_elements, cfg.attn_activation, cfg.use_gate_act,
-                cfg.use_attn_renorm, cfg.alpha_drop, cfg.grid_resolution, cfg.equivariance,
+                cfg.use_attn_renorm, 0.0, cfg.grid_resolution, cfg.equivariance,
             )
         self.readout = AtomicEnergyReadout(n_el, cfg.e0s, cfg.scale, cfg.shift)
         self.hessian_head = HessianHead(c, c, cfg.hessian) if cfg.hessian_head else None

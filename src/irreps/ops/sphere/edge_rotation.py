@@ -14,6 +14,8 @@ and shared by all layers, as in the reference implementation.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -55,6 +57,16 @@ class EdgeRotation(torch.nn.Module):
             for l, D in enumerate(blocks)
         ]
         return torch.cat(rows, 1).index_select(1, self._rows)
+
+    def truncation_rescale(self) -> Tensor:
+        """``sqrt((2l+1) / (2 m_max+1))`` per node-frame coefficient of degree ``l > m_max`` (else 1), ``[(L+1)^2]``.
+
+        EquiformerV2 multiplies rotated-back messages by it: a degree keeps ``2 m_max + 1`` of its
+        ``2l+1`` components in the edge frame, and this restores its expected magnitude. A factor
+        per degree, so equivariance is unaffected.
+        """
+        return torch.tensor([math.sqrt((2 * l + 1) / (2 * self.mmax + 1)) if l > self.mmax else 1.0
+                             for l in range(self.lmax + 1) for _ in range(2 * l + 1)], dtype=torch.float64)
 
     @staticmethod
     def to_edge(D: Tensor, x: Tensor) -> Tensor:

@@ -30,9 +30,13 @@ class SphereGrid(torch.nn.Module):
     coefficients : list of (int, int)
     resolution : int or None
         Latitudes = azimuths = ``resolution``; None picks the default above.
+    rescale : bool
+        EquiformerV2's normalisation of truncated degrees: both transforms multiply the
+        coefficients of degree ``l > m_max`` by ``sqrt((2l+1) / (2 m_max+1))`` (per degree, so
+        still equivariant).
     """
 
-    def __init__(self, coefficients: list[tuple[int, int]], resolution: int | None = None) -> None:
+    def __init__(self, coefficients: list[tuple[int, int]], resolution: int | None = None, rescale: bool = False) -> None:
         super().__init__()
         lmax = max(l for l, _ in coefficients)
         mmax = max(abs(m) for _, m in coefficients)
@@ -45,6 +49,9 @@ class SphereGrid(torch.nn.Module):
         self.num_theta, self.num_phi = num_theta, num_phi
         points, weights = s2_grid(num_theta, num_phi)
         Y = spherical_harmonics(list(range(lmax + 1)), points)[:, [l * l + l + m for l, m in coefficients]]
+        if rescale:
+            Y = Y * torch.tensor([math.sqrt((2 * l + 1) / (2 * mmax + 1)) if l > mmax else 1.0 for l, _ in coefficients],
+                                 dtype=Y.dtype)
         self.register_buffer("points", points, persistent=False)  # [P, 3]
         self.register_buffer("quadrature_weights", weights, persistent=False)  # [P], sum 4 pi
         self.register_buffer("_to_grid", Y.contiguous(), persistent=False)  # [P, K]

@@ -110,22 +110,26 @@ def _neighbours(pos, cutoff: float, max_neighbors: int):
     return torch.stack([j[keep], i[keep]])
 
 
-def _batch(atoms, net, periodic: bool):
+def _batch(structures: list, net, periodic: bool):
+    """One fairchem batch of ``structures`` (a non-periodic batch gets its neighbour list here)."""
     import torch
     from torch_geometric.data import Batch, Data
 
-    pos = torch.tensor(atoms.get_positions(), dtype=torch.float32)
-    data = Data(pos=pos, atomic_numbers=torch.tensor(atoms.numbers, dtype=torch.long),
-                natoms=torch.tensor([len(atoms)]),
-                cell=torch.tensor(atoms.cell.array, dtype=torch.float32).view(1, 3, 3))
-    if periodic:
-        data.pbc = torch.tensor([list(atoms.pbc)])
-    else:
-        data.edge_index = _neighbours(pos, net.cutoff, net.max_neighbors)
-    return Batch.from_data_list([data])
+    data_list = []
+    for atoms in structures:
+        pos = torch.tensor(atoms.get_positions(), dtype=torch.float32)
+        data = Data(pos=pos, atomic_numbers=torch.tensor(atoms.numbers, dtype=torch.long),
+                    natoms=torch.tensor([len(atoms)]),
+                    cell=torch.tensor(atoms.cell.array, dtype=torch.float32).view(1, 3, 3))
+        if periodic:
+            data.pbc = torch.tensor([list(atoms.pbc)])
+        else:
+            data.edge_index = _neighbours(pos, net.cutoff, net.max_neighbors)
+        data_list.append(data)
+    return Batch.from_data_list(data_list)  # offsets each structure's edge_index
 
 
-def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: int) -> dict:
+def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: int, batch_size: int = 1) -> dict:
     import ase.io
     import torch
 
@@ -140,24 +144,25 @@ def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: in
         net.requires_grad_(False)
     times = []
     for k in range(warmup + repeat):
-        atoms = structures[k % len(structures)]
+        chunk = [structures[(k * batch_size + b) % len(structures)] for b in range(batch_size)]
+        num_atoms = sum(len(a) for a in chunk)
         start = time.perf_counter()
         if forces == "direct":
             with torch.no_grad():
-                batch = _batch(atoms, net, periodic)
+                batch = _batch(chunk, net, periodic)
                 out = net(batch)
                 energy, force = out["energy"], out["forces"]
         else:
-            batch = _batch(atoms, net, periodic)
+            batch = _batch(chunk, net, periodic)
             batch.pos.requires_grad_(True)
             energy = net(batch)["energy"]
             force = -torch.autograd.grad(energy.sum(), batch.pos)[0]
-        assert force.shape == (len(atoms), 3) and torch.isfinite(energy).all()
+        assert force.shape == (num_atoms, 3) and torch.isfinite(energy).all()
         if k >= warmup:
             times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
-    natoms = statistics.median(len(a) for a in structures)
-    return {"file": path, "frames": len(structures), "periodic": periodic, "forces": forces,
+    natoms = batch_size * statistics.median(len(a) for a in structures)
+    return {"file": path, "frames": len(structures), "batch": batch_size, "periodic": periodic, "forces": forces,
             "dtype": "float32", "threads": torch.get_num_threads(), "repeat": repeat, "warmup": warmup,
             "seconds_per_call": seconds, "us_per_atom": 1e6 * seconds / natoms, "atoms": natoms}
 
@@ -172,6 +177,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=1, help="structures evaluated together per call")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -193,7 +199,7 @@ def main() -> int:
     out["torch"] = torch.__version__
     out["torch_scatter_stand_in"] = stand_in
     if args.time:
-        out["timing"] = time_calls(net, args.time, args.forces, args.frames, args.warmup, args.repeat)
+        out["timing"] = time_calls(net, args.time, args.forces, args.frames, args.warmup, args.repeat, args.batch)
     print(json.dumps(out))
     return 0
 

@@ -15,7 +15,7 @@ from torch import Tensor
 from irreps.nn.edge_inputs import EdgeInputs
 from irreps.nn.mlp import RadialMLP
 from irreps.ops.scatter import scatter_sum
-from irreps.ops.sphere import EdgeRotation
+from irreps.ops.sphere import EdgeFrames, EdgeRotation
 
 
 class EdgeDegreeEmbedding(torch.nn.Module):
@@ -47,7 +47,7 @@ class EdgeDegreeEmbedding(torch.nn.Module):
         dims = [radial_dims[0] + (2 * width if num_elements else 0), *radial_dims[1:], (lmax + 1) * channels]
         self.rad_func = RadialMLP(dims)
 
-    def forward(self, D: Tensor, basis: Tensor, senders: Tensor, receivers: Tensor, species: Tensor,
+    def forward(self, D: EdgeFrames, basis: Tensor, senders: Tensor, receivers: Tensor, species: Tensor,
                 envelope: Tensor | None = None) -> Tensor:
         inputs = basis if self.edge_inputs is None else self.edge_inputs(basis, species[senders], species[receivers])
         e = basis.shape[0]
@@ -55,5 +55,5 @@ class EdgeDegreeEmbedding(torch.nn.Module):
         if envelope is not None:
             m0 = m0 * envelope[:, None, None]
         in_frame = torch.cat((m0, m0.new_zeros(e, self.num_kept - self.lmax - 1, self.channels)), 1)
-        back = EdgeRotation.from_edge(D, in_frame) * self._rescale.to(in_frame.dtype)
+        back = D.from_edge(in_frame) * self._rescale.to(in_frame.dtype)
         return scatter_sum(back, receivers, species.shape[0]) / self.avg_degree

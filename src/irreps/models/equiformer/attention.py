@@ -81,10 +81,10 @@ class GraphAttention(torch.nn.Module):
         if self.edge_inputs is not None:
             inputs = self.edge_inputs(inputs, edges.species[senders], edges.species[receivers])
         message = torch.cat((x.index_select(0, senders), x.index_select(0, receivers)), dim=2)
-        message = EdgeRotation.to_edge(edges.D, message)
+        message = edges.D.to_edge(message)
         message, extra = self.so2_conv_1(message, self.rad_func(inputs))
         n_alpha = self.num_heads * self.alpha_channels
-        alpha_in, gating = extra[:, :n_alpha], extra[:, n_alpha:]
+        alpha_in, gating = extra.split([n_alpha, extra.shape[1] - n_alpha], 1)
         message = self.act(gating, message)
         message, _ = self.so2_conv_2(message)
         h = self.alpha_act(self.alpha_norm(alpha_in.reshape(-1, self.num_heads, self.alpha_channels)))
@@ -97,5 +97,5 @@ class GraphAttention(torch.nn.Module):
         e, k = message.shape[:2]
         weighted = message.reshape(e, k, self.num_heads, self.value_channels) * alpha[:, None, :, None]
         message = weighted.reshape(e, k, self.num_heads * self.value_channels)
-        out = scatter_sum(EdgeRotation.from_edge(edges.D, message) * self._rescale.to(x.dtype), receivers, x.shape[0])
+        out = scatter_sum(edges.D.from_edge(message) * self._rescale.to(x.dtype), receivers, x.shape[0])
         return self.proj(out)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from irreps.ops.cutoff import polynomial_cutoff
-from irreps.ops.sphere import EdgeRotation
+from irreps.ops.sphere import EdgeFrames, EdgeRotation
 
 
 @dataclass
@@ -18,7 +18,7 @@ class EdgeContext:
     Attributes
     ----------
     senders, receivers : Tensor [E]
-    D : Tensor [E, K, (L+1)^2]
+    D : EdgeFrames
         Edge-frame rotations (:class:`~irreps.ops.sphere.EdgeRotation`).
     basis : Tensor [E, B]
         Distance basis.
@@ -32,7 +32,7 @@ class EdgeContext:
 
     senders: Tensor
     receivers: Tensor
-    D: Tensor
+    D: EdgeFrames
     basis: Tensor
     species: Tensor
     smooth: Tensor

@@ -59,9 +59,9 @@ class LayerBlock(torch.nn.Module):
     def forward(self, x: Tensor, edges) -> Tensor:
         senders, receivers, D = edges.senders, edges.receivers, edges.D
         edge = self.edge_block(edges.basis, edges.species[senders], edges.species[receivers])
-        message = (self.so2_block_source(EdgeRotation.to_edge(D, x.index_select(0, senders)), edge)
-                   + self.so2_block_target(EdgeRotation.to_edge(D, x.index_select(0, receivers)), edge))
-        message = EdgeRotation.from_edge(D, self.edge_act(message))
+        message = (self.so2_block_source(D.to_edge(x.index_select(0, senders)), edge)
+                   + self.so2_block_target(D.to_edge(x.index_select(0, receivers)), edge))
+        message = D.from_edge(self.edge_act(message))
         if edges.envelope is not None:
             message = message * edges.envelope[:, None, None]
         message = scatter_sum(message, receivers, x.shape[0])

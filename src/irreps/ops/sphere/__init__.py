@@ -20,7 +20,7 @@ it instead of the library's irreps layout (:func:`to_irreps_layout` converts).
 
 from irreps.ops.sphere.activation import GateAct, S2Act, SeparableS2Act
 from irreps.ops.sphere.degree_linear import DegreeLinear
-from irreps.ops.sphere.edge_rotation import EdgeRotation, m_primary_order
+from irreps.ops.sphere.edge_rotation import EdgeFrames, EdgeRotation, m_primary_order
 from irreps.ops.sphere.grid import SphereGrid
 from irreps.ops.sphere.layout import from_irreps_layout, sphere_irreps, to_irreps_layout, to_rank2_components
 from irreps.ops.sphere.norm import SphereLayerNorm, SphereRMSNorm
@@ -28,7 +28,7 @@ from irreps.ops.sphere.so2_bottleneck import SO2Bottleneck
 from irreps.ops.sphere.so2_linear import SO2Linear
 
 __all__ = [
-    "DegreeLinear", "EdgeRotation", "GateAct", "S2Act", "SO2Bottleneck", "SO2Linear", "SeparableS2Act", "SphereGrid",
+    "DegreeLinear", "EdgeFrames", "EdgeRotation", "GateAct", "S2Act", "SO2Bottleneck", "SO2Linear", "SeparableS2Act", "SphereGrid",
     "SphereLayerNorm", "SphereRMSNorm", "from_irreps_layout", "m_primary_order", "sphere_irreps",
     "to_irreps_layout", "to_rank2_components",
 ]

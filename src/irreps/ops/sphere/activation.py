@@ -29,7 +29,8 @@ class SeparableS2Act(S2Act):
     from the S2 activation of ``x``."""
 
     def forward(self, scalars: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
-        return torch.cat((self.act(scalars).unsqueeze(-2), super().forward(x)[..., 1:, :]), dim=-2)
+        rest = super().forward(x).split([1, x.shape[-2] - 1], dim=-2)[1]
+        return torch.cat((self.act(scalars).unsqueeze(-2), rest), dim=-2)
 
 
 class GateAct(torch.nn.Module):
@@ -53,4 +54,5 @@ class GateAct(torch.nn.Module):
 
     def forward(self, scalars: Tensor, x: Tensor) -> Tensor:
         gates = torch.sigmoid(scalars).unflatten(-1, (self.lmax, self.channels)).index_select(-2, self._gate_index)
-        return torch.cat((self.act(x[..., :1, :]), x[..., 1:, :] * gates), dim=-2)
+        x0, rest = x.split([1, x.shape[-2] - 1], dim=-2)
+        return torch.cat((self.act(x0), rest * gates), dim=-2)

@@ -25,7 +25,9 @@ class DegreeLinear(torch.nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[1:] != ((self.lmax + 1) ** 2, self.in_channels):
             raise ValueError(f"DegreeLinear: expected [N, {(self.lmax + 1) ** 2}, {self.in_channels}], got {tuple(x.shape)}")
-        out = [x[:, l * l:(l + 1) ** 2] @ self.weight[l].T for l in range(self.lmax + 1)]
+        # split, not slices: a slice's backward is a full-size zero tensor per degree
+        blocks = x.split([2 * l + 1 for l in range(self.lmax + 1)], dim=1)
+        out = [block @ w.T for block, w in zip(blocks, self.weight.unbind(0))]
         if self.bias is not None:
             out[0] = out[0] + self.bias
         return torch.cat(out, dim=1)

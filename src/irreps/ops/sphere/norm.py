@@ -48,10 +48,10 @@ class SphereLayerNorm(_SphereNorm):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
-        l0 = self.norm_l0(x[:, :1])
         if self.lmax == 0:
-            return l0
-        rest = x[:, 1:]
+            return self.norm_l0(x)
+        l0, rest = x.split([1, x.shape[1] - 1], 1)
+        l0 = self.norm_l0(l0)
         return torch.cat((l0, rest * self._inverse_rms(rest, self._weights) * self.affine_weight[self._expand]), 1)
 
 
@@ -69,6 +69,7 @@ class SphereRMSNorm(_SphereNorm):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
-        x = torch.cat((x[:, :1] - x[:, :1].mean(dim=2, keepdim=True), x[:, 1:]), 1)
-        out = x * self._inverse_rms(x, self._weights) * self.affine_weight[self._expand]
-        return torch.cat((out[:, :1] + self.affine_bias, out[:, 1:]), 1)
+        l0, rest = x.split([1, x.shape[1] - 1], 1)
+        x = torch.cat((l0 - l0.mean(dim=2, keepdim=True), rest), 1)
+        out0, rest = (x * self._inverse_rms(x, self._weights) * self.affine_weight[self._expand]).split([1, x.shape[1] - 1], 1)
+        return torch.cat((out0 + self.affine_bias, rest), 1)

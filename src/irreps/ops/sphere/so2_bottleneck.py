@@ -50,16 +50,15 @@ class SO2Bottleneck(torch.nn.Module):
 
     def forward(self, x: Tensor, edge: Tensor) -> Tensor:
         e, lmax, c = x.shape[0], self.lmax, self.channels
-        x0 = x[:, : lmax + 1].reshape(e, (lmax + 1) * c)
+        blocks = x.split([lmax + 1] + [2 * (lmax - m + 1) for m in range(1, len(self.blocks) + 1)], 1)
+        x0 = blocks[0].reshape(e, (lmax + 1) * c)
         out = [self.fc2_m0(self.fc1_m0(x0) * self.act(self.fc1_dist0(edge))).reshape(e, lmax + 1, c)]
-        offset = lmax + 1
         for m, block in enumerate(self.blocks, start=1):
             n = lmax - m + 1
-            xm = x[:, offset: offset + 2 * n].reshape(e, 2, n * c)
+            xm = blocks[m].reshape(e, 2, n * c)
             gates = self.act(block.fc1_dist(edge)).reshape(e, 2 if self.complex else 1, 1, self.hidden)
             ym = block.fc2_r(block.fc1_r(xm) * gates[:, 0])
             if self.complex:
                 ym = complex_combine(ym, block.fc2_i(block.fc1_i(xm) * gates[:, 1]))
             out.append(ym.reshape(e, 2 * n, c))
-            offset += 2 * n
         return torch.cat(out, dim=1)

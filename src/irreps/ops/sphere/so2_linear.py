@@ -28,7 +28,8 @@ from torch import Tensor
 
 def complex_combine(a: Tensor, b: Tensor) -> Tensor:
     """``A x`` and ``B x`` of the rows ``(+m, -m)`` ``[E, 2, F]`` -> ``(A x_+ - B x_-, A x_- + B x_+)``."""
-    return torch.stack((a[:, 0] - b[:, 1], a[:, 1] + b[:, 0]), dim=1)
+    (a_plus, a_minus), (b_plus, b_minus) = a.unbind(1), b.unbind(1)
+    return torch.stack((a_plus - b_minus, a_minus + b_plus), dim=1)
 
 
 class SO2Linear(torch.nn.Module):
@@ -66,24 +67,23 @@ class SO2Linear(torch.nn.Module):
     def forward(self, x: Tensor, radial: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """``x [E, K, C_in]``, ``radial [E, radial_numel]`` or None -> ``(y [E, K, C_out], extra [E, extra] or None)``."""
         e, lmax, c = x.shape[0], self.lmax, x.shape[2]
-        x0 = x[:, : lmax + 1].reshape(e, (lmax + 1) * c)  # explicit sizes: E may be 0
+        blocks = x.split([lmax + 1] + [2 * (lmax - m + 1) for m in range(1, self.mmax + 1)], 1)
+        x0 = blocks[0].reshape(e, (lmax + 1) * c)  # explicit sizes: E may be 0
         if x0.shape[1] != self.fc_m0.in_features:
             raise ValueError(f"SO2Linear: expected {self.fc_m0.in_features // (lmax + 1)} input channels, got {x.shape[2]}")
         if radial is not None:
             radial = radial.split([fc.in_features for fc in [self.fc_m0, *self.fc_m]], dim=1)
             x0 = x0 * radial[0]
         y0 = self.fc_m0(x0)
-        extra = y0[:, : self.extra] if self.extra else None
-        out = [y0[:, self.extra:].reshape(e, lmax + 1, self.out_channels)]
-        offset = lmax + 1
+        extra, y0 = y0.split([self.extra, y0.shape[1] - self.extra], 1)
+        out = [y0.reshape(e, lmax + 1, self.out_channels)]
         for m, fc in enumerate(self.fc_m, start=1):
             n = lmax - m + 1
-            xm = x[:, offset: offset + 2 * n].reshape(e, 2, n * c)
+            xm = blocks[m].reshape(e, 2, n * c)
             if radial is not None:
                 xm = xm * radial[m][:, None]
             ym = fc(xm)
             if self.complex:
                 ym = complex_combine(*ym.chunk(2, dim=2))
             out.append(ym.reshape(e, 2 * n, self.out_channels))
-            offset += 2 * n
-        return torch.cat(out, dim=1), extra
+        return torch.cat(out, dim=1), (extra if self.extra else None)

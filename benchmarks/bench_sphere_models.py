@@ -1,0 +1,138 @@
+"""EquiformerV2 inference, ours vs fairchem's, at the same hyperparameters: energy + forces per atom.
+
+For each ``lmax`` (default 2, 4, 6) and system (3BPA x 32 molecules in one batch, a periodic box of
+1536 water atoms), median seconds per call in float32 on the CPU, graph building included:
+
+* ``ours``: this library's EquiformerV2 with conservative forces (``-dE/dx``, our default);
+* ``ours direct``: the same model's attention force head (what fairchem computes);
+* ``fairchem``: fairchem-core 1.10's EquiformerV2 (direct forces, its only kind; it detaches the
+  edge rotations, so its autograd "forces" are not the gradient and are not timed here), run by
+  ``benchmarks/peers/fairchem_worker.py`` in the environment ``python -m benchmarks.peers build
+  fairchem`` makes; skipped with one line when that is missing.
+
+Hyperparameters: the CPU recipe of ``examples/train_acac_equiformer_v2.yaml`` (32 channels, 4
+layers, mmax 2, grid MLP, layer_norm_sh) with fairchem's fixed 600-Gaussian basis, 5 Å cutoff and
+every neighbour inside it (fairchem's ``max_neighbors`` set high), random weights. Data:
+``../shared/data/botnet/3bpa`` (skipped when missing); the water box is built here.
+
+    python benchmarks/bench_sphere_models.py --lmax 2 4 6 --threads 1 --json eqv2_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bench_inference import DATA, water_box  # noqa: E402
+from benchmarks.peers import peer_python  # noqa: E402
+
+WORKER = Path(__file__).resolve().parent / "peers" / "fairchem_worker.py"
+SIZE = dict(sphere_channels=32, num_layers=4, attn_hidden_channels=32, num_heads=4, attn_alpha_channels=8,
+            attn_value_channels=8, ffn_hidden_channels=64, edge_channels=32, norm_type="layer_norm_sh",
+            use_grid_mlp=True)
+CUTOFF = 5.0
+
+
+def ours_config(lmax: int) -> dict:
+    return dict(SIZE, elements=[1, 6, 7, 8], lmax=lmax, mmax=min(2, lmax), cutoff=CUTOFF, num_distance_basis=600,
+                alpha_drop=0.0, drop_path_rate=0.0, direct_forces=True)
+
+
+def fairchem_config(lmax: int) -> dict:
+    return dict(SIZE, lmax_list=[lmax], mmax_list=[min(2, lmax)], max_radius=CUTOFF, max_neighbors=100000,
+                alpha_drop=0.0, drop_path_rate=0.0, num_sphere_samples=128)
+
+
+def systems() -> dict[str, list]:
+    import ase.io
+
+    out = {}
+    path = DATA / "3bpa" / "train_300K.xyz"
+    if path.is_file():
+        out["3bpa x32"] = ase.io.read(path, index=":32")
+    else:
+        print(f"[skip] 3bpa x32: {path} is missing (expected ../shared/data/botnet)")
+    out["water 1536"] = [water_box(512)]
+    return out
+
+
+def time_ours(lmax: int, frames: list, direct: bool, repeat: int, warmup: int) -> float:
+    from irreps.data import atoms_to_graph, collate
+    from irreps.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("equiformer_v2", ours_config(lmax)).eval()
+    times = []
+    for k in range(warmup + repeat):
+        start = time.perf_counter()
+        graph = collate([atoms_to_graph(a, CUTOFF, keys=None) for a in frames])
+        out = model(graph, compute_forces=not direct, direct_forces=direct)
+        forces = out["direct_forces" if direct else "forces"]
+        assert forces.shape == (graph.num_atoms, 3)
+        if k >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_fairchem(python: str, lmax: int, frames: list, threads: int, repeat: int, warmup: int) -> float | None:
+    import ase.io
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "frames.xyz"
+        ase.io.write(path, frames)
+        command = [python, str(WORKER), "--model", "equiformer_v2", "--config", json.dumps(fairchem_config(lmax)),
+                   "--time", str(path), "--frames", str(len(frames)), "--batch", str(len(frames)),
+                   "--repeat", str(repeat), "--warmup", str(warmup), "--threads", str(threads)]
+        run = subprocess.run(command, capture_output=True, text=True)
+    if run.returncode != 0:
+        print(f"[fail] fairchem lmax {lmax}: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode}")
+        return None
+    return json.loads(run.stdout.strip().splitlines()[-1])["timing"]["seconds_per_call"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lmax", type=int, nargs="+", default=[2, 4, 6])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--systems", nargs="+", default=None, help="subset of: 3bpa x32, water 1536")
+    parser.add_argument("--json", type=Path, help="write the records here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    python = peer_python("fairchem")
+    records = []
+    print(f"{'system':12s} {'lmax':>4s} {'atoms':>6s} {'ours µs/atom':>13s} {'ours direct':>12s} "
+          f"{'fairchem':>12s} {'fairchem/ours direct':>21s}", flush=True)
+    for name, frames in systems().items():
+        if args.systems and name not in args.systems:
+            continue
+        atoms = sum(len(a) for a in frames)
+        for lmax in args.lmax:
+            row = {"system": name, "lmax": lmax, "atoms": atoms, "threads": args.threads, "dtype": "float32",
+                   "ours_s": time_ours(lmax, frames, False, args.repeat, args.warmup),
+                   "ours_direct_s": time_ours(lmax, frames, True, args.repeat, args.warmup),
+                   "fairchem_s": None if python is None else
+                   time_fairchem(str(python), lmax, frames, args.threads, args.repeat, args.warmup)}
+            records.append(row)
+            us = lambda s: "-" if s is None else f"{1e6 * s / atoms:.0f}"  # noqa: E731
+            ratio = "-" if row["fairchem_s"] is None else f"{row['fairchem_s'] / row['ours_direct_s']:.2f}x"
+            print(f"{name:12s} {lmax:4d} {atoms:6d} {us(row['ours_s']):>13s} {us(row['ours_direct_s']):>12s} "
+                  f"{us(row['fairchem_s']):>12s} {ratio:>21s}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(records, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

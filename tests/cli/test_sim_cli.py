@@ -136,3 +136,40 @@ def test_md_with_too_long_a_time_step_trips_a_guard(tmp_path, capsys):
     good = ase.io.read(out / "trajectory.last_good.extxyz")
     assert len(good) == 15 and f"(step {good.info['step']})" in err[0]
     assert not (out / "summary.json").exists() and (out / "trajectory.extxyz.part").exists()
+
+
+@pytest.mark.parametrize("command", ["md", "relax", "vib", "ts", "neb"])
+def test_every_command_stops_on_a_guard_with_status_3(command, files, capsys):
+    """Every simulation command takes the guard options: a force limit below the input's
+    forces stops it with what tripped, the way to tune the guards and exit status 3."""
+    inputs = ["surface.pt", "a.xyz", "b.xyz"] if command == "neb" else ["springs.pt", "co.xyz"]
+    args = [command, *(str(files / name) for name in inputs), "-o", str(files / f"out_{command}"), "--quiet"]
+    assert main(args + ["--max-force", "1e-6"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert re.match(rf"irreps {command}: stopped (at step 0|before the harmonic analysis).*: force -?\d+\.\d eV/Å on atom \d "
+                    r"\(\w+\) exceeds the limit of 1e-06 eV/Å", err[0]), err
+    assert err[-1].endswith(f"`irreps {command} --help` lists the guard options that tune or switch off the checks")
+
+
+def test_relax_floor_from_the_training_distances_the_model_file_records(files, capsys):
+    """A model file that records a shortest C-O distance of 1.5 Å puts the floor at
+    0.95 x 1.5 Å: relaxing springs from 1.6 Å towards 1.2 Å (FIRE: small first steps) trips it,
+    says which floor is used and leaves the last good step, at or above the floor; --no-guards
+    relaxes to 1.2 Å."""
+    model = build_model("harmonic_pair", {"elements": [6, 8], "k": 30.0, "r0": 1.2})
+    save_model(model, files / "trained.pt", metadata={"training": {"shortest_distances": [[6, 8, 1.5]]}})
+    ase.io.write(files / "long.xyz", Atoms("CO", positions=[[0, 0, 0], [1.6, 0, 0]]))
+    out = files / "relaxed.extxyz"
+    args = ["relax", str(files / "trained.pt"), str(files / "long.xyz"), "-o", str(out), "--fmax", "1e-4", "--optimizer", "fire"]
+    assert main(args + ["--min-distance", "0.95"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("guards: distance floor: 0.95 x the shortest distance of each element pair in the training data "
+                      "(C-O 1.500 Å); 0.95 x the sum of covalent radii for other pairs")
+    assert re.search(r"stopped at step \d+: atoms 0 \(C\) and 1 \(O\) are 1.\d+ Å apart, below the floor of 1.425 Å "
+                     r"\(0.95 x the shortest C-O distance in the training data, 1.500 Å\); the last good frame", err[-2]), err
+    good = ase.io.read(files / "relaxed.last_good.extxyz")
+    assert 1.425 <= good.get_distance(0, 1) < 1.6 and not out.exists()
+    assert main(args + ["--no-guards", "--quiet"]) == 0
+    assert ase.io.read(out).get_distance(0, 1) == pytest.approx(1.2, abs=1e-4)
+    assert main(["relax", str(files / "springs.pt"), str(files / "long.xyz"), "-o", str(files / "r2.extxyz")]) == 0
+    assert "the model file records no training distances" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from irreps.models import build_model, load_model, save_model
+from irreps.models.domain import encode_shortest_distances, shortest_distances
 from irreps.models.registry import model_entry
 
 
@@ -68,3 +69,15 @@ def test_unknown_architecture_lists_known_ones(tmp_path):
     torch.save(payload, path)
     with pytest.raises(ValueError, match="known models: .*tensornet"):
         load_model(path)
+
+
+def test_training_distances_round_trip_and_old_files_have_none(tmp_path):
+    rows = encode_shortest_distances({(8, 1): 0.94, (6, 1): 1.0})
+    assert rows == [[1, 6, 1.0], [1, 8, 0.94]]
+    path = save_model(_model(), tmp_path / "m.pt", metadata={"training": {"shortest_distances": rows}})
+    assert shortest_distances(load_model(path)) == {(1, 6): 1.0, (1, 8): 0.94}
+    assert shortest_distances(load_model(save_model(_model(), tmp_path / "old.pt"))) is None
+    assert shortest_distances(_model()) is None  # built in Python: no metadata at all
+    path = save_model(_model(), tmp_path / "bad.pt", metadata={"training": {"shortest_distances": [[1, "H", 1.0]]}})
+    with pytest.raises(ValueError, match="shortest_distances are malformed"):
+        shortest_distances(load_model(path))

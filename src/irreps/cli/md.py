@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from irreps.cli._sim import add_model_arguments, make_calculator, read_structure, refuse_existing
+from irreps.cli._sim import (
+    add_guard_arguments,
+    add_model_arguments,
+    make_calculator,
+    make_guards,
+    read_structure,
+    refuse_existing,
+    report_trip,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,49 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("extxyz", "traj"), default="extxyz", help="trajectory format")
     parser.add_argument("-o", "--out", default="md", help="output folder (default ./md)")
     parser.add_argument("--resume", action="store_true", help="continue from the last frame of OUT's trajectory")
-    guards = parser.add_argument_group("guards (each takes a number, or 'off')")
-    guards.add_argument("--min-distance", type=_limit, metavar="FRACTION",
-                        help="floor on interatomic distances as a fraction of the sum of covalent radii (default 0.5)")
-    guards.add_argument("--max-force", type=_limit, metavar="EV_PER_A", help="largest force component in eV/Å (default 50)")
-    guards.add_argument("--max-temperature", type=_limit, metavar="K", help="highest temperature in K (default 10000)")
-    guards.add_argument("--max-drift", type=_limit, metavar="MEV_PER_ATOM",
-                        help="NVE: largest change of the total energy in meV/atom (default 50)")
-    guards.add_argument("--no-guards", action="store_true", help="switch off every guard but the non-finite check")
+    add_guard_arguments(parser, dynamics=True)
     parser.set_defaults(func=run)
 
 
-OFF = "off"
-# CLI option -> field of irreps.sim.guards.Guards (whose defaults the options fall back to).
-GUARD_OPTIONS = {"min_distance": "min_distance", "max_force": "max_force_eV_A",
-                 "max_temperature": "max_temperature_K", "max_drift": "max_drift_meV_per_atom"}
-
-
-def _limit(text: str) -> float | str:
-    """A guard's limit: a positive number, or 'off'."""
-    if text.lower() == OFF:
-        return OFF
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'off', got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive limit or 'off', got {text!r}")
-    return value
-
-
-def _guards(args: argparse.Namespace):
-    """The :class:`~irreps.sim.guards.Guards` the options ask for."""
-    from irreps.sim.guards import Guards
-
-    if args.no_guards:
-        return Guards(**{field: None for field in GUARD_OPTIONS.values()})
-    given = {field: getattr(args, option) for option, field in GUARD_OPTIONS.items() if getattr(args, option) is not None}
-    return Guards(**{field: None if value == OFF else value for field, value in given.items()})
-
-
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from irreps.sim.guards import GuardTripped
     from irreps.sim.io import write_json
     from irreps.sim.md import MDConfig, run_md
@@ -96,13 +66,10 @@ def run(args: argparse.Namespace) -> int:
     calculator = make_calculator(args)
     try:
         result = run_md(atoms, calculator, config, trajectory, log, resume=args.resume, overwrite=args.overwrite,
-                        progress=not args.quiet, guards=_guards(args))
+                        progress=not args.quiet, guards=make_guards(args, calculator.model))
     except GuardTripped as trip:
-        print(f"irreps md: {trip}", file=sys.stderr)
-        print(f"the run so far is in {out}/*.part: --resume continues from its last frame (a shorter --timestep "
-              "often helps); `irreps md --help` lists the guard options that tune or switch off the checks",
-              file=sys.stderr)
-        return 3
+        return report_trip("md", trip, f"the run so far is in {out}/*.part: --resume continues from its last frame "
+                           "(a shorter --timestep often helps); ")
     etot = [row["etot_eV"] for row in result.log]
     temperatures = [row["temperature_K"] for row in result.log]
     record = {

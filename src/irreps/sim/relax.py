@@ -1,4 +1,9 @@
-"""Geometry (and cell) relaxation with ASE's BFGS or FIRE optimisers."""
+"""Geometry (and cell) relaxation with ASE's BFGS or FIRE optimisers.
+
+Every step is checked by :mod:`irreps.sim.guards` (on by default): a relaxation that trips a
+guard stops with :class:`~irreps.sim.guards.GuardTripped` and leaves the last step that
+passed in ``last_good``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from ase.constraints import FixAtoms
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS, FIRE
 
+from irreps.sim.guards import Guards, Watch, check_structure
 from irreps.sim.io import check_outputs, write_frames
 from irreps.sim.progress import Progress
 
@@ -72,8 +78,15 @@ def relax(
     trajectory: str | os.PathLike | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    guards: Guards = Guards(),
+    last_good: str | os.PathLike | None = None,
 ) -> RelaxResult:
-    """Relax a copy of ``atoms``; optionally write every step to ``trajectory`` (atomically, at the end)."""
+    """Relax a copy of ``atoms``; optionally write every step to ``trajectory`` (atomically, at the end).
+
+    Every step is checked against ``guards`` (:func:`~irreps.sim.guards.check_structure`);
+    a step that fails raises :class:`~irreps.sim.guards.GuardTripped` after the last step that
+    passed is written to ``last_good`` (when given).
+    """
     check_outputs([trajectory], overwrite)
     atoms = atoms.copy()
     if config.fixed:
@@ -88,9 +101,12 @@ def relax(
     optimizer = OPTIMIZERS[config.optimizer](target, logfile=None)
     frames: list[Atoms] = []
     bar = Progress(config.steps, f"relax {config.optimizer}", enabled=progress)
+    watch = Watch(last_good)
 
     def observe() -> None:
         frames.append(_snapshot(atoms, config.relax_cell))
+        step = optimizer.nsteps
+        watch.check(check_structure(guards, atoms), step, f"step {step}", frames[-1:])
         if progress:
             bar.update(optimizer.nsteps, E=frames[-1].get_potential_energy(), fmax=_fmax(target))
 

@@ -173,3 +173,25 @@ def test_relax_floor_from_the_training_distances_the_model_file_records(files, c
     assert ase.io.read(out).get_distance(0, 1) == pytest.approx(1.2, abs=1e-4)
     assert main(["relax", str(files / "springs.pt"), str(files / "long.xyz"), "-o", str(files / "r2.extxyz")]) == 0
     assert "the model file records no training distances" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["md", "relax", "vib", "ts", "neb"])
+def test_overlapping_atoms_in_the_input_are_refused(command, files, capsys):
+    """Two atoms 1e-4 Å apart: every command refuses the input in one line naming the file,
+    frame and pair; --allow-close-atoms reads it, and then the distance guard trips."""
+    ase.io.write(files / "overlap.xyz", Atoms("CO", positions=[[0, 0, 0], [1e-4, 0, 0]]))
+    inputs = ["overlap.xyz", "co.xyz"] if command == "neb" else ["overlap.xyz"]
+    args = [command, str(files / "springs.pt"), *(str(files / name) for name in inputs), "-o", str(files / command), "--quiet"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"irreps {command}: error: {files / 'overlap.xyz'}, frame -1: overlapping atoms: atoms 0 (C) and 1 (O) are 0.0001 Å "
+        "apart, below the floor of 0.710 Å (0.5 x the sum of their covalent radii); pass --allow-close-atoms if they are meant")
+    assert main(args + ["--allow-close-atoms"]) == 3
+    assert "0.0001 Å apart" in capsys.readouterr().err
+
+
+def test_vib_of_close_atoms_when_asked(files):
+    ase.io.write(files / "close.xyz", Atoms("CO", positions=[[0, 0, 0], [0.5, 0, 0]]))
+    args = ["vib", str(files / "springs.pt"), str(files / "close.xyz"), "-o", str(files / "v"), "--quiet"]
+    assert main(args) == 2
+    assert main(args + ["--allow-close-atoms", "--min-distance", "off"]) == 0

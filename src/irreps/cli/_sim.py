@@ -22,6 +22,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, 
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å (default 0.5; 0 rebuilds every step)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--allow-close-atoms", action="store_true",
+                        help="accept structures with overlapping atoms (closer than half their summed covalent radii; "
+                        "refused by default); the distance guard still applies: --min-distance off")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     add_threads_argument(parser)
 
@@ -51,16 +54,23 @@ def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto")
     return IrrepsCalculator(model if model is not None else args.model, device=args.device, dtype=args.dtype, skin=args.skin, hessian=hessian)
 
 
-def read_structure(path: str, index: str):
-    """One structure from ``path``; unreadable files raise ``ValueError`` naming the file."""
+def read_structure(path: str, index: str, allow_close_atoms: bool):
+    """One structure from ``path``; unreadable files, and structures with overlapping atoms
+    unless ``allow_close_atoms``, raise ``ValueError`` naming the file and frame."""
     import ase.io
+
+    from irreps.data.close_pairs import overlapping_atoms
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"structure file {path} does not exist")
     try:
-        return ase.io.read(path, index=int(index) if index.lstrip("-").isdigit() else index)
+        atoms = ase.io.read(path, index=int(index) if index.lstrip("-").isdigit() else index)
     except Exception as err:  # ASE raises many exception types for malformed files
         raise ValueError(f"cannot read a structure from {path} (index {index}): {err}") from err
+    problem = None if allow_close_atoms else overlapping_atoms(atoms)
+    if problem is not None:
+        raise ValueError(f"{path}, frame {index}: overlapping atoms: {problem}; pass --allow-close-atoms if they are meant")
+    return atoms
 
 
 def refuse_existing(paths: list[Path], overwrite: bool) -> None:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         ensemble=args.ensemble, timestep_fs=args.timestep, steps=args.steps, temperature_K=args.temperature,
         friction_per_fs=args.friction, seed=args.seed, traj_every=args.traj_every, log_every=args.log_every,
     )
-    atoms = read_structure(args.structure, args.index)
+    atoms = read_structure(args.structure, args.index, args.allow_close_atoms)
     calculator = make_calculator(args)
     try:
         result = run_md(atoms, calculator, config, trajectory, log, resume=args.resume, overwrite=args.overwrite,

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         images=args.images, climb=not args.no_climb, interpolation=args.interpolation, optimizer=args.optimizer,
         fmax=args.fmax, steps=args.steps, spring=args.spring,
     )
-    start, end = read_structure(args.start, args.index), read_structure(args.end, args.index)
+    start, end = (read_structure(path, args.index, args.allow_close_atoms) for path in (args.start, args.end))
     model = make_calculator(args).model
     try:
         result = run_neb(start, end, lambda: make_calculator(args, model=model), config, progress=not args.quiet,

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     trajectory = Path(args.trajectory) if args.trajectory else None
     refuse_existing([p for p in (out, trajectory) if p is not None], args.overwrite)
     config = RelaxConfig(optimizer=args.optimizer, fmax=args.fmax, steps=args.steps, relax_cell=args.cell, fixed=parse_indices(args.fix))
-    atoms = read_structure(args.structure, args.index)
+    atoms = read_structure(args.structure, args.index, args.allow_close_atoms)
     calculator = make_calculator(args)
     try:
         result = relax(atoms, calculator, config, trajectory=trajectory, overwrite=args.overwrite, progress=not args.quiet,

@@ -15,7 +15,8 @@ A config has five sections; every key is optional except data.train_file:
          fitted), keys (field -> key in the data files, e.g. {energy: REF_energy}; the
          isolated-atoms file keeps the standard energy key unless it lacks one), cutoff (Å),
          batch_size, valid_batch_size, max_train. Paths may be bundled:NAME (acac_train,
-         acac_test, acac_isolated_atoms, acac_hessians).
+         acac_test, acac_isolated_atoms, acac_hessians). allow_close_atoms: accept structures
+         with overlapping atoms (refused by default, naming the frame and the pair).
   model  name (a registered architecture, e.g. tensornet) and options (its hyperparameters;
          elements, e0s, scale, shift and cutoff are filled in from the data when left out;
          with isolated-atom E0s shift_with_neighbours is on, so a lone atom predicts its E0)

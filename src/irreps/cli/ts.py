@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         fmax=args.fmax, steps=args.steps, trust_radius=args.trust_radius, trust_max=max(0.3, args.trust_radius),
         follow_mode=args.follow_mode, projection=args.projection, imaginary_threshold_cm1=args.imaginary_threshold,
     )
-    guess = read_structure(args.structure, args.index)
+    guess = read_structure(args.structure, args.index, args.allow_close_atoms)
     calculator = make_calculator(args, hessian=args.hessian)
     try:
         result = find_saddle(guess, calculator, config, progress=not args.quiet, guards=make_guards(args, calculator.model),
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
               "first_order_saddle": result.is_first_order_saddle, **frequencies_record(result.vib)}
     for name, path in (("reactant", args.reactant), ("product", args.product)):
         if path:
-            end_point = read_structure(path, args.index)
+            end_point = read_structure(path, args.index, args.allow_close_atoms)
             energy = make_calculator(args, model=calculator.model).get_potential_energy(end_point)
             record[f"{name}_energy_eV"] = energy
             record["barrier_forward_eV" if name == "reactant" else "barrier_reverse_eV"] = result.energy - energy

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     files = [out / "frequencies.json", out / "modes.extxyz", out / "spectrum.png"]
     refuse_existing(files, args.overwrite)
-    atoms = read_structure(args.structure, args.index)
+    atoms = read_structure(args.structure, args.index, args.allow_close_atoms)
     calculator = make_calculator(args, hessian=args.hessian)
     guards = make_guards(args, calculator.model)
     try:

@@ -20,6 +20,10 @@ from ase.data import chemical_symbols, covalent_radii
 
 from irreps.data.neighbors import neighbor_list
 
+# Input structures with atoms closer than this fraction of their summed covalent radii are
+# refused as overlapping (H-H 0.31 Å, C-H 0.53 Å): no chemistry lives there.
+COVALENT_FRACTION = 0.5
+
 
 def floor_table(fraction: float, references: Mapping[tuple[int, int], float] | None = None) -> np.ndarray:
     """Floors (Å) of every element pair, ``[119, 119]`` indexed by atomic numbers.
@@ -70,3 +74,10 @@ def closest_pair_below(atoms: Atoms, floors: np.ndarray) -> ClosePair | None:
     a, b = sorted((int(i[k]), int(j[k])))
     return ClosePair(a, b, (chemical_symbols[numbers[a]], chemical_symbols[numbers[b]]), float(distances[k]), float(floor[k]))
 
+
+
+def overlapping_atoms(atoms: Atoms, fraction: float = COVALENT_FRACTION) -> str | None:
+    """The pair of ``atoms`` furthest below ``fraction`` of their summed covalent radii,
+    described in words; ``None`` when there is none (a check of input structures)."""
+    pair = closest_pair_below(atoms, floor_table(fraction))
+    return None if pair is None else f"{pair} ({fraction:g} x the sum of their covalent radii)"

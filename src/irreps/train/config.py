@@ -55,7 +55,9 @@ class DataConfig:
     ``valid_fraction`` of the training file is held out (split with ``run.seed``). Without
     ``isolated_atoms_file`` the per-element reference energies E0 are a least-squares fit to
     the training energies. ``keys`` maps library field names (``energy``, ``forces``,
-    ``stress``, ``dipole``, ``hessian``, ...) to the names used in the files.
+    ``stress``, ``dipole``, ``hessian``, ...) to the names used in the files. A structure with
+    overlapping atoms (closer than half their summed covalent radii) is refused, naming the
+    file, frame and pair, unless ``allow_close_atoms``.
     """
 
     train_file: str | None = None
@@ -68,6 +70,7 @@ class DataConfig:
     batch_size: int = 8
     valid_batch_size: int = 32
     max_train: int | None = None
+    allow_close_atoms: bool = False
 
     def __post_init__(self) -> None:
         _check(0.0 < self.valid_fraction < 1.0, f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")

@@ -15,17 +15,7 @@ from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
 from irreps.train.run import train
 from irreps.train.run_dir import claim_run_dir
-
-TINY = [
-    "data.train_file=bundled:acac_train",
-    "data.isolated_atoms_file=bundled:acac_isolated_atoms",
-    "data.max_train=24",
-    "data.valid_fraction=0.05",
-    "data.batch_size=6",
-    "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
-    "run.progress=false",
-    "run.device=cpu",  # CUDA scatter-adds are non-deterministic: bitwise claims hold on the CPU
-]
+from train_helpers import TINY
 
 
 def _quiet(line: str) -> None:

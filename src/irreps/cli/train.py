@@ -22,7 +22,9 @@ A config has five sections; every key is optional except data.train_file:
          with isolated-atom E0s shift_with_neighbours is on, so a lone atom predicts its E0)
   optim  optimizer adamw|amsgrad, lr, weight_decay, schedule plateau|cosine|constant,
          cosine_over epochs|time (time: the cosine spans run.max_minutes), warmup_epochs,
-         plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off)
+         plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off),
+         nonfinite_retries (a step with a NaN/inf loss or gradient is skipped, the epoch's start
+         restored and the rate halved, this many times; then the run stops; default 3)
   loss   energy (per atom), forces, stress, dipole, hessian weights; kind mse|huber; huber_delta
   run    epochs, max_minutes, clock (wall|cpu: what max_minutes counts), seed, dtype
          float32|float64, device (auto|cpu|cuda), output_dir, name (default: a time stamp),

@@ -127,7 +127,9 @@ class OptimConfig:
     ``run.epochs`` only caps the run. Both start with a linear warm-up over ``warmup_epochs``.
     ``ema_decay`` null disables the exponential moving average of the weights (used for
     validation and for the saved model when enabled); ``grad_clip`` null disables clipping
-    of the gradient norm.
+    of the gradient norm. A step whose loss or gradient is not finite is skipped, the
+    weights, optimiser and EMA of the epoch's start are restored and the rate is halved for
+    the rest of the run, up to ``nonfinite_retries`` times; the next such step stops the run.
     """
 
     optimizer: Literal["adamw", "amsgrad"] = "amsgrad"
@@ -141,6 +143,7 @@ class OptimConfig:
     min_lr: float = 1e-6
     ema_decay: float | None = 0.99
     grad_clip: float | None = 10.0
+    nonfinite_retries: int = 3
 
     def __post_init__(self) -> None:
         _check(self.lr > 0.0, f"optim.lr must be positive, got {self.lr}")
@@ -154,6 +157,7 @@ class OptimConfig:
             f"optim.ema_decay must be in (0, 1) or null, got {self.ema_decay}",
         )
         _check(self.grad_clip is None or self.grad_clip > 0.0, f"optim.grad_clip must be positive or null, got {self.grad_clip}")
+        _check(self.nonfinite_retries >= 0, f"optim.nonfinite_retries must be >= 0, got {self.nonfinite_retries}")
 
 
 _LOSS_NAMES = ("energy", "forces", "stress", "dipole", "hessian", "hessian_eigen")

@@ -51,6 +51,28 @@ def test_not_a_model_file(tmp_path):
         load_model(tmp_path / "absent.pt")
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda payload: torch.zeros(3), "it holds a Tensor, not a mapping"),
+        (lambda payload: {**payload, "format_version": None}, "its format_version is a NoneType, not a int"),
+        (lambda payload: {**payload, "metadata": None}, "its metadata is a NoneType, not a dict"),
+        (lambda payload: {**payload, "state_dict": torch.zeros(2)}, "its state_dict is a Tensor, not a dict"),
+        (lambda payload: {**payload, "state_dict": {"k": 1.0}}, "state_dict entry 'k' is not a named tensor"),
+        (lambda payload: {**payload, "config": {}}, r"model \(harmonic_pair\): missing key 'elements'"),
+        (lambda payload: {**payload, "state_dict": {**payload["state_dict"], "k": torch.zeros(1)}},
+         r"the weights do not fit the model its config describes \(Error\(s\) in loading state_dict"),
+    ],
+    ids=["not-a-mapping", "version", "metadata", "state-dict", "entry", "config", "weights"],
+)
+def test_well_formed_files_with_wrong_content_are_value_errors(tmp_path, change, message):
+    """Found by tests/test_fuzz.py: each of these raised TypeError, RuntimeError or AttributeError."""
+    path = save_model(_model(), tmp_path / "m.pt")
+    torch.save(change(torch.load(path, weights_only=True)), path)
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+
+
 def test_unreadable_files_name_the_cause_in_one_line(tmp_path):
     path = tmp_path / "m.pt"
     path.write_bytes(b"")

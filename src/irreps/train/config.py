@@ -93,9 +93,9 @@ def key_spec(keys: dict[str, str], where: str = "keys") -> KeySpec:
     known = KeySpec().file_keys()
     for name, key in keys.items():
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
+            close = difflib.get_close_matches(str(name), list(known), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"{where}: unknown field '{name}'{hint}; fields: {', '.join(known)}")
+            raise ValueError(f"{where}: unknown field {str(name)!r}{hint}; fields: {', '.join(known)}")
         if not isinstance(key, str) or not key:
             raise ValueError(f"{where}.{name}: expected a key name, got {key!r}")
     return KeySpec(**{f"{name}_key": key for name, key in keys.items()})

@@ -195,3 +195,39 @@ def test_vib_of_close_atoms_when_asked(files):
     args = ["vib", str(files / "springs.pt"), str(files / "close.xyz"), "-o", str(files / "v"), "--quiet"]
     assert main(args) == 2
     assert main(args + ["--allow-close-atoms", "--min-distance", "off"]) == 0
+
+
+def test_relax_of_an_md_frame_writes_a_structure_at_rest_and_shows_the_energy_change(files, capsys):
+    """The issue's relax of an MD frame kept its momenta and 'step=1000 time_fs=500.0', and
+    its progress printed E=-1.766e+04; now the outputs carry neither, and progress and the
+    result show the change from the start."""
+    md = files / "md"
+    assert main(["md", str(files / "springs.pt"), str(files / "co.xyz"), "-o", str(md), "--steps", "20", "--quiet"]) == 0
+    out, path = files / "relaxed.extxyz", files / "path.extxyz"
+    assert main(["relax", str(files / "springs.pt"), str(md / "trajectory.extxyz"), "-o", str(out),
+                 "--trajectory", str(path)]) == 0
+    captured = capsys.readouterr()
+    progress = [line for line in captured.err.splitlines() if line.startswith("relax bfgs")]
+    assert progress and all(re.search(r" dE=-?\d", line) and " E=" not in line for line in progress), progress
+    change = re.search(r"E = -?\d+\.\d{6} eV \((-\d\.\d{6}) eV from the start\)", captured.out)
+    assert change and float(change.group(1)) < 0, captured.out
+    for frame in [ase.io.read(out), *ase.io.read(path, ":")]:
+        assert "momenta" not in frame.arrays and not {"step", "time_fs"} & set(frame.info), (frame.arrays, frame.info)
+
+
+def test_nvt_summary_reports_the_temperature_fluctuation_not_the_total_energy_spread(files, capsys):
+    """Under a thermostat E_tot is not conserved: the summary gives the temperature's mean and
+    standard deviation beside the canonical T sqrt(2 / N_dof) (4 Cu atoms, centre of mass held: 9)."""
+    out = files / "nvt"
+    assert main(["md", str(files / "morse.pt"), str(files / "cu.xyz"), "-o", str(out), "--ensemble", "nvt",
+                 "--steps", "40", "--quiet"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert re.fullmatch(r"mean T \d+\.\d K \(bath 300 K\); T fluctuation \d+\.\d K \(canonical: 141\.4 K for 9 "
+                        r"degrees of freedom\)", line), line
+    summary = json.loads((out / "summary.json").read_text())
+    assert "etot_max_deviation_meV_per_atom" not in summary
+    assert summary["canonical_temperature_std_K"] == pytest.approx(300 * np.sqrt(2 / 9))
+    temperatures = np.loadtxt(out / "log.csv", delimiter=",", skiprows=1, usecols=2)
+    assert summary["temperature_std_K"] == pytest.approx(temperatures.std()) and summary["degrees_of_freedom"] == 9
+    assert main(["md", str(files / "morse.pt"), str(files / "cu.xyz"), "-o", str(files / "nve"), "--steps", "5", "--quiet"]) == 0
+    assert "E_tot spread" in capsys.readouterr().out

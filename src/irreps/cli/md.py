@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="molecular dynamics (NVE velocity Verlet or Langevin NVT)",
         description=(
             "Run MD of STRUCTURE with MODEL. Writes OUT/trajectory.extxyz (or .traj), OUT/log.csv "
-            "(step, time, T, E_pot, E_kin, E_tot), OUT/md.png and OUT/summary.json. Outputs grow "
+            "(step, time, T, E_pot, E_kin, E_tot), OUT/md.png and OUT/summary.json (NVE: mean T and "
+            "the spread of E_tot; NVT: mean T and its fluctuation beside the canonical one). Outputs grow "
             "as *.part files and get their final names when the run ends; --resume continues "
             "from the last trajectory frame up to --steps. Guards check every step (non-finite "
             "energies or forces, atoms closer than a floor, forces, temperature, NVE energy drift): "
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from irreps.sim.guards import GuardTripped
     from irreps.sim.io import write_json
     from irreps.sim.md import MDConfig, run_md
+    from irreps.sim.md_summary import describe, summarize
     from irreps.sim.plots import plot_md
 
     out = Path(args.out)
@@ -70,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
     except GuardTripped as trip:
         return report_trip("md", trip, f"the run so far is in {out}/*.part: --resume continues from its last frame "
                            "(a shorter --timestep often helps); ")
-    etot = [row["etot_eV"] for row in result.log]
-    temperatures = [row["temperature_K"] for row in result.log]
+    figures = summarize(result.log, result.atoms, config)
     record = {
         "ensemble": args.ensemble,
         "steps": args.steps,
@@ -79,14 +80,13 @@ def run(args: argparse.Namespace) -> int:
         "timestep_fs": args.timestep,
         "atoms": len(atoms),
         "steps_per_s": result.steps_per_s,
-        "mean_temperature_K": sum(temperatures) / len(temperatures),
-        "etot_max_deviation_meV_per_atom": 1000 * (max(etot) - min(etot)) / len(atoms),
+        **figures,
         "trajectory": str(trajectory),
         "log": str(log),
     }
     plot_md(result.log, plot)
     write_json(summary, record)
     print(f"md {args.ensemble}: {args.steps - result.first_step} steps of {args.timestep} fs, {result.steps_per_s:.1f} steps/s")
-    print(f"mean T {record['mean_temperature_K']:.1f} K; E_tot spread {record['etot_max_deviation_meV_per_atom']:.4f} meV/atom")
+    print(describe(figures))
     print(f"wrote {trajectory}, {log}, {plot}, {summary}")
     return 0

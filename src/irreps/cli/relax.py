@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         return report_trip("relax", trip)
     write_frames(out, [result.frames[-1]])
     status = "converged" if result.converged else "NOT converged"
-    print(f"relax {args.optimizer}: {status} after {result.steps} steps; E = {result.energy:.6f} eV, fmax = {result.fmax:.4g} eV/Å")
+    change = result.energy - result.frames[0].get_potential_energy()
+    print(f"relax {args.optimizer}: {status} after {result.steps} steps; E = {result.energy:.6f} eV ({change:+.6f} eV "
+          f"from the start), fmax = {result.fmax:.4g} eV/Å")
     print(f"wrote {out}" + (f" and {trajectory}" if trajectory else ""))
     return 0 if result.converged else 1

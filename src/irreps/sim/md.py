@@ -40,6 +40,8 @@ from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, w
 from irreps.sim.progress import Progress
 
 LOG_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "etot_eV")
+# The info entries of a trajectory frame (beside its momenta): where it is in the run.
+FRAME_INFO = ("step", "time_fs")
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,7 @@ def _log_row(atoms: Atoms, step: int, timestep_fs: float) -> dict[str, float]:
 
 def _frame(atoms: Atoms, step: int, timestep_fs: float) -> Atoms:
     frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc, momenta=atoms.get_momenta())
-    frame.info.update(step=step, time_fs=step * timestep_fs)
+    frame.info.update(step=step, time_fs=step * timestep_fs)  # FRAME_INFO
     frame.calc = SinglePointCalculator(frame, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
     return frame
 

@@ -127,7 +127,8 @@ def run_neb(
         n, problem = _first_problem(guards, images)
         watch.check(problem, step, f"step {step}, image {n}", [_snapshot(image) for image in images])
         if progress:
-            bar.update(step, Emax=max(i.get_potential_energy() for i in images[1:-1]))
+            start_energy = images[0].get_potential_energy()
+            bar.update(step, barrier=max(i.get_potential_energy() for i in images[1:-1]) - start_energy)
 
     optimizer.attach(observe)
     converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))

@@ -134,7 +134,7 @@ def find_saddle(
         hessian = basis.T @ full_hessian @ basis
         eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
         if progress:
-            bar.update(step, E=energy, fmax=fmax, lowest=eigenvalues[0])
+            bar.update(step, dE=energy - frames[0].get_potential_energy(), fmax=fmax, lowest=eigenvalues[0])
         negative = int((eigenvalues < -NEGATIVE_CURVATURE).sum())
         if fmax < config.fmax and negative == 1:
             converged, reason = True, "converged to a first-order saddle"

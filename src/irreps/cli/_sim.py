@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time: `irreps --help` stays fast
+    import torch
+
+    from irreps.sim.guards import Guards
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, ...] = ("STRUCTURE",)) -> None:
@@ -119,7 +125,7 @@ def _limit(text: str) -> float | str:
     return value
 
 
-def make_guards(args: argparse.Namespace, model):
+def make_guards(args: argparse.Namespace, model: torch.nn.Module) -> Guards:
     """The :class:`~irreps.sim.guards.Guards` the options ask for, with the distance floor
     referred to ``model``'s training distances when its file records them; says on stderr
     which floor is in use (unless ``--quiet``)."""

@@ -13,7 +13,7 @@ from hypothesis import settings  # noqa: E402
 
 torch.set_num_threads(1)
 
-# The default run: a modest, fixed set of examples per fuzz target (the same on every run, so
+# Every Hypothesis test by default: a modest, fixed set of examples (the same on every run, so
 # a failure in CI reproduces), no example database written into the checkout, no deadline (a
 # loaded machine is slow; tests/test_fuzz.py has its own hang limit).
 settings.register_profile("irreps", max_examples=200, derandomize=True, database=None, deadline=None)

@@ -40,11 +40,16 @@ def config_from_dict(cls: type[T], data: dict[str, Any], where: str = "config") 
     unknown = [key for key in data if key not in fields]
     if unknown:
         key = unknown[0]
-        close = difflib.get_close_matches(key, list(fields), n=1)
+        close = difflib.get_close_matches(str(key), list(fields), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ValueError(
-            f"{where}: unknown key '{key}'{hint}; accepted keys: {', '.join(sorted(fields))}"
+            f"{where}: unknown key {str(key)!r}{hint}; accepted keys: {', '.join(sorted(fields))}"
         )
+    no_default = dataclasses.MISSING
+    required = [name for name, f in fields.items() if f.default is no_default and f.default_factory is no_default]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ValueError(f"{where}: missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
     kwargs = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
     return cls(**kwargs)
 

@@ -2,9 +2,11 @@
 
 import json
 
+import ase.io
 import pytest
 
 from irreps.cli.main import main
+from irreps.data import bundled_path
 from irreps.train.config import load_config
 from irreps.train.run import train
 
@@ -43,3 +45,18 @@ def test_evaluate_errors(model_path, tmp_path, capsys):
     assert "did you mean 'energy'" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "none.pt"), "bundled:acac_test"]) == 2
     assert main(["evaluate", str(model_path), "bundled:acac_test", "--threads", "0"]) == 2
+
+
+def test_overlapping_atoms_are_refused_unless_allowed(model_path, tmp_path, capsys):
+    """A test file whose frame 2 has two atoms 1e-4 Å apart: no metrics are written as if it
+    were valid; the error names the frame and the pair; --allow-close-atoms evaluates it."""
+    frames = ase.io.read(bundled_path("acac_test"), ":4")
+    frames[2].positions[1] = frames[2].positions[0] + [1e-4, 0, 0]
+    ase.io.write(tmp_path / "bad.xyz", frames)
+    args = ["evaluate", str(model_path), str(tmp_path / "bad.xyz"), "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"bad.xyz, frame 2: overlapping atoms: atoms 0 ({frames[2][0].symbol}) and 1 ({frames[2][1].symbol}) are 0.0001 Å apart" in err
+    assert not (tmp_path / "bad_metrics.json").exists()
+    assert main(args + ["--allow-close-atoms"]) == 0
+    assert json.loads((tmp_path / "bad_metrics.json").read_text())["energy"]["count"] == 4

@@ -153,3 +153,98 @@ def test_md_refuses_direct_forces_unless_allowed(tmp_path, capsys):
                "--forces", "direct", "--allow-nonconservative", "-o", str(tmp_path / "c")]
     assert main(no_head) == 2
     assert "no direct force head" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["md", "relax", "vib", "ts", "neb"])
+def test_every_command_stops_on_a_guard_with_status_3(command, files, capsys):
+    """Every simulation command takes the guard options: a force limit below the input's
+    forces stops it with what tripped, the way to tune the guards and exit status 3."""
+    inputs = ["surface.pt", "a.xyz", "b.xyz"] if command == "neb" else ["springs.pt", "co.xyz"]
+    args = [command, *(str(files / name) for name in inputs), "-o", str(files / f"out_{command}"), "--quiet"]
+    assert main(args + ["--max-force", "1e-6"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert re.match(rf"irreps {command}: stopped (at step 0|before the harmonic analysis).*: force -?\d+\.\d eV/Å on atom \d "
+                    r"\(\w+\) exceeds the limit of 1e-06 eV/Å", err[0]), err
+    assert err[-1].endswith(f"`irreps {command} --help` lists the guard options that tune or switch off the checks")
+
+
+def test_relax_floor_from_the_training_distances_the_model_file_records(files, capsys):
+    """A model file that records a shortest C-O distance of 1.5 Å puts the floor at
+    0.95 x 1.5 Å: relaxing springs from 1.6 Å towards 1.2 Å (FIRE: small first steps) trips it,
+    says which floor is used and leaves the last good step, at or above the floor; --no-guards
+    relaxes to 1.2 Å."""
+    model = build_model("harmonic_pair", {"elements": [6, 8], "k": 30.0, "r0": 1.2})
+    save_model(model, files / "trained.pt", metadata={"training": {"shortest_distances": [[6, 8, 1.5]]}})
+    ase.io.write(files / "long.xyz", Atoms("CO", positions=[[0, 0, 0], [1.6, 0, 0]]))
+    out = files / "relaxed.extxyz"
+    args = ["relax", str(files / "trained.pt"), str(files / "long.xyz"), "-o", str(out), "--fmax", "1e-4", "--optimizer", "fire"]
+    assert main(args + ["--min-distance", "0.95"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("guards: distance floor: 0.95 x the shortest distance of each element pair in the training data "
+                      "(C-O 1.500 Å); 0.95 x the sum of covalent radii for other pairs")
+    assert re.search(r"stopped at step \d+: atoms 0 \(C\) and 1 \(O\) are 1.\d+ Å apart, below the floor of 1.425 Å "
+                     r"\(0.95 x the shortest C-O distance in the training data, 1.500 Å\); the last good frame", err[-2]), err
+    good = ase.io.read(files / "relaxed.last_good.extxyz")
+    assert 1.425 <= good.get_distance(0, 1) < 1.6 and not out.exists()
+    assert main(args + ["--no-guards", "--quiet"]) == 0
+    assert ase.io.read(out).get_distance(0, 1) == pytest.approx(1.2, abs=1e-4)
+    assert main(["relax", str(files / "springs.pt"), str(files / "long.xyz"), "-o", str(files / "r2.extxyz")]) == 0
+    assert "the model file records no training distances" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["md", "relax", "vib", "ts", "neb"])
+def test_overlapping_atoms_in_the_input_are_refused(command, files, capsys):
+    """Two atoms 1e-4 Å apart: every command refuses the input in one line naming the file,
+    frame and pair; --allow-close-atoms reads it, and then the distance guard trips."""
+    ase.io.write(files / "overlap.xyz", Atoms("CO", positions=[[0, 0, 0], [1e-4, 0, 0]]))
+    inputs = ["overlap.xyz", "co.xyz"] if command == "neb" else ["overlap.xyz"]
+    args = [command, str(files / "springs.pt"), *(str(files / name) for name in inputs), "-o", str(files / command), "--quiet"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"irreps {command}: error: {files / 'overlap.xyz'}, frame -1: overlapping atoms: atoms 0 (C) and 1 (O) are 0.0001 Å "
+        "apart, below the floor of 0.710 Å (0.5 x the sum of their covalent radii); pass --allow-close-atoms if they are meant")
+    assert main(args + ["--allow-close-atoms"]) == 3
+    assert "0.0001 Å apart" in capsys.readouterr().err
+
+
+def test_vib_of_close_atoms_when_asked(files):
+    ase.io.write(files / "close.xyz", Atoms("CO", positions=[[0, 0, 0], [0.5, 0, 0]]))
+    args = ["vib", str(files / "springs.pt"), str(files / "close.xyz"), "-o", str(files / "v"), "--quiet"]
+    assert main(args) == 2
+    assert main(args + ["--allow-close-atoms", "--min-distance", "off"]) == 0
+
+
+def test_relax_of_an_md_frame_writes_a_structure_at_rest_and_shows_the_energy_change(files, capsys):
+    """The issue's relax of an MD frame kept its momenta and 'step=1000 time_fs=500.0', and
+    its progress printed E=-1.766e+04; now the outputs carry neither, and progress and the
+    result show the change from the start."""
+    md = files / "md"
+    assert main(["md", str(files / "springs.pt"), str(files / "co.xyz"), "-o", str(md), "--steps", "20", "--quiet"]) == 0
+    out, path = files / "relaxed.extxyz", files / "path.extxyz"
+    assert main(["relax", str(files / "springs.pt"), str(md / "trajectory.extxyz"), "-o", str(out),
+                 "--trajectory", str(path)]) == 0
+    captured = capsys.readouterr()
+    progress = [line for line in captured.err.splitlines() if line.startswith("relax bfgs")]
+    assert progress and all(re.search(r" dE=-?\d", line) and " E=" not in line for line in progress), progress
+    change = re.search(r"E = -?\d+\.\d{6} eV \((-\d\.\d{6}) eV from the start\)", captured.out)
+    assert change and float(change.group(1)) < 0, captured.out
+    for frame in [ase.io.read(out), *ase.io.read(path, ":")]:
+        assert "momenta" not in frame.arrays and not {"step", "time_fs"} & set(frame.info), (frame.arrays, frame.info)
+
+
+def test_nvt_summary_reports_the_temperature_fluctuation_not_the_total_energy_spread(files, capsys):
+    """Under a thermostat E_tot is not conserved: the summary gives the temperature's mean and
+    standard deviation beside the canonical T sqrt(2 / N_dof) (4 Cu atoms, centre of mass held: 9)."""
+    out = files / "nvt"
+    assert main(["md", str(files / "morse.pt"), str(files / "cu.xyz"), "-o", str(out), "--ensemble", "nvt",
+                 "--steps", "40", "--quiet"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert re.fullmatch(r"mean T \d+\.\d K \(bath 300 K\); T fluctuation \d+\.\d K \(canonical: 141\.4 K for 9 "
+                        r"degrees of freedom\)", line), line
+    summary = json.loads((out / "summary.json").read_text())
+    assert "etot_max_deviation_meV_per_atom" not in summary
+    assert summary["canonical_temperature_std_K"] == pytest.approx(300 * np.sqrt(2 / 9))
+    temperatures = np.loadtxt(out / "log.csv", delimiter=",", skiprows=1, usecols=2)
+    assert summary["temperature_std_K"] == pytest.approx(temperatures.std()) and summary["degrees_of_freedom"] == 9
+    assert main(["md", str(files / "morse.pt"), str(files / "cu.xyz"), "-o", str(files / "nve"), "--steps", "5", "--quiet"]) == 0
+    assert "E_tot spread" in capsys.readouterr().out

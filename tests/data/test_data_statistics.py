@@ -18,6 +18,7 @@ from irreps.data import (
     reference_energy,
     split_isolated_atoms,
 )
+from irreps.data.statistics import shortest_distances
 
 ACAC_E0 = {1: -13.568422178253735, 6: -1026.8538996116154, 8: -2037.796869412825}
 
@@ -99,3 +100,17 @@ def test_statistics_without_forces_and_reference_energy_of_a_batch():
     expected = 2 * ACAC_E0[1] + ACAC_E0[8]
     assert reference_energy(batch, ACAC_E0).dtype == torch.float64
     assert torch.equal(reference_energy(batch, ACAC_E0), torch.tensor([expected, expected], dtype=torch.float64))
+
+
+
+def test_shortest_distance_of_each_element_pair_counts_periodic_images():
+    """C-O is closest across the cell boundary (1.0 Å, not 4.0 or the molecule's 1.3); the far
+    H has no neighbour within the cutoff, so H-H is absent; a batch gives the same table."""
+    crystal = ase.Atoms("CO", positions=[[0.5, 0, 0], [4.5, 0, 0]], cell=np.diag([5.0, 8.0, 8.0]), pbc=True,
+                        info={"energy": -1.0})
+    molecule = ase.Atoms("CHHO", positions=[[0, 0, 0], [1.1, 0, 0], [-4.0, 0, 0], [0, 1.3, 0]], info={"energy": -2.0})
+    graphs = [atoms_to_graph(atoms, 3.0, dtype=torch.float64) for atoms in (crystal, molecule)]
+    expected = {(1, 6): pytest.approx(1.1), (1, 8): pytest.approx(np.hypot(1.1, 1.3)), (6, 8): pytest.approx(1.0)}
+    assert shortest_distances(graphs) == expected
+    assert shortest_distances([collate(graphs)]) == expected
+    assert compute_statistics(graphs, {1: 0.0, 6: 0.0, 8: 0.0}).shortest_distances == expected

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from irreps.models import build_model, load_model, save_model
+from irreps.models.domain import encode_shortest_distances, shortest_distances
 from irreps.models.registry import model_entry
 
 
@@ -50,6 +51,28 @@ def test_not_a_model_file(tmp_path):
         load_model(tmp_path / "absent.pt")
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda payload: torch.zeros(3), "it holds a Tensor, not a mapping"),
+        (lambda payload: {**payload, "format_version": None}, "its format_version is a NoneType, not a int"),
+        (lambda payload: {**payload, "metadata": None}, "its metadata is a NoneType, not a dict"),
+        (lambda payload: {**payload, "state_dict": torch.zeros(2)}, "its state_dict is a Tensor, not a dict"),
+        (lambda payload: {**payload, "state_dict": {"k": 1.0}}, "state_dict entry 'k' is not a named tensor"),
+        (lambda payload: {**payload, "config": {}}, r"model \(harmonic_pair\): missing key 'elements'"),
+        (lambda payload: {**payload, "state_dict": {**payload["state_dict"], "k": torch.zeros(1)}},
+         r"the weights do not fit the model its config describes \(Error\(s\) in loading state_dict"),
+    ],
+    ids=["not-a-mapping", "version", "metadata", "state-dict", "entry", "config", "weights"],
+)
+def test_well_formed_files_with_wrong_content_are_value_errors(tmp_path, change, message):
+    """Found by tests/test_fuzz.py: each of these raised TypeError, RuntimeError or AttributeError."""
+    path = save_model(_model(), tmp_path / "m.pt")
+    torch.save(change(torch.load(path, weights_only=True)), path)
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+
+
 def test_unreadable_files_name_the_cause_in_one_line(tmp_path):
     path = tmp_path / "m.pt"
     path.write_bytes(b"")
@@ -68,3 +91,15 @@ def test_unknown_architecture_lists_known_ones(tmp_path):
     torch.save(payload, path)
     with pytest.raises(ValueError, match="known models: .*tensornet"):
         load_model(path)
+
+
+def test_training_distances_round_trip_and_old_files_have_none(tmp_path):
+    rows = encode_shortest_distances({(8, 1): 0.94, (6, 1): 1.0})
+    assert rows == [[1, 6, 1.0], [1, 8, 0.94]]
+    path = save_model(_model(), tmp_path / "m.pt", metadata={"training": {"shortest_distances": rows}})
+    assert shortest_distances(load_model(path)) == {(1, 6): 1.0, (1, 8): 0.94}
+    assert shortest_distances(load_model(save_model(_model(), tmp_path / "old.pt"))) is None
+    assert shortest_distances(_model()) is None  # built in Python: no metadata at all
+    path = save_model(_model(), tmp_path / "bad.pt", metadata={"training": {"shortest_distances": [[1, "H", 1.0]]}})
+    with pytest.raises(ValueError, match="shortest_distances are malformed"):
+        shortest_distances(load_model(path))

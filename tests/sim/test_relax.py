@@ -54,3 +54,14 @@ def test_cell_relaxation_removes_the_stress(tmp_path):
         relax(crystal, morse_calculator(), RelaxConfig(steps=1), trajectory=tmp_path / "r.traj")
     with pytest.raises(ValueError, match="periodic"):
         relax(Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]]), morse_calculator(), RelaxConfig(relax_cell=True))
+
+
+def test_the_relaxed_structure_is_at_rest_and_keeps_other_info():
+    """Momenta and an MD frame's step/time are dropped from every frame; other info stays."""
+    dimer = Atoms("OH", positions=[[0, 0, 0], [1.3, 0.1, 0]], info={"step": 1000, "time_fs": 500.0, "name": "x"})
+    dimer.set_momenta([[0, 0, 1.0], [0, 0, -1.0]])
+    calculator = IrrepsCalculator(build_model("harmonic_pair", {"elements": [1, 8], "r0": 0.97}), dtype="float64")
+    result = relax(dimer, calculator, RelaxConfig(fmax=1e-3))
+    for frame in [result.atoms, *result.frames]:
+        assert "momenta" not in frame.arrays and frame.info == {"name": "x"}
+    assert dimer.info["step"] == 1000 and "momenta" in dimer.arrays  # the input is left alone

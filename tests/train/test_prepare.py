@@ -1,4 +1,4 @@
-"""Data preparation: E0 files read with their own keys, whatever data.keys says."""
+"""Data preparation: E0 files read with their own keys, whatever data.keys says; overlapping atoms refused."""
 
 import ase.io
 import pytest
@@ -35,3 +35,21 @@ def test_renamed_data_keys_combine_with_a_standard_or_renamed_e0_file(tmp_path, 
     data = prepare_data(config.data, ("energy", "forces"), seed=1, log=lambda line: None)
     assert data.e0s == pytest.approx({int(a.numbers[0]): a.get_potential_energy() for a in isolated})
     assert data.e0_source == "isolated_atoms_file" and len(data.train) == 9
+
+
+@pytest.mark.parametrize("separation", [0.0, 1e-4], ids=["overlap", "1e-4"])
+def test_overlapping_atoms_are_refused_naming_the_frame_and_pair(tmp_path, separation):
+    """Atoms at one position (or 1e-4 Å apart) in frame 3 of a training file: a one-line error
+    naming the file, frame and atoms; data.allow_close_atoms reads the file anyway."""
+    frames = ase.io.read(bundled_path("acac_train"), ":6")
+    frames[3].positions[5] = frames[3].positions[2] + [separation, 0, 0]
+    ase.io.write(tmp_path / "train.xyz", frames)
+    common = [f"data.train_file={tmp_path / 'train.xyz'}", "data.isolated_atoms_file=bundled:acac_isolated_atoms",
+              "data.valid_fraction=0.25"]
+    pattern = (rf"train.xyz, frame 3: overlapping atoms: atoms 2 \({frames[3][2].symbol}\) and 5 \({frames[3][5].symbol}\) "
+               rf"are {separation:.3g} Å apart, below the floor of \d\.\d+ Å \(0.5 x the sum of their covalent radii\); "
+               r"if they are meant, allow them with data.allow_close_atoms")
+    with pytest.raises(ValueError, match=pattern):
+        prepare_data(load_config(None, common).data, ("energy", "forces"), seed=1, log=lambda line: None)
+    data = prepare_data(load_config(None, common + ["data.allow_close_atoms=true"]).data, ("energy",), seed=1, log=lambda line: None)
+    assert len(data.train) + len(data.valid) == 6

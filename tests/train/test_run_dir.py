@@ -62,3 +62,18 @@ def test_the_lock_of_another_process_holds_until_it_ends(tmp_path):
         holder.wait()
     with claim_run_dir(run):
         assert (run / LOCK_NAME).read_text().startswith(f"process {os.getpid()} ")
+
+
+def test_claiming_deletes_what_killed_writers_left(tmp_path):
+    """A kill -9 mid-write leaves atomic_path's temporary files; the next claim (here a resume)
+    deletes them, and files of other names stay."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"checkpoint")
+    leftovers = [run / "checkpoints" / ".last.pt.0123456789ab.tmp", run / ".model.pt.ba9876543210.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"half a file")
+    (run / ".notes.tmp").write_text("mine")
+    with claim_run_dir(run, resume=True):
+        assert not any(path.exists() for path in leftovers)
+    assert (run / ".notes.tmp").read_text() == "mine" and (run / "checkpoints" / "last.pt").exists()

@@ -32,6 +32,8 @@ def test_unknown_section_and_data_key():
         load_config(None, ["optimizer.lr=1"])
     with pytest.raises(ValueError, match="unknown field 'froces'.*did you mean 'forces'"):
         load_config(None, ["data.keys.froces=REF_forces"])
+    with pytest.raises(ValueError, match="unknown field '0'"):  # a TypeError before (tests/test_fuzz.py)
+        load_config(None, ["data.keys={0: x}"])
 
 
 def test_bad_literal_lists_the_options():

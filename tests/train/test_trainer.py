@@ -10,21 +10,12 @@ from ase import Atoms
 from irreps.calculators import IrrepsCalculator
 from irreps.data import bundled_path
 from irreps.models import load_model
+from irreps.models.domain import shortest_distances
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
 from irreps.train.run import train
 from irreps.train.run_dir import claim_run_dir
-
-TINY = [
-    "data.train_file=bundled:acac_train",
-    "data.isolated_atoms_file=bundled:acac_isolated_atoms",
-    "data.max_train=24",
-    "data.valid_fraction=0.05",
-    "data.batch_size=6",
-    "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
-    "run.progress=false",
-    "run.device=cpu",  # CUDA scatter-adds are non-deterministic: bitwise claims hold on the CPU
-]
+from train_helpers import TINY
 
 
 def _quiet(line: str) -> None:
@@ -40,6 +31,8 @@ def test_loss_decreases_on_real_data(tmp_path):
     model = load_model(result.model_path)
     assert model.metadata["training"]["num_train"] == 24
     assert model.metadata["training"]["e0_source"] == "isolated_atoms_file"
+    distances = shortest_distances(model)  # every acac pair meets within 5 Å; C-H bonds near 1.09 Å
+    assert set(distances) == {(1, 1), (1, 6), (1, 8), (6, 6), (6, 8), (8, 8)} and 0.9 < distances[1, 6] < 1.09
     isolated = {int(a.numbers[0]): a.get_potential_energy() for a in ase.io.read(bundled_path("acac_isolated_atoms"), ":")}
     assert model.config.elements == (1, 6, 8)
     assert model.config.e0s == pytest.approx([isolated[z] for z in (1, 6, 8)])

@@ -1,13 +1,21 @@
 """Arguments and helpers shared by the simulation subcommands (md, relax, vib, ts, neb).
 
 Simulations default to float64: energy conservation in MD and Hessians for vibrations and
-saddle searches need it; ``--dtype float32`` trades accuracy for speed.
+saddle searches need it; ``--dtype float32`` trades accuracy for speed. Every command checks
+its states with the guards of :mod:`irreps.sim.guards` (options from
+:func:`add_guard_arguments`) and exits with :data:`GUARD_TRIPPED` when one trips.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time: `irreps --help` stays fast
+    import torch
+
+    from irreps.sim.guards import Guards
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, ...] = ("STRUCTURE",)) -> None:
@@ -20,6 +28,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, 
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å (default 0.5; 0 rebuilds every step)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--allow-close-atoms", action="store_true",
+                        help="accept structures with overlapping atoms (closer than half their summed covalent radii; "
+                        "refused by default); the distance guard still applies: --min-distance off")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     add_threads_argument(parser)
 
@@ -50,16 +61,23 @@ def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto")
                             skin=args.skin, hessian=hessian, forces=getattr(args, "forces", "conservative"))
 
 
-def read_structure(path: str, index: str):
-    """One structure from ``path``; unreadable files raise ``ValueError`` naming the file."""
+def read_structure(path: str, index: str, allow_close_atoms: bool):
+    """One structure from ``path``; unreadable files, and structures with overlapping atoms
+    unless ``allow_close_atoms``, raise ``ValueError`` naming the file and frame."""
     import ase.io
+
+    from irreps.data.close_pairs import overlapping_atoms
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"structure file {path} does not exist")
     try:
-        return ase.io.read(path, index=int(index) if index.lstrip("-").isdigit() else index)
+        atoms = ase.io.read(path, index=int(index) if index.lstrip("-").isdigit() else index)
     except Exception as err:  # ASE raises many exception types for malformed files
         raise ValueError(f"cannot read a structure from {path} (index {index}): {err}") from err
+    problem = None if allow_close_atoms else overlapping_atoms(atoms)
+    if problem is not None:
+        raise ValueError(f"{path}, frame {index}: overlapping atoms: {problem}; pass --allow-close-atoms if they are meant")
+    return atoms
 
 
 def refuse_existing(paths: list[Path], overwrite: bool) -> None:
@@ -70,3 +88,67 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> None:
         check_outputs(paths, overwrite)
     except FileExistsError as err:
         raise ValueError(str(err)) from None
+
+
+GUARD_TRIPPED = 3  # exit status of a command stopped by a guard
+OFF = "off"
+# CLI option -> field of irreps.sim.guards.Guards (whose defaults the options fall back to).
+GUARD_OPTIONS = {"min_distance": "min_distance", "max_force": "max_force_eV_A",
+                 "max_temperature": "max_temperature_K", "max_drift": "max_drift_meV_per_atom"}
+
+
+def add_guard_arguments(parser: argparse.ArgumentParser, dynamics: bool = False) -> None:
+    """The guard options: distance floor and force limit, and with ``dynamics`` (MD) the
+    temperature and NVE drift limits; ``--no-guards``."""
+    guards = parser.add_argument_group("guards (each takes a number, or 'off')")
+    guards.add_argument("--min-distance", type=_limit, metavar="FRACTION",
+                        help="floor on interatomic distances as a fraction of each element pair's reference: its "
+                        "shortest distance in the model's training data, or the sum of covalent radii where the "
+                        "model file records none (default 0.5)")
+    guards.add_argument("--max-force", type=_limit, metavar="EV_PER_A", help="largest force component in eV/Å (default 50)")
+    if dynamics:
+        guards.add_argument("--max-temperature", type=_limit, metavar="K", help="highest temperature in K (default 10000)")
+        guards.add_argument("--max-drift", type=_limit, metavar="MEV_PER_ATOM",
+                            help="NVE: largest change of the total energy in meV/atom (default 50)")
+    guards.add_argument("--no-guards", action="store_true", help="switch off every guard but the non-finite check")
+
+
+def _limit(text: str) -> float | str:
+    """A guard's limit: a positive number, or 'off'."""
+    if text.lower() == OFF:
+        return OFF
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'off', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive limit or 'off', got {text!r}")
+    return value
+
+
+def make_guards(args: argparse.Namespace, model: torch.nn.Module) -> Guards:
+    """The :class:`~irreps.sim.guards.Guards` the options ask for, with the distance floor
+    referred to ``model``'s training distances when its file records them; says on stderr
+    which floor is in use (unless ``--quiet``)."""
+    import sys
+
+    from irreps.models.domain import shortest_distances
+    from irreps.sim.guards import Guards
+
+    if args.no_guards:
+        return Guards(**{field: None for field in GUARD_OPTIONS.values()})
+    given = {field: getattr(args, option) for option, field in GUARD_OPTIONS.items() if getattr(args, option, None) is not None}
+    guards = Guards(**{field: None if value == OFF else value for field, value in given.items()},
+                    training_distances=shortest_distances(model))
+    if not args.quiet:
+        print(f"guards: {guards.describe_floor()}", file=sys.stderr)
+    return guards
+
+
+def report_trip(command: str, trip: Exception, hint: str = "") -> int:
+    """Print what a guard stopped and how to go on; returns :data:`GUARD_TRIPPED`."""
+    import sys
+
+    print(f"irreps {command}: {trip}", file=sys.stderr)
+    print(f"{hint}`irreps {command} --help` lists the guard options that tune or switch off the checks", file=sys.stderr)
+    return GUARD_TRIPPED

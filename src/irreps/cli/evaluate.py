@@ -10,7 +10,9 @@ DESCRIPTION = """\
 Evaluate a model file (written by `irreps train`) on the structures of DATA (an extended-XYZ
 or other ASE-readable file, or bundled:NAME). Prints MAE and RMSE of total energies, energies
 per atom and force components, overall and per config_type, in meV units, and writes
-DATA-STEM_metrics.json (eV units) and DATA-STEM_parity.png into --out.
+DATA-STEM_metrics.json (eV units) and DATA-STEM_parity.png into --out. A structure with
+overlapping atoms (closer than half their summed covalent radii) is refused with its frame
+and atoms unless --allow-close-atoms.
 
 Evaluation runs in float64 unless --dtype float32: float32 totals of ~1e4 eV round to ~1 meV.
 """
@@ -35,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="evaluation precision")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default auto)")
     parser.add_argument("--no-forces", action="store_true", help="compare energies only")
+    parser.add_argument("--allow-close-atoms", action="store_true",
+                        help="evaluate structures with overlapping atoms (closer than half their summed covalent "
+                        "radii) instead of refusing them")
     add_threads_argument(parser)
     parser.set_defaults(func=run)
 
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     errors, metrics = evaluate_file(
         args.model, args.data, _parse_keys(args.keys), args.batch_size, dtype,
-        resolve_device(args.device), forces=not args.no_forces,
+        resolve_device(args.device), forces=not args.no_forces, allow_close_atoms=args.allow_close_atoms,
     )
     print(f"{args.model} on {args.data} ({args.dtype}):")
     print(format_table(metrics))

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from irreps.cli._sim import add_model_arguments, make_calculator, read_structure, refuse_existing
+from irreps.cli._sim import (
+    add_guard_arguments,
+    add_model_arguments,
+    make_calculator,
+    make_guards,
+    read_structure,
+    refuse_existing,
+    report_trip,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="molecular dynamics (NVE velocity Verlet or Langevin NVT)",
         description=(
             "Run MD of STRUCTURE with MODEL. Writes OUT/trajectory.extxyz (or .traj), OUT/log.csv "
-            "(step, time, T, E_pot, E_kin, E_tot), OUT/md.png and OUT/summary.json. Outputs grow "
+            "(step, time, T, E_pot, E_kin, E_tot), OUT/md.png and OUT/summary.json (NVE: mean T and "
+            "the spread of E_tot; NVT: mean T and its fluctuation beside the canonical one). Outputs grow "
             "as *.part files and get their final names when the run ends; --resume continues "
             "from the last trajectory frame up to --steps. Guards check every step (non-finite "
             "energies or forces, atoms closer than a floor, forces, temperature, NVE energy drift): "
@@ -40,52 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "not conserve energy (needs --allow-nonconservative)")
     parser.add_argument("--allow-nonconservative", action="store_true",
                         help="run with --forces direct anyway (e.g. to measure the drift)")
-    guards = parser.add_argument_group("guards (each takes a number, or 'off')")
-    guards.add_argument("--min-distance", type=_limit, metavar="FRACTION",
-                        help="floor on interatomic distances as a fraction of the sum of covalent radii (default 0.5)")
-    guards.add_argument("--max-force", type=_limit, metavar="EV_PER_A", help="largest force component in eV/Å (default 50)")
-    guards.add_argument("--max-temperature", type=_limit, metavar="K", help="highest temperature in K (default 10000)")
-    guards.add_argument("--max-drift", type=_limit, metavar="MEV_PER_ATOM",
-                        help="NVE: largest change of the total energy in meV/atom (default 50)")
-    guards.add_argument("--no-guards", action="store_true", help="switch off every guard but the non-finite check")
+    add_guard_arguments(parser, dynamics=True)
     parser.set_defaults(func=run)
 
 
-OFF = "off"
-# CLI option -> field of irreps.sim.guards.Guards (whose defaults the options fall back to).
-GUARD_OPTIONS = {"min_distance": "min_distance", "max_force": "max_force_eV_A",
-                 "max_temperature": "max_temperature_K", "max_drift": "max_drift_meV_per_atom"}
-
-
-def _limit(text: str) -> float | str:
-    """A guard's limit: a positive number, or 'off'."""
-    if text.lower() == OFF:
-        return OFF
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'off', got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive limit or 'off', got {text!r}")
-    return value
-
-
-def _guards(args: argparse.Namespace):
-    """The :class:`~irreps.sim.guards.Guards` the options ask for."""
-    from irreps.sim.guards import Guards
-
-    if args.no_guards:
-        return Guards(**{field: None for field in GUARD_OPTIONS.values()})
-    given = {field: getattr(args, option) for option, field in GUARD_OPTIONS.items() if getattr(args, option) is not None}
-    return Guards(**{field: None if value == OFF else value for field, value in given.items()})
-
-
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from irreps.sim.guards import GuardTripped
     from irreps.sim.io import write_json
     from irreps.sim.md import MDConfig, run_md
+    from irreps.sim.md_summary import describe, summarize
     from irreps.sim.plots import plot_md
 
     if args.forces == "direct" and not args.allow_nonconservative:
@@ -101,19 +74,15 @@ def run(args: argparse.Namespace) -> int:
         ensemble=args.ensemble, timestep_fs=args.timestep, steps=args.steps, temperature_K=args.temperature,
         friction_per_fs=args.friction, seed=args.seed, traj_every=args.traj_every, log_every=args.log_every,
     )
-    atoms = read_structure(args.structure, args.index)
+    atoms = read_structure(args.structure, args.index, args.allow_close_atoms)
     calculator = make_calculator(args)
     try:
         result = run_md(atoms, calculator, config, trajectory, log, resume=args.resume, overwrite=args.overwrite,
-                        progress=not args.quiet, guards=_guards(args))
+                        progress=not args.quiet, guards=make_guards(args, calculator.model))
     except GuardTripped as trip:
-        print(f"irreps md: {trip}", file=sys.stderr)
-        print(f"the run so far is in {out}/*.part: --resume continues from its last frame (a shorter --timestep "
-              "often helps); `irreps md --help` lists the guard options that tune or switch off the checks",
-              file=sys.stderr)
-        return 3
-    etot = [row["etot_eV"] for row in result.log]
-    temperatures = [row["temperature_K"] for row in result.log]
+        return report_trip("md", trip, f"the run so far is in {out}/*.part: --resume continues from its last frame "
+                           "(a shorter --timestep often helps); ")
+    figures = summarize(result.log, result.atoms, config)
     record = {
         "ensemble": args.ensemble,
         "steps": args.steps,
@@ -121,14 +90,13 @@ def run(args: argparse.Namespace) -> int:
         "timestep_fs": args.timestep,
         "atoms": len(atoms),
         "steps_per_s": result.steps_per_s,
-        "mean_temperature_K": sum(temperatures) / len(temperatures),
-        "etot_max_deviation_meV_per_atom": 1000 * (max(etot) - min(etot)) / len(atoms),
+        **figures,
         "trajectory": str(trajectory),
         "log": str(log),
     }
     plot_md(result.log, plot)
     write_json(summary, record)
     print(f"md {args.ensemble}: {args.steps - result.first_step} steps of {args.timestep} fs, {result.steps_per_s:.1f} steps/s")
-    print(f"mean T {record['mean_temperature_K']:.1f} K; E_tot spread {record['etot_max_deviation_meV_per_atom']:.4f} meV/atom")
+    print(describe(figures))
     print(f"wrote {trajectory}, {log}, {plot}, {summary}")
     return 0

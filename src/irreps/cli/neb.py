@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from irreps.cli._sim import add_model_arguments, make_calculator, read_structure, refuse_existing
+from irreps.cli._sim import (
+    add_guard_arguments,
+    add_model_arguments,
+    make_calculator,
+    make_guards,
+    read_structure,
+    refuse_existing,
+    report_trip,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "with MODEL: IDPP interpolation and a climbing image. Writes OUT/band.extxyz (end points "
             "included), OUT/highest.extxyz (the climbing image: a guess for `irreps ts`), "
             "OUT/neb.json (energies and barriers) and OUT/profile.png. Exits with status 1 when "
-            "--steps runs out before convergence."
+            "--steps runs out before convergence. Guards check every image at every step (non-finite "
+            "energies or forces, atoms closer than a floor, forces): a band that trips one stops, "
+            "writes the last good band to OUT/band.last_good.extxyz, says what tripped and exits with status 3."
         ),
     )
     add_model_arguments(parser, structures=("START", "END"))
@@ -29,10 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=500, help="maximum optimiser steps (default 500)")
     parser.add_argument("--spring", type=float, default=0.1, help="spring constant in eV/Å^2 (default 0.1)")
     parser.add_argument("-o", "--out", default="neb", help="output folder (default ./neb)")
+    add_guard_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from irreps.sim.guards import GuardTripped, last_good_path
     from irreps.sim.io import write_frames, write_json
     from irreps.sim.neb import NEBConfig, run_neb
     from irreps.sim.plots import plot_neb
@@ -44,9 +56,13 @@ def run(args: argparse.Namespace) -> int:
         images=args.images, climb=not args.no_climb, interpolation=args.interpolation, optimizer=args.optimizer,
         fmax=args.fmax, steps=args.steps, spring=args.spring,
     )
-    start, end = read_structure(args.start, args.index), read_structure(args.end, args.index)
+    start, end = (read_structure(path, args.index, args.allow_close_atoms) for path in (args.start, args.end))
     model = make_calculator(args).model
-    result = run_neb(start, end, lambda: make_calculator(args, model=model), config, progress=not args.quiet)
+    try:
+        result = run_neb(start, end, lambda: make_calculator(args, model=model), config, progress=not args.quiet,
+                         guards=make_guards(args, model), last_good=last_good_path(files[0]))
+    except GuardTripped as trip:
+        return report_trip("neb", trip)
     record = {
         "converged": result.converged,
         "steps": result.steps,

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from irreps.cli._sim import add_model_arguments, make_calculator, read_structure, refuse_existing
+from irreps.cli._sim import (
+    add_guard_arguments,
+    add_model_arguments,
+    make_calculator,
+    make_guards,
+    read_structure,
+    refuse_existing,
+    report_trip,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Relax STRUCTURE with MODEL until the largest force is below --fmax. Writes the relaxed "
             "structure (-o, extxyz with energy and forces) and optionally every step (--trajectory). "
-            "Exits with status 1 when --steps runs out before convergence."
+            "Exits with status 1 when --steps runs out before convergence. Guards check every step "
+            "(non-finite energies or forces, atoms closer than a floor, forces): a relaxation that "
+            "trips one stops, writes the last good step beside -o (relaxed.last_good.extxyz for the "
+            "default), says what tripped at which step and exits with status 3."
         ),
     )
     add_model_arguments(parser)
@@ -26,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cell", action="store_true", help="also relax the cell (periodic structures)")
     parser.add_argument("-o", "--out", default="relaxed.extxyz", help="relaxed structure (default relaxed.extxyz)")
     parser.add_argument("--trajectory", default=None, help="also write every step here (.extxyz or .traj)")
+    add_guard_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -45,6 +57,7 @@ def parse_indices(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from irreps.sim.guards import GuardTripped, last_good_path
     from irreps.sim.io import write_frames
     from irreps.sim.relax import RelaxConfig, relax
 
@@ -52,10 +65,17 @@ def run(args: argparse.Namespace) -> int:
     trajectory = Path(args.trajectory) if args.trajectory else None
     refuse_existing([p for p in (out, trajectory) if p is not None], args.overwrite)
     config = RelaxConfig(optimizer=args.optimizer, fmax=args.fmax, steps=args.steps, relax_cell=args.cell, fixed=parse_indices(args.fix))
-    atoms = read_structure(args.structure, args.index)
-    result = relax(atoms, make_calculator(args), config, trajectory=trajectory, overwrite=args.overwrite, progress=not args.quiet)
+    atoms = read_structure(args.structure, args.index, args.allow_close_atoms)
+    calculator = make_calculator(args)
+    try:
+        result = relax(atoms, calculator, config, trajectory=trajectory, overwrite=args.overwrite, progress=not args.quiet,
+                       guards=make_guards(args, calculator.model), last_good=last_good_path(out))
+    except GuardTripped as trip:
+        return report_trip("relax", trip)
     write_frames(out, [result.frames[-1]])
     status = "converged" if result.converged else "NOT converged"
-    print(f"relax {args.optimizer}: {status} after {result.steps} steps; E = {result.energy:.6f} eV, fmax = {result.fmax:.4g} eV/Å")
+    change = result.energy - result.frames[0].get_potential_energy()
+    print(f"relax {args.optimizer}: {status} after {result.steps} steps; E = {result.energy:.6f} eV ({change:+.6f} eV "
+          f"from the start), fmax = {result.fmax:.4g} eV/Å")
     print(f"wrote {out}" + (f" and {trajectory}" if trajectory else ""))
     return 0 if result.converged else 1

@@ -15,13 +15,16 @@ A config has five sections; every key is optional except data.train_file:
          fitted), keys (field -> key in the data files, e.g. {energy: REF_energy}; the
          isolated-atoms file keeps the standard energy key unless it lacks one), cutoff (Å),
          batch_size, valid_batch_size, max_train. Paths may be bundled:NAME (acac_train,
-         acac_test, acac_isolated_atoms, acac_hessians).
+         acac_test, acac_isolated_atoms, acac_hessians). allow_close_atoms: accept structures
+         with overlapping atoms (refused by default, naming the frame and the pair).
   model  name (a registered architecture, e.g. tensornet) and options (its hyperparameters;
          elements, e0s, scale, shift and cutoff are filled in from the data when left out;
          with isolated-atom E0s shift_with_neighbours is on, so a lone atom predicts its E0)
   optim  optimizer adamw|amsgrad, lr, weight_decay, schedule plateau|cosine|constant,
          cosine_over epochs|time (time: the cosine spans run.max_minutes), warmup_epochs,
-         plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off)
+         plateau_factor, plateau_patience, min_lr, ema_decay (null: off), grad_clip (null: off),
+         nonfinite_retries (a step with a NaN/inf loss or gradient is skipped, the epoch's start
+         restored and the rate halved, this many times; then the run stops; default 3)
   loss   energy (per atom), forces, stress, dipole, hessian weights; kind mse|huber; huber_delta
   run    epochs, max_minutes, clock (wall|cpu: what max_minutes counts), seed, dtype
          float32|float64, device (auto|cpu|cuda), output_dir, name (default: a time stamp),

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from irreps.cli._sim import add_model_arguments, make_calculator, read_structure, refuse_existing
+from irreps.cli._sim import (
+    add_guard_arguments,
+    add_model_arguments,
+    make_calculator,
+    make_guards,
+    read_structure,
+    refuse_existing,
+    report_trip,
+)
 from irreps.cli.vib import add_analysis_arguments, frequencies_record
 
 
@@ -19,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "then confirm it has exactly one imaginary frequency. Writes OUT/ts.extxyz, "
             "OUT/ts_path.extxyz (every step), OUT/ts.json and OUT/imaginary_mode.extxyz. "
             "With --reactant (and --product) the barrier(s) are reported. Exits with status 1 "
-            "unless a first-order saddle was found."
+            "unless a first-order saddle was found. Guards check every step (non-finite energies, "
+            "forces or Hessians, atoms closer than a floor, forces): a search that trips one stops, "
+            "writes the last good step to OUT/ts.last_good.extxyz, says what tripped and exits with status 3."
         ),
     )
     add_model_arguments(parser)
@@ -31,10 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reactant", default=None, help="structure file of the reactant minimum, for the forward barrier")
     parser.add_argument("--product", default=None, help="structure file of the product minimum, for the reverse barrier")
     parser.add_argument("-o", "--out", default="ts", help="output folder (default ./ts)")
+    add_guard_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from irreps.sim.guards import GuardTripped, last_good_path
     from irreps.sim.io import write_frames, write_json
     from irreps.sim.ts import TSConfig, find_saddle
     from irreps.sim.vib import write_modes
@@ -46,14 +58,18 @@ def run(args: argparse.Namespace) -> int:
         fmax=args.fmax, steps=args.steps, trust_radius=args.trust_radius, trust_max=max(0.3, args.trust_radius),
         follow_mode=args.follow_mode, projection=args.projection, imaginary_threshold_cm1=args.imaginary_threshold,
     )
-    guess = read_structure(args.structure, args.index)
+    guess = read_structure(args.structure, args.index, args.allow_close_atoms)
     calculator = make_calculator(args, hessian=args.hessian)
-    result = find_saddle(guess, calculator, config, progress=not args.quiet)
+    try:
+        result = find_saddle(guess, calculator, config, progress=not args.quiet, guards=make_guards(args, calculator.model),
+                             last_good=last_good_path(files[0]))
+    except GuardTripped as trip:
+        return report_trip("ts", trip)
     record = {"converged": result.converged, "reason": result.reason, "steps": result.steps, "energy_eV": result.energy, "fmax": result.fmax,
               "first_order_saddle": result.is_first_order_saddle, **frequencies_record(result.vib)}
     for name, path in (("reactant", args.reactant), ("product", args.product)):
         if path:
-            end_point = read_structure(path, args.index)
+            end_point = read_structure(path, args.index, args.allow_close_atoms)
             energy = make_calculator(args, model=calculator.model).get_potential_energy(end_point)
             record[f"{name}_energy_eV"] = energy
             record["barrier_forward_eV" if name == "reactant" else "barrier_reverse_eV"] = result.energy - energy

@@ -8,6 +8,7 @@ least-squares fit of total energies to element counts over the training set.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 import ase
 import numpy as np
 import torch
+from ase.data import chemical_symbols
 from torch import Tensor
 
 from irreps.data import keys as K
@@ -161,6 +163,9 @@ class DatasetStatistics:
         without forces.
     avg_num_neighbors : float
         Edges per atom at the graphs' cutoff, used to normalise message sums.
+    shortest_distances : dict[tuple[int, int], float]
+        ``(z_i, z_j)`` with ``z_i <= z_j`` -> the shortest distance (Å) between two such atoms
+        (:func:`shortest_distances`): below it a model extrapolates.
     """
 
     num_graphs: int
@@ -170,6 +175,7 @@ class DatasetStatistics:
     energy_per_atom_std: float
     forces_rms: float | None
     avg_num_neighbors: float
+    shortest_distances: dict[tuple[int, int], float]
 
 
 def compute_statistics(graphs: Sequence[AtomicGraph], e0s: dict[int, float]) -> DatasetStatistics:
@@ -202,7 +208,26 @@ def compute_statistics(graphs: Sequence[AtomicGraph], e0s: dict[int, float]) -> 
         energy_per_atom_std=float(per_atom.std(unbiased=False)),
         forces_rms=float(np.sqrt(force_sq / force_count)) if with_forces and force_count else None,
         avg_num_neighbors=num_edges / num_atoms,
+        shortest_distances=shortest_distances(graphs),
     )
+
+
+def shortest_distances(graphs: Sequence[AtomicGraph]) -> dict[tuple[int, int], float]:
+    """The shortest distance of each element pair over the edges of ``graphs``.
+
+    Returns ``{(z_i, z_j): distance}`` with ``z_i <= z_j`` (Å); pairs never within the graphs'
+    cutoff of each other are absent.
+    """
+    size = len(chemical_symbols)  # atomic numbers 0..118
+    best = torch.full((size * size,), math.inf, dtype=torch.float64)
+    for graph in graphs:
+        i, j = graph.edge_index.cpu()
+        vectors = (graph.positions[j] - graph.positions[i] + graph.shifts).cpu().double()
+        numbers = graph.atomic_numbers.cpu()
+        pair = torch.minimum(numbers[i], numbers[j]) * size + torch.maximum(numbers[i], numbers[j])
+        best.scatter_reduce_(0, pair, torch.linalg.vector_norm(vectors, dim=1), reduce="amin")
+    found = torch.isfinite(best).nonzero().flatten().tolist()
+    return {(k // size, k % size): float(best[k]) for k in found}
 
 
 def _elements(graphs: Sequence[AtomicGraph]) -> list[int]:

@@ -60,9 +60,7 @@ def load_model(
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
     payload = read_torch_file(path, "irreps model file")
-    missing = [k for k in ("format_version", "model_name", "config", "state_dict") if k not in payload]
-    if missing:
-        raise ValueError(f"{path} is not an irreps model file (missing {', '.join(missing)})")
+    _check_layout(path, payload)
     if payload["format_version"] > FORMAT_VERSION:
         raise ValueError(
             f"{path} has format version {payload['format_version']}; this irreps reads up to "
@@ -81,10 +79,37 @@ def load_model(
     saved = [v.dtype for v in payload["state_dict"].values() if v.is_floating_point()]
     if saved:
         model.to(dtype=saved[0])
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:  # missing, unexpected or wrongly shaped weights
+        cause = str(err).strip().splitlines()
+        raise ValueError(f"{path}: the weights do not fit the model its config describes ({' '.join(cause[:2])})") from err
     model.metadata = dict(payload.get("metadata", {}))
     model.to(device=device, dtype=dtype) if dtype is not None else model.to(device=device)
     return model.eval()
+
+
+# The entries of a model file and the type of each; the last three may be absent.
+_LAYOUT = {"format_version": int, "model_name": str, "config": dict, "state_dict": dict,
+           "model_version": int, "library_version": str, "metadata": dict}
+_REQUIRED = ("format_version", "model_name", "config", "state_dict")
+
+
+def _check_layout(path: Path, payload: Any) -> None:
+    """``ValueError`` unless ``payload`` has the entries of a model file, each of its type."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} is not an irreps model file (it holds a {type(payload).__name__}, not a mapping)")
+    missing = [k for k in _REQUIRED if k not in payload]
+    if missing:
+        raise ValueError(f"{path} is not an irreps model file (missing {', '.join(missing)})")
+    for key, kind in _LAYOUT.items():
+        value = payload.get(key, kind())
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{path} is not a valid irreps model file: its {key} is a {type(value).__name__}, "
+                             f"not a {kind.__name__}")
+    for name, value in payload["state_dict"].items():
+        if not (isinstance(name, str) and isinstance(value, torch.Tensor)):
+            raise ValueError(f"{path} is not a valid irreps model file: state_dict entry {name!r} is not a named tensor")
 
 
 def read_torch_file(path: Path, what: str) -> Any:

@@ -2,29 +2,40 @@
 
 A model pushed outside its training domain (too long a time step, a geometry it never saw)
 can send atoms on top of each other or fly a molecule apart while the run goes on and
-reports a mean temperature of 19000 K at the end. :class:`Guards` checks every step for
+reports a mean temperature of 19000 K at the end. Every workflow (``md``, ``relax``, ``ts``,
+``neb``, ``vib``) checks each state it computes with :func:`check_structure`:
 
 - non-finite energies or forces (always),
-- two atoms closer than ``min_distance`` times the sum of their covalent radii
+- two atoms closer than ``min_distance`` times a reference distance of their element pair:
+  the shortest distance of that pair in the model's training data where the model file
+  records it (:mod:`irreps.models.domain`), the sum of their covalent radii otherwise
   (``ase.data.covalent_radii``; 0.5 puts C-H at 0.53 Å, H-H at 0.31 Å),
-- a force component beyond ``max_force_eV_A``,
+- a force component beyond ``max_force_eV_A``;
+
+and MD also (:func:`check_state`)
+
 - a temperature beyond ``max_temperature_K``,
 - in NVE, a total energy that moved more than ``max_drift_meV_per_atom`` from its value at
   the first step checked (velocity Verlet conserves it to far less with a sound time step).
 
-Each limit is ``None`` to switch that check off. A trip raises :class:`GuardTripped`.
+Each limit is ``None`` to switch that check off. :class:`Watch` keeps the last state that
+passed; a trip writes it to a file and raises :class:`GuardTripped`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.data import chemical_symbols, covalent_radii
+from ase.data import chemical_symbols
 
-from irreps.data.neighbors import neighbor_list
+from irreps.data.close_pairs import closest_pair_below, floor_table
+from irreps.sim.io import write_frames
 
 
 class GuardTripped(RuntimeError):
@@ -51,18 +62,23 @@ class Guards:
     Attributes
     ----------
     min_distance : float or None
-        Floor on interatomic distances as a fraction of the sum of covalent radii.
+        Floor on interatomic distances as a fraction of each element pair's reference distance.
     max_force_eV_A : float or None
         Largest allowed force component (eV/Å).
     max_temperature_K : float or None
     max_drift_meV_per_atom : float or None
         Largest allowed change of the total energy per atom in NVE (meV/atom).
+    training_distances : dict[tuple[int, int], float] or None
+        ``(z_i, z_j) -> `` the shortest distance of that element pair in the model's training
+        data (Å; :func:`irreps.models.domain.shortest_distances`): the reference of the
+        distance floor; pairs it lacks (or all, when ``None``) use the sum of covalent radii.
     """
 
     min_distance: float | None = 0.5
     max_force_eV_A: float | None = 50.0
     max_temperature_K: float | None = 10000.0
     max_drift_meV_per_atom: float | None = 50.0
+    training_distances: Mapping[tuple[int, int], float] | None = None
 
     def __post_init__(self) -> None:
         for name in ("min_distance", "max_force_eV_A", "max_temperature_K", "max_drift_meV_per_atom"):
@@ -70,48 +86,131 @@ class Guards:
             if value is not None and not value > 0:
                 raise ValueError(f"guard {name} must be > 0 (or None to switch it off), got {value}")
 
+    @cached_property
+    def _floors(self) -> np.ndarray:
+        """Distance floors of every element pair, ``[119, 119]`` (Å)."""
+        return floor_table(self.min_distance, self._references)
 
-def check_state(guards: Guards, atoms: Atoms, reference_etot: float | None) -> str | None:
-    """What is wrong with the current state of ``atoms`` (with a calculator), or ``None``.
+    @cached_property
+    def _references(self) -> dict[tuple[int, int], float]:
+        return {tuple(sorted(pair)): d for pair, d in (self.training_distances or {}).items()}
 
-    ``reference_etot`` (eV) is the total energy the NVE drift is measured from; ``None``
-    skips the drift check (NVT, or the first step).
-    """
+    def describe_floor(self) -> str:
+        """Which distance floor is in use, in one line (for the start of a run)."""
+        if self.min_distance is None:
+            return "distance floor: off"
+        covalent = f"{self.min_distance:g} x the sum of covalent radii"
+        if not self._references:
+            return f"distance floor: {covalent} (the model file records no training distances)"
+        pairs = ", ".join(f"{_pair_name(pair)} {d:.3f}" for pair, d in sorted(self._references.items()))
+        return (f"distance floor: {self.min_distance:g} x the shortest distance of each element pair in the "
+                f"training data ({pairs} Å); {covalent} for other pairs")
+
+    def too_close(self, atoms: Atoms) -> str | None:
+        """The pair of ``atoms`` furthest below its floor, described with the floor's origin; or None."""
+        if self.min_distance is None:
+            return None
+        pair = closest_pair_below(atoms, self._floors)
+        if pair is None:
+            return None
+        key = tuple(sorted((int(atoms.numbers[pair.i]), int(atoms.numbers[pair.j]))))
+        if key in self._references:
+            origin = (f"{self.min_distance:g} x the shortest {_pair_name(key)} distance in the training data, "
+                      f"{self._references[key]:.3f} Å")
+        else:
+            origin = f"{self.min_distance:g} x the sum of covalent radii"
+        return f"{pair} ({origin})"
+
+
+def check_structure(guards: Guards, atoms: Atoms) -> str | None:
+    """What is wrong with ``atoms`` (with a calculator) at any step of any workflow, or ``None``:
+    non-finite energy or forces, atoms below the distance floor, a force beyond the limit."""
     energy = atoms.get_potential_energy()
-    forces = atoms.get_forces()
+    forces = atoms.get_forces(apply_constraint=False)
     if not (np.isfinite(energy) and np.isfinite(forces).all()):
         return f"non-finite energy or forces (E_pot = {energy})"
-    if guards.min_distance is not None:
-        problem = _too_close(atoms, guards.min_distance)
-        if problem is not None:
-            return problem
+    problem = guards.too_close(atoms)
+    if problem is not None:
+        return problem
     if guards.max_force_eV_A is not None:
         atom, component = np.unravel_index(np.abs(forces).argmax(), forces.shape)
         if abs(forces[atom, component]) > guards.max_force_eV_A:
             return (f"force {forces[atom, component]:.1f} eV/Å on atom {atom} ({atoms[atom].symbol}) exceeds "
                     f"the limit of {guards.max_force_eV_A:g} eV/Å")
+    return None
+
+
+def check_hessian(hessian: np.ndarray) -> str | None:
+    """What is wrong with a predicted Hessian (vibrations, saddle searches), or ``None``."""
+    return None if np.isfinite(hessian).all() else "non-finite Hessian"
+
+
+def check_state(guards: Guards, atoms: Atoms, reference_etot: float | None) -> str | None:
+    """:func:`check_structure` plus the MD checks (temperature, NVE drift), or ``None``.
+
+    ``reference_etot`` (eV) is the total energy the NVE drift is measured from; ``None``
+    skips the drift check (NVT).
+    """
+    problem = check_structure(guards, atoms)
+    if problem is not None:
+        return problem
     temperature = atoms.get_temperature()
     if guards.max_temperature_K is not None and temperature > guards.max_temperature_K:
         return f"temperature {temperature:.0f} K exceeds the limit of {guards.max_temperature_K:g} K"
     if guards.max_drift_meV_per_atom is not None and reference_etot is not None:
-        drift = 1000 * (energy + atoms.get_kinetic_energy() - reference_etot) / len(atoms)
+        drift = 1000 * (atoms.get_potential_energy() + atoms.get_kinetic_energy() - reference_etot) / len(atoms)
         if abs(drift) > guards.max_drift_meV_per_atom:
             return (f"NVE total energy drifted by {drift:+.1f} meV/atom, beyond the limit of "
                     f"{guards.max_drift_meV_per_atom:g} meV/atom (a time step too long for the model?)")
     return None
 
 
-def _too_close(atoms: Atoms, fraction: float) -> str | None:
-    """The closest pair below ``fraction`` of its summed covalent radii, described; or None."""
-    radii = covalent_radii[atoms.numbers]
-    positions = atoms.positions
-    (i, j), shifts, _ = neighbor_list(positions, atoms.cell.array, atoms.pbc, 2 * fraction * float(radii.max()))
-    d = np.linalg.norm(positions[j] - positions[i] + shifts, axis=1)
-    floor = fraction * (radii[i] + radii[j])
-    bad = np.flatnonzero(d < floor)
-    if bad.size == 0:
-        return None
-    k = bad[np.argmin(d[bad] / floor[bad])]
-    a, b = sorted((int(i[k]), int(j[k])))
-    return (f"atoms {a} ({chemical_symbols[atoms.numbers[a]]}) and {b} ({chemical_symbols[atoms.numbers[b]]}) are "
-            f"{d[k]:.3g} Å apart, below the floor of {floor[k]:.3f} Å ({fraction:g} x the sum of covalent radii)")
+class Watch:
+    """Follows the checked states of one run and keeps the last one that passed.
+
+    Parameters
+    ----------
+    last_good_file : path or None
+        Where a trip writes the last good state (extxyz or ``.traj``); ``None`` writes nothing.
+    noun : str
+        What one state is called in messages: ``frame`` (one structure), ``band`` (NEB images).
+    """
+
+    def __init__(self, last_good_file: str | os.PathLike | None, noun: str = "frame"):
+        self.last_good_file = Path(last_good_file) if last_good_file is not None else None
+        self.noun = noun
+        self.last_good: list[Atoms] | None = None
+        self.last_good_step: int | None = None
+
+    def check(self, problem: str | None, step: int, where: str, frames: Sequence[Atoms]) -> None:
+        """Record ``frames`` (the state at ``step``) as the last good one when ``problem`` is
+        ``None``; otherwise write the last good state and raise :class:`GuardTripped` naming
+        ``where`` (e.g. ``step 12 (6 fs)``) and the problem."""
+        if problem is None:
+            self.last_good, self.last_good_step = list(frames), step
+            return
+        stopped = f"stopped at {where}: {problem}"
+        if self.last_good is None:
+            raise GuardTripped(f"{stopped}; the first {self.noun} already fails, nothing was saved", step, None)
+        if self.last_good_file is None:
+            raise GuardTripped(f"{stopped}; the last good {self.noun} was step {self.last_good_step}", step, None)
+        write_frames(self.last_good_file, self.last_good)
+        raise GuardTripped(
+            f"{stopped}; the last good {self.noun} (step {self.last_good_step}) is in {self.last_good_file}",
+            step, self.last_good_file,
+        )
+
+
+def last_good_path(output: str | os.PathLike) -> Path:
+    """Where a run stopped by a guard leaves its last good state: ``<stem>.last_good<suffix>``
+    beside its main output (the trajectory, relaxed structure, saddle or band)."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.last_good{output.suffix}")
+
+
+def _pair_name(pair: tuple[int, int]) -> str:
+    """``C-H`` style: hydrogen last, as bonds to it are written; otherwise by atomic number."""
+    a, b = sorted(pair)
+    if a == 1:
+        a, b = b, a
+    return f"{chemical_symbols[a]}-{chemical_symbols[b]}"

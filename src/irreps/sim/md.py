@@ -9,7 +9,7 @@ fresh random stream seeded by ``seed + step``.
 Every step is checked by :mod:`irreps.sim.guards` (on by default): a run that trips a guard
 stops with :class:`~irreps.sim.guards.GuardTripped`, leaves its outputs as ``.part`` files
 (``resume`` continues from their last frame, e.g. with a shorter time step) and writes the
-last state that passed to :func:`last_good_path`.
+last state that passed to ``<trajectory stem>.last_good<suffix>``.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ from ase.md import velocitydistribution
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
-from irreps.sim.guards import Guards, GuardTripped, check_state
+from irreps.sim.guards import Guards, Watch, check_state, last_good_path
 from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv, write_frames
 from irreps.sim.progress import Progress
 
 LOG_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "etot_eV")
+# The info entries of a trajectory frame (beside its momenta): where it is in the run.
+FRAME_INFO = ("step", "time_fs")
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,13 @@ def run_md(
     ------
     GuardTripped
         When a step fails a guard: the message names the step and what tripped, the last
-        state that passed is in :func:`last_good_path`, the outputs stay ``.part`` files.
+        state that passed is in :func:`~irreps.sim.guards.last_good_path` of the trajectory,
+        the outputs stay ``.part`` files.
     """
     trajectory, log = Path(trajectory), Path(log)
     fmt = frame_format(trajectory)
     traj_part, log_part = partial_path(trajectory), partial_path(log)
-    last_good_file = last_good_path(trajectory)
+    last_good_file = last_good_path(trajectory)  # where a guard trip leaves the last good frame
     for folder in {trajectory.parent, log.parent}:
         folder.mkdir(parents=True, exist_ok=True)
     if resume:
@@ -166,7 +169,9 @@ def run_md(
     rows = read_csv(log_part) if start > 0 else []
     bar = Progress(config.steps - start, f"md {config.ensemble}", enabled=progress)
     t0 = time.perf_counter()
-    checked = _GuardedSteps(guards, config, last_good_file)
+    watch = Watch(last_good_file)
+    # NVE: the total energy the drift guard measures from (the calculator caches this state).
+    reference_etot = atoms.get_potential_energy() + atoms.get_kinetic_energy() if config.ensemble == "nve" else None
     with _FrameWriter(traj_part, fmt) as writer, open(log_part, "a", newline="") as log_handle:
         log_writer = csv.DictWriter(log_handle, fieldnames=LOG_COLUMNS)
         if start == 0:
@@ -174,7 +179,9 @@ def run_md(
 
         def observe() -> None:
             step = dyn.nsteps
-            frame = checked.frame(atoms, step)
+            frame = _frame(atoms, step, config.timestep_fs)
+            where = f"step {step} ({step * config.timestep_fs:g} fs)"
+            watch.check(check_state(guards, atoms, reference_etot), step, where, [frame])
             if step == start and start > 0:
                 return  # the resumed frame and row are already on disk
             if step % config.log_every == 0:
@@ -196,40 +203,6 @@ def run_md(
     os.replace(log_part, log)
     steps_done = config.steps - start
     return MDResult(atoms, rows, trajectory, log, start, steps_done / wall if wall > 0 else float("nan"))
-
-
-def last_good_path(trajectory: str | os.PathLike) -> Path:
-    """Where a run stopped by a guard leaves its last good frame: ``<stem>.last_good<suffix>``
-    beside the trajectory."""
-    trajectory = Path(trajectory)
-    return trajectory.with_name(f"{trajectory.stem}.last_good{trajectory.suffix}")
-
-
-class _GuardedSteps:
-    """Checks every step against the guards and keeps the last frame that passed."""
-
-    def __init__(self, guards: Guards, config: MDConfig, last_good_file: Path):
-        self.guards, self.config, self.last_good_file = guards, config, last_good_file
-        self.etot: float | None = None  # NVE: the total energy drift is measured from
-        self.last_good: Atoms | None = None
-
-    def frame(self, atoms: Atoms, step: int) -> Atoms:
-        """The frame of the current step once it passes; raises :class:`GuardTripped`
-        (after writing the last good frame to ``last_good_file``) when it does not."""
-        problem = check_state(self.guards, atoms, self.etot)
-        if problem is not None:
-            where = f"step {step} ({step * self.config.timestep_fs:g} fs): {problem}"
-            if self.last_good is None:
-                raise GuardTripped(f"stopped at {where}; the starting structure already fails, nothing was saved", step, None)
-            write_frames(self.last_good_file, [self.last_good])
-            good = self.last_good.info["step"]
-            raise GuardTripped(
-                f"stopped at {where}; the last good frame (step {good}) is in {self.last_good_file}", step, self.last_good_file
-            )
-        if self.config.ensemble == "nve" and self.etot is None:
-            self.etot = atoms.get_potential_energy() + atoms.get_kinetic_energy()
-        self.last_good = _frame(atoms, step, self.config.timestep_fs)
-        return self.last_good
 
 
 def draw_velocities(atoms: Atoms, temperature_K: float, seed: int) -> None:
@@ -289,7 +262,7 @@ def _log_row(atoms: Atoms, step: int, timestep_fs: float) -> dict[str, float]:
 
 def _frame(atoms: Atoms, step: int, timestep_fs: float) -> Atoms:
     frame = Atoms(atoms.numbers, atoms.positions, cell=atoms.cell, pbc=atoms.pbc, momenta=atoms.get_momenta())
-    frame.info.update(step=step, time_fs=step * timestep_fs)
+    frame.info.update(step=step, time_fs=step * timestep_fs)  # FRAME_INFO
     frame.calc = SinglePointCalculator(frame, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
     return frame
 

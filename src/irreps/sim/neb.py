@@ -1,7 +1,12 @@
-"""Minimum-energy paths with ASE's nudged elastic band (climbing image, IDPP interpolation)."""
+"""Minimum-energy paths with ASE's nudged elastic band (climbing image, IDPP interpolation).
+
+Every image of every step is checked by :mod:`irreps.sim.guards`; a trip raises
+:class:`~irreps.sim.guards.GuardTripped` with the last band that passed saved.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -13,6 +18,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.mep import NEB
 from ase.optimize import BFGS, FIRE
 
+from irreps.sim.guards import Guards, Watch, check_structure
 from irreps.sim.progress import Progress
 
 OPTIMIZERS = {"fire": FIRE, "bfgs": BFGS}
@@ -92,11 +98,16 @@ def run_neb(
     make_calculator: Callable[[], Calculator],
     config: NEBConfig = NEBConfig(),
     progress: bool = False,
+    guards: Guards = Guards(),
+    last_good: str | os.PathLike | None = None,
 ) -> NEBResult:
     """Nudged elastic band between ``start`` and ``end`` (same atoms, same order).
 
     ``make_calculator`` returns a fresh calculator for each image (a calculator keeps per-structure
-    state such as its neighbour list; they may share one model).
+    state such as its neighbour list; they may share one model). Every image is checked against
+    ``guards`` at every step; an image that fails raises
+    :class:`~irreps.sim.guards.GuardTripped` after the last band that passed is written to
+    ``last_good`` (when given).
     """
     if len(start) != len(end) or not np.array_equal(start.numbers, end.numbers):
         raise ValueError("start and end must contain the same atoms in the same order")
@@ -109,17 +120,38 @@ def run_neb(
     band.interpolate(method=config.interpolation, apply_constraint=True)
     optimizer = OPTIMIZERS[config.optimizer](band, logfile=None)
     bar = Progress(config.steps, "neb", enabled=progress)
-    if progress:
-        optimizer.attach(lambda: bar.update(optimizer.nsteps, Emax=max(i.get_potential_energy() for i in images[1:-1])))
+    watch = Watch(last_good, noun="band")
+
+    def observe() -> None:
+        step = optimizer.nsteps
+        n, problem = _first_problem(guards, images)
+        watch.check(problem, step, f"step {step}, image {n}", [_snapshot(image) for image in images])
+        if progress:
+            start_energy = images[0].get_potential_energy()
+            bar.update(step, barrier=max(i.get_potential_energy() for i in images[1:-1]) - start_energy)
+
+    optimizer.attach(observe)
     converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))
     bar.close()
-    energies = np.array([image.get_potential_energy() for image in images])
-    frames = []
-    for image, energy in zip(images, energies):
-        frame = Atoms(image.numbers, image.positions, cell=image.cell, pbc=image.pbc)
-        frame.calc = SinglePointCalculator(frame, energy=energy, forces=image.get_forces())
-        frames.append(frame)
+    frames = [_snapshot(image) for image in images]
+    energies = np.array([frame.get_potential_energy() for frame in frames])
     steps_between = [np.linalg.norm(b.positions - a.positions) for a, b in zip(images, images[1:])]
     path = np.concatenate([[0.0], np.cumsum(steps_between)])
     highest = int(np.argmax(energies[1:-1])) + 1
     return NEBResult(frames, energies, path, converged, optimizer.nsteps, highest)
+
+
+def _first_problem(guards: Guards, images: list[Atoms]) -> tuple[int, str | None]:
+    """The first image that fails the guards and what is wrong with it; ``(-1, None)`` when none does."""
+    for n, image in enumerate(images):
+        problem = check_structure(guards, image)
+        if problem is not None:
+            return n, problem
+    return -1, None
+
+
+def _snapshot(image: Atoms) -> Atoms:
+    """A copy of an image with its energy and forces, without its calculator or constraints."""
+    frame = Atoms(image.numbers, image.positions, cell=image.cell, pbc=image.pbc)
+    frame.calc = SinglePointCalculator(frame, energy=image.get_potential_energy(), forces=image.get_forces())
+    return frame

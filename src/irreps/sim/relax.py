@@ -1,4 +1,10 @@
-"""Geometry (and cell) relaxation with ASE's BFGS or FIRE optimisers."""
+"""Geometry (and cell) relaxation with ASE's BFGS or FIRE optimisers.
+
+Every step is checked by :mod:`irreps.sim.guards` (on by default): a relaxation that trips a
+guard stops with :class:`~irreps.sim.guards.GuardTripped` and leaves the last step that
+passed in ``last_good``. A relaxed structure is at rest: what MD left on the input (momenta,
+the step and time of an ``irreps md`` frame) is not carried into the outputs.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ from ase.constraints import FixAtoms
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS, FIRE
 
+from irreps.sim.guards import Guards, Watch, check_structure
 from irreps.sim.io import check_outputs, write_frames
+from irreps.sim.md import FRAME_INFO
 from irreps.sim.progress import Progress
 
 OPTIMIZERS = {"bfgs": BFGS, "fire": FIRE}
@@ -72,10 +80,17 @@ def relax(
     trajectory: str | os.PathLike | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    guards: Guards = Guards(),
+    last_good: str | os.PathLike | None = None,
 ) -> RelaxResult:
-    """Relax a copy of ``atoms``; optionally write every step to ``trajectory`` (atomically, at the end)."""
+    """Relax a copy of ``atoms``; optionally write every step to ``trajectory`` (atomically, at the end).
+
+    Every step is checked against ``guards`` (:func:`~irreps.sim.guards.check_structure`);
+    a step that fails raises :class:`~irreps.sim.guards.GuardTripped` after the last step that
+    passed is written to ``last_good`` (when given).
+    """
     check_outputs([trajectory], overwrite)
-    atoms = atoms.copy()
+    atoms = _at_rest(atoms)
     if config.fixed:
         bad = [i for i in config.fixed if not -len(atoms) <= i < len(atoms)]
         if bad:
@@ -88,11 +103,15 @@ def relax(
     optimizer = OPTIMIZERS[config.optimizer](target, logfile=None)
     frames: list[Atoms] = []
     bar = Progress(config.steps, f"relax {config.optimizer}", enabled=progress)
+    watch = Watch(last_good)
 
     def observe() -> None:
         frames.append(_snapshot(atoms, config.relax_cell))
-        if progress:
-            bar.update(optimizer.nsteps, E=frames[-1].get_potential_energy(), fmax=_fmax(target))
+        step = optimizer.nsteps
+        watch.check(check_structure(guards, atoms), step, f"step {step}", frames[-1:])
+        if progress:  # the energy change from the start (eV): a total of -1.766e+04 hides it
+            change = frames[-1].get_potential_energy() - frames[0].get_potential_energy()
+            bar.update(optimizer.nsteps, dE=change, fmax=_fmax(target))
 
     optimizer.attach(observe, interval=1)
     converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))
@@ -100,6 +119,15 @@ def relax(
     if trajectory is not None:
         write_frames(trajectory, frames)
     return RelaxResult(atoms, converged, optimizer.nsteps, atoms.get_potential_energy(), _fmax(target), frames)
+
+
+def _at_rest(atoms: Atoms) -> Atoms:
+    """A copy of ``atoms`` without its momenta and the step/time info of an MD frame."""
+    atoms = atoms.copy()
+    atoms.arrays.pop("momenta", None)
+    for key in FRAME_INFO:
+        atoms.info.pop(key, None)
+    return atoms
 
 
 def _fmax(target) -> float:

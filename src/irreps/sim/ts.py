@@ -7,11 +7,13 @@ rotations projected out, as in :mod:`irreps.sim.vib`); energy is maximised along
 minimised along all others, each with its own rational-function shift, and the step is limited
 by a trust radius updated from how well the quadratic model predicted the energy change.
 The result is confirmed by a harmonic analysis: a first-order saddle has exactly one imaginary
-frequency.
+frequency. Every step is checked by :mod:`irreps.sim.guards` (and its Hessian for non-finite
+values); a trip raises :class:`~irreps.sim.guards.GuardTripped`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,7 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from scipy.linalg import null_space
 
+from irreps.sim.guards import Guards, Watch, check_hessian, check_structure
 from irreps.sim.progress import Progress
 from irreps.sim.vib import Projection, VibrationalModes, harmonic_analysis, rigid_basis
 
@@ -89,8 +92,20 @@ class TSResult:
         return self.vib.num_imaginary == 1
 
 
-def find_saddle(atoms: Atoms, calculator: Calculator, config: TSConfig = TSConfig(), progress: bool = False) -> TSResult:
-    """Search a first-order saddle point starting from the guess ``atoms``."""
+def find_saddle(
+    atoms: Atoms,
+    calculator: Calculator,
+    config: TSConfig = TSConfig(),
+    progress: bool = False,
+    guards: Guards = Guards(),
+    last_good: str | os.PathLike | None = None,
+) -> TSResult:
+    """Search a first-order saddle point starting from the guess ``atoms``.
+
+    Every step is checked against ``guards``; a step that fails (or whose Hessian is not
+    finite) raises :class:`~irreps.sim.guards.GuardTripped` after the last step that passed
+    is written to ``last_good`` (when given).
+    """
     atoms = atoms.copy()
     atoms.calc = calculator
     n = len(atoms)
@@ -103,19 +118,23 @@ def find_saddle(atoms: Atoms, calculator: Calculator, config: TSConfig = TSConfi
     frames: list[Atoms] = []
     bar = Progress(config.steps, "ts p-rfo", enabled=progress)
     converged, step, reason = False, 0, ""
+    watch = Watch(last_good)
     while True:
         energy = atoms.get_potential_energy()
         forces = atoms.get_forces()
         frames.append(_snapshot(atoms, energy, forces))
+        full_hessian = calculator.get_property("hessian", atoms)
+        problem = check_structure(guards, atoms) or check_hessian(full_hessian)
+        watch.check(problem, step, f"step {step}", frames[-1:])
         fmax = float(np.sqrt((forces**2).sum(axis=1)).max())
         if predicted is not None:
             trust = _update_trust(trust, energy - previous_energy, predicted, config)
         basis = _internal_basis(atoms, config.projection)
         gradient = basis.T @ -forces.reshape(-1)
-        hessian = basis.T @ calculator.get_property("hessian", atoms) @ basis
+        hessian = basis.T @ full_hessian @ basis
         eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
         if progress:
-            bar.update(step, E=energy, fmax=fmax, lowest=eigenvalues[0])
+            bar.update(step, dE=energy - frames[0].get_potential_energy(), fmax=fmax, lowest=eigenvalues[0])
         negative = int((eigenvalues < -NEGATIVE_CURVATURE).sum())
         if fmax < config.fmax and negative == 1:
             converged, reason = True, "converged to a first-order saddle"
@@ -141,7 +160,7 @@ def find_saddle(atoms: Atoms, calculator: Calculator, config: TSConfig = TSConfi
         atoms.positions = atoms.positions + displacement.reshape(n, 3)
         step += 1
     bar.close()
-    vib = harmonic_analysis(atoms, calculator.get_property("hessian", atoms), config.projection, config.imaginary_threshold_cm1)
+    vib = harmonic_analysis(atoms, full_hessian, config.projection, config.imaginary_threshold_cm1)
     result_atoms = atoms.copy()
     result_atoms.calc = SinglePointCalculator(result_atoms, energy=energy, forces=forces)
     return TSResult(result_atoms, converged, step, float(energy), fmax, vib, frames, reason)

@@ -19,6 +19,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from scipy.linalg import null_space
 
+from irreps.sim.guards import Guards, GuardTripped, check_hessian, check_structure
 from irreps.sim.io import check_outputs, write_frames
 
 Projection = Literal["auto", "rigid", "translations", "none"]
@@ -141,11 +142,19 @@ def vibrate(
     calculator: Calculator,
     projection: Projection = "auto",
     imaginary_threshold_cm1: float = 10.0,
+    guards: Guards = Guards(),
 ) -> VibrationalModes:
-    """Harmonic analysis with the Hessian the calculator predicts (its ``hessian`` property)."""
+    """Harmonic analysis with the Hessian the calculator predicts (its ``hessian`` property).
+
+    The structure is checked against ``guards`` first, and the Hessian for non-finite values:
+    either failing raises :class:`~irreps.sim.guards.GuardTripped`.
+    """
     atoms = atoms.copy()
     atoms.calc = calculator
     hessian = calculator.get_property("hessian", atoms)
+    problem = check_structure(guards, atoms) or check_hessian(hessian)
+    if problem is not None:
+        raise GuardTripped(f"stopped before the harmonic analysis: {problem}", 0, None)
     return harmonic_analysis(atoms, hessian, projection, imaginary_threshold_cm1)
 
 

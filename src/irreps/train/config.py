@@ -55,7 +55,9 @@ class DataConfig:
     ``valid_fraction`` of the training file is held out (split with ``run.seed``). Without
     ``isolated_atoms_file`` the per-element reference energies E0 are a least-squares fit to
     the training energies. ``keys`` maps library field names (``energy``, ``forces``,
-    ``stress``, ``dipole``, ``hessian``, ...) to the names used in the files.
+    ``stress``, ``dipole``, ``hessian``, ...) to the names used in the files. A structure with
+    overlapping atoms (closer than half their summed covalent radii) is refused, naming the
+    file, frame and pair, unless ``allow_close_atoms``.
     """
 
     train_file: str | None = None
@@ -68,6 +70,7 @@ class DataConfig:
     batch_size: int = 8
     valid_batch_size: int = 32
     max_train: int | None = None
+    allow_close_atoms: bool = False
 
     def __post_init__(self) -> None:
         _check(0.0 < self.valid_fraction < 1.0, f"data.valid_fraction must be in (0, 1), got {self.valid_fraction}")
@@ -90,9 +93,9 @@ def key_spec(keys: dict[str, str], where: str = "keys") -> KeySpec:
     known = KeySpec().file_keys()
     for name, key in keys.items():
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
+            close = difflib.get_close_matches(str(name), list(known), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"{where}: unknown field '{name}'{hint}; fields: {', '.join(known)}")
+            raise ValueError(f"{where}: unknown field {str(name)!r}{hint}; fields: {', '.join(known)}")
         if not isinstance(key, str) or not key:
             raise ValueError(f"{where}.{name}: expected a key name, got {key!r}")
     return KeySpec(**{f"{name}_key": key for name, key in keys.items()})
@@ -124,7 +127,9 @@ class OptimConfig:
     ``run.epochs`` only caps the run. Both start with a linear warm-up over ``warmup_epochs``.
     ``ema_decay`` null disables the exponential moving average of the weights (used for
     validation and for the saved model when enabled); ``grad_clip`` null disables clipping
-    of the gradient norm.
+    of the gradient norm. A step whose loss or gradient is not finite is skipped, the
+    weights, optimiser and EMA of the epoch's start are restored and the rate is halved for
+    the rest of the run, up to ``nonfinite_retries`` times; the next such step stops the run.
     """
 
     optimizer: Literal["adamw", "amsgrad"] = "amsgrad"
@@ -138,6 +143,7 @@ class OptimConfig:
     min_lr: float = 1e-6
     ema_decay: float | None = 0.99
     grad_clip: float | None = 10.0
+    nonfinite_retries: int = 3
 
     def __post_init__(self) -> None:
         _check(self.lr > 0.0, f"optim.lr must be positive, got {self.lr}")
@@ -151,6 +157,7 @@ class OptimConfig:
             f"optim.ema_decay must be in (0, 1) or null, got {self.ema_decay}",
         )
         _check(self.grad_clip is None or self.grad_clip > 0.0, f"optim.grad_clip must be positive or null, got {self.grad_clip}")
+        _check(self.nonfinite_retries >= 0, f"optim.nonfinite_retries must be >= 0, got {self.nonfinite_retries}")
 
 
 _LOSS_NAMES = ("energy", "forces", "stress", "dipole", "hessian", "hessian_eigen")

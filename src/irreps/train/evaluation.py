@@ -40,6 +40,7 @@ def evaluate_file(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
     forces: bool = True,
+    allow_close_atoms: bool = False,
 ) -> tuple[ErrorAccumulator, dict[str, Any]]:
     """Errors of a saved model on the structures of ``data`` (a path or ``bundled:NAME``).
 
@@ -49,6 +50,9 @@ def evaluate_file(
         Field -> file key; defaults to the keys the model was trained with (its metadata).
     forces : bool
         Compare forces too (when the file has them).
+    allow_close_atoms : bool
+        Evaluate structures with overlapping atoms instead of refusing them
+        (:func:`~irreps.train.prepare.read_structures`).
 
     Returns
     -------
@@ -62,7 +66,7 @@ def evaluate_file(
     if cutoff <= 0.0:
         raise ValueError(f"{model_path}: the model declares no cutoff, cannot build neighbour lists")
     fields = ("energy", "forces") if forces else ("energy",)
-    graphs, _ = read_structures(data, cutoff, spec, ("energy",), fields)
+    graphs, _ = read_structures(data, cutoff, spec, ("energy",), fields, allow_close_atoms)
     dataset = GraphDataset(graphs).to(device=device, dtype=dtype)
     flags = {"compute_forces": forces, "compute_stress": False}
     errors = evaluate_set(model, dataset, batch_size, flags)

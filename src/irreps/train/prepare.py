@@ -13,7 +13,7 @@ resolution of ~1 meV, the size of the errors being measured.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from irreps.data import (
     split_isolated_atoms,
 )
 from irreps.data import keys as K
+from irreps.data.close_pairs import overlapping_atoms
 from irreps.data.graph import AtomicGraph
 from irreps.train.config import DataConfig
 
@@ -102,21 +103,36 @@ def _cast(dataset: GraphDataset, dtype: torch.dtype, device: torch.device | str)
 
 
 def read_structures(
-    text: str, cutoff: float, keys: KeySpec, required: Collection[str], fields: Collection[str]
+    text: str, cutoff: float, keys: KeySpec, required: Collection[str], fields: Collection[str],
+    allow_close_atoms: bool = False,
 ) -> tuple[list[AtomicGraph], list[Any]]:
     """Graphs (float64) of the non-isolated frames of a file, and its isolated-atom frames.
 
     Only ``fields`` (and ``required``) are read, so an unused value present in some frames
-    only does not stop them from being batched together.
+    only does not stop them from being batched together. A frame with overlapping atoms
+    (:func:`~irreps.data.close_pairs.overlapping_atoms`) raises ``ValueError`` naming it and
+    the pair, unless ``allow_close_atoms``.
     """
     path = resolve_path(text)
-    isolated, frames = split_isolated_atoms(read_atoms(path, keys, required=()), keys)
+    everything = read_atoms(path, keys, required=())
+    if not allow_close_atoms:
+        refuse_overlapping_atoms(everything, text)
+    isolated, frames = split_isolated_atoms(everything, keys)
     if not frames:
         raise ValueError(f"{text}: holds only isolated atoms, no structures to train or test on")
     graphs = atoms_list_to_graphs(
         frames, cutoff, keys, required, dtype=torch.float64, source=text, fields=tuple(fields)
     )
     return graphs, isolated
+
+
+def refuse_overlapping_atoms(frames: Sequence[Any], source: str) -> None:
+    """``ValueError`` naming the first frame of ``source`` with overlapping atoms and the pair."""
+    for n, atoms in enumerate(frames):
+        problem = overlapping_atoms(atoms)
+        if problem is not None:
+            raise ValueError(f"{source}, frame {n}: overlapping atoms: {problem}; if they are meant, allow them "
+                             "with data.allow_close_atoms (irreps train) or --allow-close-atoms (irreps evaluate)")
 
 
 def isolated_atoms_file_e0s(text: str, keys: KeySpec) -> dict[int, float]:
@@ -150,9 +166,10 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
         raise ValueError("data.train_file is not set: name an extended-XYZ file (or bundled:acac_train)")
     keys = data.key_spec()
     required = tuple(dict.fromkeys(("energy", *required)))
-    train, isolated = read_structures(data.train_file, data.cutoff, keys, required, required)
+    allow = data.allow_close_atoms
+    train, isolated = read_structures(data.train_file, data.cutoff, keys, required, required, allow)
     if data.valid_file is not None:
-        valid, _ = read_structures(data.valid_file, data.cutoff, keys, required, required)
+        valid, _ = read_structures(data.valid_file, data.cutoff, keys, required, required, allow)
         (train_idx,) = split_indices(len(train), (min(len(train), data.max_train or len(train)),), seed=seed)
     else:
         num_valid = max(1, round(data.valid_fraction * len(train)))
@@ -162,7 +179,7 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
         train_idx, valid_idx = split_indices(len(train), (num_train, num_valid), seed=seed)
         valid = [train[int(i)] for i in valid_idx]
     train = [train[int(i)] for i in train_idx]
-    test = read_structures(data.test_file, data.cutoff, keys, ("energy",), required)[0] if data.test_file else None
+    test = read_structures(data.test_file, data.cutoff, keys, ("energy",), required, allow)[0] if data.test_file else None
 
     if data.isolated_atoms_file is not None:
         e0s, source = isolated_atoms_file_e0s(data.isolated_atoms_file, keys), "isolated_atoms_file"

@@ -27,6 +27,7 @@ import torch
 import irreps
 from irreps.config import config_to_dict
 from irreps.models import build_model, save_model
+from irreps.models.domain import SHORTEST_DISTANCES, encode_shortest_distances
 from irreps.models.registry import model_entry
 from irreps.io import write_atomic
 from irreps.train.checkpoint import load_checkpoint
@@ -246,7 +247,8 @@ def _fit(
 
 
 def _metadata(config: TrainConfig, data: PreparedData, trainer: Trainer, metrics: dict[str, Any]) -> dict[str, Any]:
-    """The provenance a model file carries: data, split, E0 source, epochs, config, metrics."""
+    """The provenance a model file carries: data, split, E0 source, the shortest distance of
+    each element pair in the training set (:mod:`irreps.models.domain`), epochs, config, metrics."""
     return {
         "training": {
             "library_version": irreps.__version__,
@@ -258,6 +260,7 @@ def _metadata(config: TrainConfig, data: PreparedData, trainer: Trainer, metrics
             "e0_source": data.e0_source,
             "cutoff": config.data.cutoff,
             "keys": dict(config.data.keys),
+            SHORTEST_DISTANCES: encode_shortest_distances(data.statistics.shortest_distances),
             "epochs": trainer.epoch,
             "best_epoch": trainer.best_epoch,
             "train_seconds": trainer.train_seconds,

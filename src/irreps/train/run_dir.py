@@ -9,7 +9,9 @@ before it spends time on the data. :func:`claim_run_dir` creates the directory o
 data has loaded (a run whose data fails leaves nothing behind and blocks no name) and holds
 an exclusive lock on ``RUN_DIR/.lock`` (``flock``, released by the kernel when the process
 ends, even on ``kill -9``) while the run writes, so two processes never write one directory.
-The lock file stays behind; it holds the process id and host of its last holder.
+The lock file stays behind; it holds the process id and host of its last holder. Once locked,
+the temporary files of writes that a ``kill -9`` interrupted are deleted
+(:func:`irreps.io.remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from irreps.io import remove_leftovers
 
 # Every file a run writes, relative to the run directory.
 RUN_FILES = (
@@ -93,6 +97,8 @@ def claim_run_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         check_run_dir(path, resume, overwrite)  # again: another process may have written meanwhile
+        for folder in (path, path / "checkpoints"):
+            remove_leftovers(folder)
         if overwrite:
             for name in RUN_FILES:
                 (path / name).unlink(missing_ok=True)

@@ -1,8 +1,9 @@
 """Learning-rate schedules: linear warm-up, then plateau decay, cosine decay or constant.
 
 The rate is recomputed from a small state (optimiser steps taken, plateau scale, best
-validation loss, epochs without improvement) and written into the optimiser, so a checkpoint
-of that state resumes the exact same sequence of rates. A cosine can also span a time budget
+validation loss, epochs without improvement, the factor of the recoveries from non-finite
+steps) and written into the optimiser, so a checkpoint of that state resumes the exact same
+sequence of rates. A cosine can also span a time budget
 instead of a number of steps (``total_seconds``): its progress is then the training time
 spent, which fits the decay to the machine at the price of run-to-run reproducibility.
 """
@@ -67,6 +68,7 @@ class LRSchedule:
         self.warm_end = 0.0
         self.step_count = 0
         self.scale = 1.0
+        self.recovery_scale = 1.0  # halved by every recovery from a non-finite step (halve())
         self.best = math.inf
         self.bad_epochs = 0
         self._apply()
@@ -75,12 +77,13 @@ class LRSchedule:
         """The rate used by the next optimiser step."""
         step = self.step_count
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        factor = warm * self.recovery_scale
         if self.kind == "cosine":
             progress = self.progress()
-            return warm * (self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + math.cos(math.pi * progress)))
+            return factor * (self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + math.cos(math.pi * progress)))
         if self.kind == "plateau":
-            return warm * max(self.lr * self.scale, self.min_lr)
-        return warm * self.lr
+            return factor * max(self.lr * self.scale, self.min_lr)
+        return factor * self.lr
 
     def progress(self) -> float:
         """How far the cosine decay is, 0 (end of warm-up) to 1 (``min_lr``)."""
@@ -107,6 +110,11 @@ class LRSchedule:
             self.warm_end = self.elapsed
         self._apply()
 
+    def halve(self) -> None:
+        """Halve every later rate: a recovery from a non-finite step (the trainer's)."""
+        self.recovery_scale *= 0.5
+        self._apply()
+
     def end_epoch(self, valid_loss: float) -> None:
         """Feed the epoch's validation loss to the plateau rule."""
         if valid_loss < self.best * (1.0 - 1e-4):
@@ -122,7 +130,7 @@ class LRSchedule:
     def state_dict(self) -> dict[str, float | int]:
         return {
             "step_count": self.step_count, "scale": self.scale, "best": self.best, "bad_epochs": self.bad_epochs,
-            "elapsed": self.elapsed, "warm_end": self.warm_end,
+            "elapsed": self.elapsed, "warm_end": self.warm_end, "recovery_scale": self.recovery_scale,
         }
 
     def load_state_dict(self, state: dict[str, float | int]) -> None:
@@ -132,4 +140,5 @@ class LRSchedule:
         self.bad_epochs = int(state["bad_epochs"])
         self.elapsed = float(state.get("elapsed", 0.0))  # absent in checkpoints of older versions
         self.warm_end = float(state.get("warm_end", 0.0))
+        self.recovery_scale = float(state.get("recovery_scale", 1.0))
         self._apply()

@@ -41,6 +41,7 @@ from irreps.train.ema import ExponentialMovingAverage
 from irreps.train.losses import WeightedLoss
 from irreps.train.metrics import ErrorAccumulator
 from irreps.train.progress import progress_bar
+from irreps.train.recovery import Recovery, gradient_norm, nonfinite_step
 from irreps.train.schedule import LRSchedule
 from irreps.train.signals import StopSignals
 
@@ -130,6 +131,7 @@ class Trainer:
             factor=optim.plateau_factor, patience=optim.plateau_patience, total_seconds=time_budget,
         )
         self.ema = ExponentialMovingAverage(model, optim.ema_decay) if optim.ema_decay is not None else None
+        self.recovery = Recovery(model, self.optimizer, self.ema, self.schedule, optim.nonfinite_retries, log)
         self.run_dir = run_dir
         self.log = log
         self.epoch = 0
@@ -152,14 +154,18 @@ class Trainer:
         Forces come from the direct force head during the first ``loss.direct_forces_epochs``.
         With ``run.compile`` the other epochs run the compiled step (same loss and gradients).
         A stop signal (:attr:`signals`) ends the epoch after the current step and sets
-        :attr:`stopped_by`.
+        :attr:`stopped_by`. A step with a non-finite loss or gradient is skipped and the
+        epoch goes on from its start's state at half the rate (:mod:`irreps.train.recovery`);
+        the means then cover the steps since.
         """
         self.model.train()
         loss = self.direct_loss if self.epoch < self.direct_forces_epochs else self.loss
         sums: dict[str, float] = {}
+        steps = 0
         clip = self.optim_config.grad_clip
+        self.recovery.mark_good()
         bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}", self.run_config.progress)
-        for batch in self.train_loader:
+        for index, batch in enumerate(self.train_loader):
             self.optimizer.zero_grad(set_to_none=True)
             if batch is None:  # this process's share of a short last batch is empty
                 total, terms = torch.zeros(()), {}
@@ -173,22 +179,24 @@ class Trainer:
             stop = self.signals.received is not None
             if self.group is not None:
                 total, terms, clock, stop = self._reduce(loss, batch, total, terms, clock, stop)
-            if not torch.isfinite(total):
-                raise FloatingPointError(f"epoch {self.epoch + 1}: the training loss is {float(total)}; lower optim.lr")
-            if clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            problem = nonfinite_step(total, gradient_norm(self.model.parameters(), clip))
+            if problem is not None:
+                self.recovery.recover(f"epoch {self.epoch + 1}, step {index + 1}: {problem}")
+                sums, steps = {}, 0
+                continue
             self.optimizer.step()
             self.schedule.step(clock)
             if self.ema is not None:
                 self.ema.update(self.model)
             for key, value in {"loss": total, **terms}.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
+            steps += 1
             bar.update(f"loss {float(total.detach()):.4g}")
             if stop:
                 self.stopped_by = self._signal_name()
                 break
         bar.close()
-        return {f"train_{k}": v / len(self.train_loader) for k, v in sums.items()}
+        return {f"train_{k}": v / steps for k, v in sums.items()}
 
     def _reduce(
         self, loss: WeightedLoss, batch: AtomicGraph | None, total: torch.Tensor, terms: dict[str, torch.Tensor],
@@ -343,6 +351,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "best_weights": self.best_weights,
             "train_seconds": self.train_seconds,
+            "recoveries": self.recovery.used,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -361,6 +370,7 @@ class Trainer:
         self.best_epoch = int(state["best_epoch"])
         self.best_weights = state["best_weights"]
         self.train_seconds = float(state["train_seconds"])
+        self.recovery.used = int(state.get("recoveries", 0))  # absent in checkpoints of older versions
 
     def resume(self, path: str | Path) -> None:
         """Load the checkpoint at ``path`` and continue from its epoch."""

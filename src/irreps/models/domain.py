@@ -1,0 +1,32 @@
+"""What a model file records about the geometries it was trained on.
+
+``metadata["training"]["shortest_distances"]`` holds ``[z_i, z_j, distance]`` rows (``z_i <=
+z_j``, Å): the shortest distance between two atoms of those elements in the training set
+(:func:`irreps.data.statistics.shortest_distances`). Below it the model extrapolates, so the
+simulation guards put their distance floor at a fraction of it (:mod:`irreps.sim.guards`).
+Model files written before it was recorded, and models built in Python, have none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+SHORTEST_DISTANCES = "shortest_distances"
+
+
+def encode_shortest_distances(distances: Mapping[tuple[int, int], float]) -> list[list[float]]:
+    """The metadata rows of ``{(z_i, z_j): distance}`` (plain lists, as model files store them)."""
+    return [[int(min(a, b)), int(max(a, b)), float(d)] for (a, b), d in sorted(distances.items())]
+
+
+def shortest_distances(model: torch.nn.Module) -> dict[tuple[int, int], float] | None:
+    """``{(z_i, z_j): distance}`` from a loaded model file's metadata; ``None`` when it has none."""
+    rows = getattr(model, "metadata", {}).get("training", {}).get(SHORTEST_DISTANCES)
+    if not rows:
+        return None
+    try:
+        return {(int(a), int(b)): float(d) for a, b, d in rows}
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the model file's {SHORTEST_DISTANCES} are malformed ({err})") from err

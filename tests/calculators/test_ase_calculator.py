@@ -216,3 +216,28 @@ def test_direct_force_mode_returns_the_force_head_and_needs_one():
         IrrepsCalculator(build_model("harmonic_pair", {"elements": [6, 8]}), forces="direct")
     with pytest.raises(ValueError, match="forces must be"):
         IrrepsCalculator(model, forces="both")
+
+
+def test_committee_returns_the_members_mean_and_spread():
+    members = []
+    for seed in (0, 1, 2):
+        torch.manual_seed(seed)
+        members.append(build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 4, "num_layers": 1, "num_rbf": 4,
+                                                 "cutoff": 3.0 + 0.2 * seed}).double())
+    atoms = Atoms("COH", positions=[[0, 0, 0], [1.2, 0, 0], [-0.6, 0.9, 0.1]])
+    singles = []
+    for member in members:
+        atoms.calc = IrrepsCalculator(member, dtype="float64")
+        singles.append((atoms.get_potential_energy(), atoms.get_forces()))
+        assert "energy_std" not in atoms.calc.results
+    atoms.calc = IrrepsCalculator(members, dtype="float64")
+    energies = np.array([e for e, _ in singles])
+    forces = np.stack([f for _, f in singles])
+    assert atoms.get_potential_energy() == pytest.approx(energies.mean(), abs=1e-10)
+    np.testing.assert_allclose(atoms.get_forces(), forces.mean(0), atol=1e-10)
+    assert atoms.calc.results["energy_std"] == pytest.approx(energies.std(), abs=1e-10)
+    expected = np.sqrt(((forces - forces.mean(0)) ** 2).sum(-1).mean(0))
+    np.testing.assert_allclose(atoms.calc.results["forces_std"], expected, atol=1e-10)
+    assert atoms.calc.results["energy_std"] > 0
+    with pytest.raises(ValueError, match="at least one model"):
+        IrrepsCalculator([])

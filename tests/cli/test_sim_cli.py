@@ -248,3 +248,17 @@ def test_nvt_summary_reports_the_temperature_fluctuation_not_the_total_energy_sp
     assert summary["temperature_std_K"] == pytest.approx(temperatures.std()) and summary["degrees_of_freedom"] == 9
     assert main(["md", str(files / "morse.pt"), str(files / "cu.xyz"), "-o", str(files / "nve"), "--steps", "5", "--quiet"]) == 0
     assert "E_tot spread" in capsys.readouterr().out
+
+
+def test_md_with_a_committee_logs_its_spread(tmp_path):
+    for k, k_spring in enumerate((30.0, 33.0)):
+        save_model(build_model("harmonic_pair", {"elements": [6, 8], "k": k_spring, "r0": 1.2}), tmp_path / f"m{k}.pt")
+    ase.io.write(tmp_path / "co.xyz", Atoms("CO", positions=[[0, 0, 0], [1.25, 0, 0]]))
+    out = tmp_path / "md"
+    args = ["md", str(tmp_path / "m0.pt"), str(tmp_path / "co.xyz"), "--model", str(tmp_path / "m1.pt"),
+            "--steps", "10", "--quiet", "-o", str(out)]
+    assert main(args) == 0
+    header = (out / "log.csv").read_text().splitlines()[0].split(",")
+    assert header[-2:] == ["epot_std_eV", "max_force_std_eV_A"]
+    spread = np.loadtxt(out / "log.csv", delimiter=",", skiprows=1, usecols=(-2, -1))
+    assert (spread[:, 0] > 0).all() and (spread[:, 1] > 0).all()  # two spring constants disagree off r0

@@ -5,6 +5,11 @@ Voigt order, cells periodic in all three directions), per-atom ``energies`` (the
 ``node_energy``) and the ``hessian`` (3N x 3N, eV/Å^2, index ``3*atom + xyz``), either predicted
 directly by a model with a Hessian head or by differentiating the forces with autograd.
 
+A *committee* (``IrrepsCalculator([a.pt, b.pt, ...])``, models trained alike from different seeds
+or data) predicts the members' mean and adds their spread as the uncertainty users ask for:
+``energy_std`` (eV, standard deviation over members) and ``forces_std`` ([N] eV/Å, each atom's
+root-mean-square deviation of the members' force vectors from their mean).
+
 The neighbour list is built with radius ``cutoff + skin`` and reused while no atom has moved by
 more than ``skin / 2`` since it was built (and cell, periodicity and atomic numbers are
 unchanged): no pair can then have come from beyond ``cutoff + skin`` to inside ``cutoff``.
@@ -39,9 +44,10 @@ class IrrepsCalculator(Calculator):
 
     Parameters
     ----------
-    model : str, os.PathLike or torch.nn.Module
+    model : str, os.PathLike, torch.nn.Module, or a list of them
         A model file written by :func:`irreps.models.save_model` (loaded safely, no pickled code
-        runs) or an already built model (moved to ``device``/``dtype`` in place).
+        runs) or an already built model (moved to ``device``/``dtype`` in place); a list makes a
+        committee (see the module docstring).
     device : str or torch.device
     dtype : {"float32", "float64"} or torch.dtype
         Precision of the model and of the structures it sees; float64 for MD that must
@@ -63,7 +69,7 @@ class IrrepsCalculator(Calculator):
 
     def __init__(
         self,
-        model: str | os.PathLike | torch.nn.Module,
+        model: str | os.PathLike | torch.nn.Module | list | tuple,
         device: str | torch.device = "cpu",
         dtype: str | torch.dtype = "float32",
         skin: float = 0.5,
@@ -82,20 +88,26 @@ class IrrepsCalculator(Calculator):
             raise ValueError(f"hessian must be 'auto', 'autograd' or 'direct', got '{hessian}'")
         if forces not in ("conservative", "direct"):
             raise ValueError(f"forces must be 'conservative' or 'direct', got '{forces}'")
-        if isinstance(model, torch.nn.Module):
-            self.model = model.to(device=device, dtype=dtype).eval()
-        else:
-            self.model = load_model(model, device=device, dtype=dtype)
-        for name in ("cutoff", "elements"):
-            if not hasattr(self.model, name):
-                raise ValueError(f"model '{type(self.model).__name__}' has no '{name}' attribute")
+        members = list(model) if isinstance(model, (list, tuple)) else [model]
+        if not members:
+            raise ValueError("a committee needs at least one model")
+        self.models = [
+            m.to(device=device, dtype=dtype).eval() if isinstance(m, torch.nn.Module) else load_model(m, device=device, dtype=dtype)
+            for m in members
+        ]
+        self.model = self.models[0]
+        for member in self.models:
+            for name in ("cutoff", "elements"):
+                if not hasattr(member, name):
+                    raise ValueError(f"model '{type(member).__name__}' has no '{name}' attribute")
         self.device = torch.device(device)
         self.dtype = dtype
         self.skin = float(skin)
         self.hessian_mode = hessian
         self.force_mode = forces
-        if forces == "direct" and getattr(self.model, "direct_force_head", None) is None:
-            raise ValueError(f"model '{type(self.model).__name__}' has no direct force head; use forces='conservative'")
+        for member in self.models:
+            if forces == "direct" and getattr(member, "direct_force_head", None) is None:
+                raise ValueError(f"model '{type(member).__name__}' has no direct force head; use forces='conservative'")
         self.num_neighbor_builds = 0
         self._graph: AtomicGraph | None = None
         self._reference: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -109,22 +121,26 @@ class IrrepsCalculator(Calculator):
             raise ValueError(f"stress needs a cell periodic in all three directions, got pbc={atoms.pbc.tolist()}")
         graph = self._current_graph(atoms)
         direct = self.force_mode == "direct"
-        out = self.model(graph, compute_forces=not direct, compute_stress=want_stress, direct_forces=direct)
-        energy = float(out["energy"].detach().sum())
-        self.results["energy"] = energy
-        self.results["free_energy"] = energy
-        self.results["forces"] = _numpy(out["direct_forces" if direct else "forces"])
-        if "node_energy" in out:
-            self.results["energies"] = _numpy(out["node_energy"])
+        outs = [m(graph, compute_forces=not direct, compute_stress=want_stress, direct_forces=direct) for m in self.models]
+        energies = np.array([float(out["energy"].detach().sum()) for out in outs])
+        forces = np.stack([_numpy(out["direct_forces" if direct else "forces"]) for out in outs])
+        self.results["energy"] = self.results["free_energy"] = float(energies.mean())
+        self.results["forces"] = forces.mean(0)
+        if len(outs) > 1:
+            self.results["energy_std"] = float(energies.std())
+            self.results["forces_std"] = np.sqrt(np.square(forces - forces.mean(0)).sum(-1).mean(0))
+        if all("node_energy" in out for out in outs):
+            self.results["energies"] = np.mean([_numpy(out["node_energy"]) for out in outs], axis=0)
         elif "energies" in properties:
             raise PropertyNotImplementedError(f"model '{type(self.model).__name__}' does not return per-atom energies")
         if want_stress:
-            self.results["stress"] = full_3x3_to_voigt_6_stress(_numpy(out["stress"])[0])
+            stress = np.mean([_numpy(out["stress"])[0] for out in outs], axis=0)
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
         if "hessian" in properties:
-            self.results["hessian"] = self._hessian(graph, out)
+            self.results["hessian"] = np.mean([self._hessian(m, graph, out) for m, out in zip(self.models, outs)], axis=0)
 
     def _validate(self, atoms: Atoms) -> None:
-        known = set(int(z) for z in self.model.elements)
+        known = set.intersection(*(set(int(z) for z in m.elements) for m in self.models))
         unknown = sorted(set(atoms.numbers.tolist()) - known)
         if unknown:
             from ase.data import chemical_symbols
@@ -148,7 +164,7 @@ class IrrepsCalculator(Calculator):
         """The stored neighbour graph with current positions, rebuilt when it may be stale."""
         positions = np.asarray(atoms.positions, dtype=np.float64)
         if self._needs_rebuild(atoms):
-            cutoff = float(self.model.cutoff) + self.skin
+            cutoff = max(float(m.cutoff) for m in self.models) + self.skin
             self._graph = atoms_to_graph(atoms, cutoff, keys=None, dtype=self.dtype).to(device=self.device)
             self._reference = (positions.copy(), atoms.cell.array.copy(), atoms.pbc.copy(), atoms.numbers.copy())
             self.num_neighbor_builds += 1
@@ -165,17 +181,17 @@ class IrrepsCalculator(Calculator):
         moved = np.linalg.norm(atoms.positions - positions, axis=1).max(initial=0.0)
         return bool(moved > 0.5 * self.skin)
 
-    def _hessian(self, graph: AtomicGraph, out: dict[str, torch.Tensor]) -> np.ndarray:
+    def _hessian(self, model: torch.nn.Module, graph: AtomicGraph, out: dict[str, torch.Tensor]) -> np.ndarray:
         size = 3 * graph.num_atoms
         if self.hessian_mode != "autograd" and "hessian" in out:
             return _numpy(out["hessian"]).reshape(size, size)
         if self.hessian_mode == "direct":
-            raise ValueError(f"model '{type(self.model).__name__}' does not predict a Hessian; use hessian='autograd'")
+            raise ValueError(f"model '{type(model).__name__}' does not predict a Hessian; use hessian='autograd'")
         # Differentiate the energy twice here rather than asking the model for compute_hessian,
         # which returns a Hessian head's prediction when the model has one.
         positions = graph.positions.detach().clone().requires_grad_(True)
         graph = replace(graph, positions=positions)
-        energy = self.model(graph, compute_forces=False)["energy"].sum()
+        energy = model(graph, compute_forces=False)["energy"].sum()
         (gradient,) = torch.autograd.grad(energy, positions, create_graph=True)
         hessian = _numpy(hessian_blocks(-gradient, positions, graph.batch, graph.num_graphs)).reshape(size, size)
         # Autograd rows agree with the columns only to rounding; symmetrise.

@@ -23,6 +23,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, 
     parser.add_argument("model", metavar="MODEL", help="model file written by `irreps train` (or irreps.models.save_model)")
     for name in structures:
         parser.add_argument(name.lower(), metavar=name, help="ASE-readable structure file (extxyz, xyz, traj, cif, ...)")
+    parser.add_argument("--model", dest="committee", action="append", default=[], metavar="MODEL",
+                        help="another model file: MODEL and every --model form a committee whose mean is used and "
+                             "whose spread is reported (md logs epot_std_eV and max_force_std_eV_A); repeatable")
     parser.add_argument("--index", default="-1", help="frame to read from multi-frame structure files (default: the last)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64", help="model precision (default float64)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -57,7 +60,8 @@ def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto")
     from irreps.calculators import IrrepsCalculator
 
     apply_threads(args.threads)
-    return IrrepsCalculator(model if model is not None else args.model, device=args.device, dtype=args.dtype,
+    members = [model if model is not None else args.model, *getattr(args, "committee", [])]
+    return IrrepsCalculator(members if len(members) > 1 else members[0], device=args.device, dtype=args.dtype,
                             skin=args.skin, hessian=hessian, forces=getattr(args, "forces", "conservative"))
 
 

@@ -40,6 +40,8 @@ from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, w
 from irreps.sim.progress import Progress
 
 LOG_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "etot_eV")
+# added for a committee calculator: the members' spread (energy std, largest per-atom force deviation)
+COMMITTEE_COLUMNS = ("epot_std_eV", "max_force_std_eV_A")
 # The info entries of a trajectory frame (beside its momenta): where it is in the run.
 FRAME_INFO = ("step", "time_fs")
 
@@ -120,7 +122,8 @@ def run_md(
     trajectory : path
         ``.xyz``/``.extxyz`` or ``.traj``; frames every ``config.traj_every`` steps.
     log : path
-        CSV with the columns :data:`LOG_COLUMNS`.
+        CSV with the columns :data:`LOG_COLUMNS` (and :data:`COMMITTEE_COLUMNS` when the calculator
+        is a committee of models).
     resume : bool
         Continue from the last frame of ``<trajectory>.part`` (an interrupted run) or of
         ``trajectory`` (a finished one, extended to ``config.steps``).
@@ -173,7 +176,8 @@ def run_md(
     # NVE: the total energy the drift guard measures from (the calculator caches this state).
     reference_etot = atoms.get_potential_energy() + atoms.get_kinetic_energy() if config.ensemble == "nve" else None
     with _FrameWriter(traj_part, fmt) as writer, open(log_part, "a", newline="") as log_handle:
-        log_writer = csv.DictWriter(log_handle, fieldnames=LOG_COLUMNS)
+        committee = len(getattr(atoms.calc, "models", ())) > 1
+        log_writer = csv.DictWriter(log_handle, fieldnames=LOG_COLUMNS + (COMMITTEE_COLUMNS if committee else ()))
         if start == 0:
             log_writer.writeheader()
 
@@ -250,7 +254,7 @@ def _resume_state(atoms: Atoms, trajectory: Path, log: Path, fmt: str) -> tuple[
 def _log_row(atoms: Atoms, step: int, timestep_fs: float) -> dict[str, float]:
     epot = atoms.get_potential_energy()
     ekin = atoms.get_kinetic_energy()
-    return {
+    row = {
         "step": step,
         "time_fs": step * timestep_fs,
         "temperature_K": atoms.get_temperature(),
@@ -258,6 +262,10 @@ def _log_row(atoms: Atoms, step: int, timestep_fs: float) -> dict[str, float]:
         "ekin_eV": ekin,
         "etot_eV": epot + ekin,
     }
+    results = atoms.calc.results
+    if "energy_std" in results:
+        row.update(epot_std_eV=results["energy_std"], max_force_std_eV_A=float(np.max(results["forces_std"])))
+    return row
 
 
 def _frame(atoms: Atoms, step: int, timestep_fs: float) -> Atoms:

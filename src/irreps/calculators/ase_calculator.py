@@ -10,6 +10,12 @@ or data) predicts the members' mean and adds their spread as the uncertainty use
 ``energy_std`` (eV, standard deviation over members) and ``forces_std`` ([N] eV/Å, each atom's
 root-mean-square deviation of the members' force vectors from their mean).
 
+A model file that records its training domain (the shortest distance per element pair,
+:mod:`irreps.models.domain`) makes the calculator report, with every evaluation,
+``domain_distance_ratio`` (the smallest ratio of a pair's distance to the training minimum for
+its elements: below 1 the geometry is outside what the model was trained on) and
+``unseen_pairs`` (neighbour pairs of elements that never met in training).
+
 The neighbour list is built with radius ``cutoff + skin`` and reused while no atom has moved by
 more than ``skin / 2`` since it was built (and cell, periodicity and atomic numbers are
 unchanged): no pair can then have come from beyond ``cutoff + skin`` to inside ``cutoff``.
@@ -31,6 +37,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from irreps.data.conversion import atoms_to_graph
 from irreps.data.graph import AtomicGraph
+from irreps.models.domain import domain_distance_ratio, shortest_distances
 from irreps.models.file import load_model
 from irreps.nn.derivatives import hessian_blocks
 
@@ -96,6 +103,7 @@ class IrrepsCalculator(Calculator):
             for m in members
         ]
         self.model = self.models[0]
+        self._domain = shortest_distances(self.model)
         for member in self.models:
             for name in ("cutoff", "elements"):
                 if not hasattr(member, name):
@@ -136,8 +144,17 @@ class IrrepsCalculator(Calculator):
         if want_stress:
             stress = np.mean([_numpy(out["stress"])[0] for out in outs], axis=0)
             self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
+        if self._domain is not None:
+            self.results["domain_distance_ratio"], self.results["unseen_pairs"] = self._domain_check(graph)
         if "hessian" in properties:
             self.results["hessian"] = np.mean([self._hessian(m, graph, out) for m, out in zip(self.models, outs)], axis=0)
+
+    def _domain_check(self, graph: AtomicGraph) -> tuple[float, int]:
+        """(domain_distance_ratio, unseen_pairs) over the pairs within the model's cutoff."""
+        i, j = graph.edge_index
+        lengths = (graph.positions[j] - graph.positions[i] + graph.shifts).norm(dim=1)
+        inside = lengths < float(self.model.cutoff)
+        return domain_distance_ratio(self._domain, graph.atomic_numbers, graph.edge_index[:, inside], lengths[inside])
 
     def _validate(self, atoms: Atoms) -> None:
         known = set.intersection(*(set(int(z) for z in m.elements) for m in self.models))

@@ -81,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"{args.model} on {args.data} ({args.dtype}):")
     print(format_table(metrics))
+    domain = metrics.get("outside_training_domain")
+    if domain and domain["count"]:
+        frames = ", ".join(str(f["frame"]) for f in domain["frames"][:10]) + (" ..." if domain["count"] > 10 else "")
+        print(f"{domain['count']} frame(s) outside the training domain (a pair closer than the training minimum "
+              f"for its elements, or elements never seen together): {frames}; closest at "
+              f"{domain['closest_distance_ratio']:.2f} x the training minimum")
     for path in write_evaluation(errors, metrics, out_dir, name, name):
         print(f"wrote {path}")
     return 0

@@ -30,3 +30,33 @@ def shortest_distances(model: torch.nn.Module) -> dict[tuple[int, int], float] |
         return {(int(a), int(b)): float(d) for a, b, d in rows}
     except (TypeError, ValueError) as err:
         raise ValueError(f"the model file's {SHORTEST_DISTANCES} are malformed ({err})") from err
+
+
+def domain_distance_ratio(
+    distances: Mapping[tuple[int, int], float], numbers: torch.Tensor, edge_index: torch.Tensor, lengths: torch.Tensor
+) -> tuple[float, int]:
+    """How far a structure's closest pairs are inside the training domain.
+
+    Parameters
+    ----------
+    distances : {(z_i, z_j): shortest training distance}
+    numbers : Tensor [N]
+        Atomic numbers.
+    edge_index : Tensor [2, E]
+        Pairs to check (a neighbour list).
+    lengths : Tensor [E]
+        Their distances (Å).
+
+    Returns
+    -------
+    (ratio, unseen)
+        ``ratio``: the smallest ``length / training minimum`` over pairs of element pairs seen in
+        training (below 1: closer than anything the model was trained on; ``inf`` without such
+        pairs); ``unseen``: pairs whose element pair never occurred in training.
+    """
+    z_i, z_j = numbers[edge_index[0]], numbers[edge_index[1]]
+    low, high = torch.minimum(z_i, z_j).tolist(), torch.maximum(z_i, z_j).tolist()
+    reference = torch.tensor([distances.get((a, b), float("nan")) for a, b in zip(low, high)], dtype=torch.float64)
+    seen = ~torch.isnan(reference)
+    ratios = lengths.detach().double().cpu()[seen] / reference[seen]
+    return (float(ratios.min()) if len(ratios) else float("inf")), int((~seen).sum())

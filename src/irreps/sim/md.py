@@ -36,12 +36,15 @@ from ase.md.velocitydistribution import Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
 from irreps.sim.guards import Guards, Watch, check_state, last_good_path
-from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv, write_frames
+from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv
 from irreps.sim.progress import Progress
 
 LOG_COLUMNS = ("step", "time_fs", "temperature_K", "epot_eV", "ekin_eV", "etot_eV")
 # added for a committee calculator: the members' spread (energy std, largest per-atom force deviation)
 COMMITTEE_COLUMNS = ("epot_std_eV", "max_force_std_eV_A")
+# added when the model file records its training domain (irreps.models.domain): below 1, or any
+# unseen pair, the model extrapolates
+DOMAIN_COLUMNS = ("domain_distance_ratio", "unseen_pairs")
 # The info entries of a trajectory frame (beside its momenta): where it is in the run.
 FRAME_INFO = ("step", "time_fs")
 
@@ -123,7 +126,7 @@ def run_md(
         ``.xyz``/``.extxyz`` or ``.traj``; frames every ``config.traj_every`` steps.
     log : path
         CSV with the columns :data:`LOG_COLUMNS` (and :data:`COMMITTEE_COLUMNS` when the calculator
-        is a committee of models).
+        is a committee of models, :data:`DOMAIN_COLUMNS` when its model records its training domain).
     resume : bool
         Continue from the last frame of ``<trajectory>.part`` (an interrupted run) or of
         ``trajectory`` (a finished one, extended to ``config.steps``).
@@ -177,7 +180,9 @@ def run_md(
     reference_etot = atoms.get_potential_energy() + atoms.get_kinetic_energy() if config.ensemble == "nve" else None
     with _FrameWriter(traj_part, fmt) as writer, open(log_part, "a", newline="") as log_handle:
         committee = len(getattr(atoms.calc, "models", ())) > 1
-        log_writer = csv.DictWriter(log_handle, fieldnames=LOG_COLUMNS + (COMMITTEE_COLUMNS if committee else ()))
+        domain = getattr(atoms.calc, "_domain", None) is not None
+        columns = LOG_COLUMNS + (COMMITTEE_COLUMNS if committee else ()) + (DOMAIN_COLUMNS if domain else ())
+        log_writer = csv.DictWriter(log_handle, fieldnames=columns)
         if start == 0:
             log_writer.writeheader()
 
@@ -265,6 +270,7 @@ def _log_row(atoms: Atoms, step: int, timestep_fs: float) -> dict[str, float]:
     results = atoms.calc.results
     if "energy_std" in results:
         row.update(epot_std_eV=results["energy_std"], max_force_std_eV_A=float(np.max(results["forces_std"])))
+    row.update({key: results[key] for key in DOMAIN_COLUMNS if key in results})
     return row
 
 

@@ -16,6 +16,7 @@ import torch
 
 from irreps.data import GraphDataset, GraphLoader
 from irreps.models import load_model
+from irreps.models.domain import domain_distance_ratio, shortest_distances
 from irreps.io import write_atomic
 from irreps.train.config import key_spec
 from irreps.train.metrics import ErrorAccumulator
@@ -70,7 +71,26 @@ def evaluate_file(
     dataset = GraphDataset(graphs).to(device=device, dtype=dtype)
     flags = {"compute_forces": forces, "compute_stress": False}
     errors = evaluate_set(model, dataset, batch_size, flags)
-    return errors, errors.result()
+    metrics = errors.result()
+    domain = shortest_distances(model)
+    if domain is not None:
+        metrics["outside_training_domain"] = outside_domain(graphs, domain, cutoff)
+    return errors, metrics
+
+
+def outside_domain(graphs: list, domain: dict[tuple[int, int], float], cutoff: float) -> dict[str, Any]:
+    """Frames with a pair closer than the training minimum for its elements, or elements that never
+    met in training, within ``cutoff`` (:func:`irreps.models.domain.domain_distance_ratio`)."""
+    frames, closest = [], float("inf")
+    for index, graph in enumerate(graphs):
+        i, j = graph.edge_index
+        lengths = (graph.positions[j] - graph.positions[i] + graph.shifts).norm(dim=1)
+        inside = lengths < cutoff
+        ratio, unseen = domain_distance_ratio(domain, graph.atomic_numbers, graph.edge_index[:, inside], lengths[inside])
+        closest = min(closest, ratio)
+        if ratio < 1 or unseen:
+            frames.append({"frame": index, "distance_ratio": ratio, "unseen_pairs": unseen})
+    return {"count": len(frames), "closest_distance_ratio": closest, "frames": frames}
 
 
 def write_evaluation(errors: ErrorAccumulator, metrics: dict[str, Any], out_dir: Path, name: str, title: str) -> list[Path]:

@@ -31,7 +31,7 @@ SMALL_CONFIGS = {
         elements=[1, 6, 8], lmax=2, mmax=1, sphere_channels=6, num_layers=2, attn_hidden_channels=6, num_heads=2,
         attn_alpha_channels=4, attn_value_channels=3, ffn_hidden_channels=8, edge_channels=6, num_distance_basis=12,
         cutoff=3.0, use_gate_act=True, equivariance="O(3)", e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4,
-        shift_with_neighbours=True, direct_forces=True,
+        shift_with_neighbours=True, direct_forces=True, dipole=True, polarizability=True,
     ),
     "equiformer_v2[SO(3), lmax 6]": dict(
         elements=[1, 6, 8], lmax=6, mmax=2, sphere_channels=4, num_layers=2, attn_hidden_channels=4, num_heads=2,

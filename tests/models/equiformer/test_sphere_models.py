@@ -108,6 +108,8 @@ def test_config_errors_name_the_field():
         build_model("equiformer_v2", {**SMALL, "mmax": 3})
     with pytest.raises(ValueError, match="norm_type"):
         build_model("equiformer_v2", {**SMALL, "norm_type": "batch_norm"})
+    with pytest.raises(ValueError, match="polarizability reads"):
+        build_model("equiformer_v2", {**SMALL, "lmax": 1, "mmax": 1, "polarizability": True})
     with pytest.raises(ValueError, match="lmax >= 2"):
         build_model("equiformer_v2", {**SMALL, "lmax": 1, "mmax": 1, "hessian_head": True})
     with pytest.raises(ValueError, match="drop_path_rate"):

@@ -30,6 +30,7 @@ from irreps.data.graph import AtomicGraph
 from irreps.models.equiformer.attention import GraphAttention
 from irreps.models.equiformer.feed_forward import FeedForward
 from irreps.models.equiformer.edges import EdgeContext, edge_context, with_isolated_atoms
+from irreps.models.heads import DipoleHead, PolarizabilityHead
 from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.models.registry import register_model
 from irreps.nn.drop_path import GraphDropPath
@@ -38,6 +39,7 @@ from irreps.nn.elements import ElementIndex
 from irreps.nn.mlp import activation_module
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy, normalise_readout_fields
+from irreps.ops.cartesian import components_to_matrix
 from irreps.ops.radial import GaussianBasis
 from irreps.ops.sphere import EdgeRotation, SphereLayerNorm, SphereRMSNorm, to_rank2_components
 
@@ -84,6 +86,9 @@ class EquiformerV2Config:
     equivariance : "SO(3)" or "O(3)"
     e0s, scale, shift, shift_with_neighbours
         Energy readout, as for TensorNet (:class:`~irreps.nn.readout.AtomicEnergyReadout`).
+    dipole, polarizability : bool
+        Response heads as for TensorNet (outputs ``dipole`` [G, 3] and ``charges`` [N] from the
+        ``l = 0`` and ``l = 1`` features; ``polarizability`` [G, 3, 3] from ``l = 0`` and ``l = 2``).
     direct_forces : bool
         Add the paper's attention force head (``direct_forces`` output; not energy-conserving).
     hessian_head, hessian
@@ -122,6 +127,8 @@ class EquiformerV2Config:
     scale: float = 1.0
     shift: float = 0.0
     shift_with_neighbours: bool = False
+    dipole: bool = False
+    polarizability: bool = False
     direct_forces: bool = False
     hessian_head: bool = False
     hessian: HessianHeadConfig = HessianHeadConfig()
@@ -145,8 +152,9 @@ class EquiformerV2Config:
         for name in ("alpha_drop", "drop_path_rate"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.hessian_head and self.lmax < 2:
-            raise ValueError("the Hessian head reads l <= 2 features: needs lmax >= 2")
+        for head, lmin in (("hessian_head", 2), ("polarizability", 2), ("dipole", 1)):
+            if getattr(self, head) and self.lmax < lmin:
+                raise ValueError(f"{head} reads l <= {lmin} features: needs lmax >= {lmin}")
         activation_module(self.attn_activation)
         activation_module(self.ffn_activation)
 
@@ -206,6 +214,8 @@ class EquiformerV2(EnergyModel):
             )
         self.readout = AtomicEnergyReadout(n_el, cfg.e0s, cfg.scale, cfg.shift)
         self.hessian_head = HessianHead(c, c, cfg.hessian) if cfg.hessian_head else None
+        self.dipole_head = DipoleHead(c, c) if cfg.dipole else None
+        self.polarizability_head = PolarizabilityHead(c) if cfg.polarizability else None
 
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
@@ -232,6 +242,13 @@ class EquiformerV2(EnergyModel):
         out = {"node_energy": self.readout(raw, species, occupancy)}
         if direct_forces:
             out["direct_forces"] = cfg.scale * self.direct_force_head(x, edges)[:n, 1:4, 0]
+        if self.dipole_head is not None:  # l = 1 coefficients are Cartesian (D^1 = R)
+            out.update(self.dipole_head(x[:n, 0], x[:n, 1:4], positions, graph.batch, graph.num_graphs))
+        if self.polarizability_head is not None:
+            traceless = to_rank2_components(x[:n])
+            traceless = torch.cat((torch.zeros_like(traceless[:, :4]), traceless[:, 4:]), 1)  # the l = 2 part only
+            out["polarizability"] = self.polarizability_head(x[:n, 0], components_to_matrix(traceless), graph.batch,
+                                                             graph.num_graphs)
         if self.hessian_head is not None:
             if bool(graph.pbc.any()):
                 raise ValueError("the Hessian head handles molecules only; the graph has periodic boundaries")

@@ -302,7 +302,8 @@ def run_timing(args: argparse.Namespace, device: torch.device) -> list[dict]:
 
 def accuracy_table(records: list[dict]) -> str:
     lines = [
-        "Test-set Hessian errors (TensorNet, same size; H+: trained on E+F+Hessian with the head; EF: E+F only)",
+        f"Test-set Hessian errors ({records[0].get('backbone', 'tensornet') if records else ''} backbone, same size; "
+        "H+: trained on E+F+Hessian with the head; EF: E+F only)",
         f"{'dataset':8s} {'Hessian':>26s} {'MAE eV/Å²':>10s} {'eig MAE':>9s} {'freq MAE cm⁻¹':>14s} {'E meV/atom':>11s} {'F meV/Å':>8s}",
     ]
     for r in records:

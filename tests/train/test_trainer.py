@@ -1,5 +1,6 @@
 """Training runs on the bundled acetylacetone data with a tiny TensorNet."""
 
+import dataclasses
 import os
 
 import ase.io
@@ -11,7 +12,8 @@ from irreps.models import load_model
 from irreps.models.domain import shortest_distances
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
-from irreps.train.run import train
+from irreps.train.prepare import prepare_data
+from irreps.train.run import model_options, train
 from irreps.train.run_dir import claim_run_dir
 from lone_atoms import isolated_atom_energies, lone_atom_energy
 from train_helpers import TINY
@@ -126,6 +128,26 @@ def test_missing_train_file_and_weighted_missing_field(tmp_path):
     # The data failed to load, so no run directory was claimed and the name is still free.
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     assert train(load_config(None, TINY + ["run.epochs=1"]), tmp_path / "b", log=_quiet).model_path.is_file()
+
+
+def test_an_element_without_an_e0_is_refused_naming_it(tmp_path):
+    e0s = [a for a in ase.io.read(bundled_path("acac_isolated_atoms"), ":") if a.numbers[0] != 8]
+    ase.io.write(tmp_path / "e0.xyz", e0s)
+    config = load_config(None, TINY + [f"data.isolated_atoms_file={tmp_path / 'e0.xyz'}", "run.epochs=1"])
+    with pytest.raises(ValueError, match=r"E0.* for atomic numbers \[8\]"):  # found by the data statistics first
+        train(config, tmp_path / "run", log=_quiet)
+    assert not (tmp_path / "run").exists()
+    # model_options (train/run.py) refuses data prepared without the statistics' check too
+    data = prepare_data(load_config(None, TINY).data, ("energy",), seed=1, log=_quiet)
+    without_oxygen = dataclasses.replace(data, e0s={z: e for z, e in data.e0s.items() if z != 8})
+    with pytest.raises(ValueError, match=r"^no E0 for atomic numbers \[8\]: add them to data.isolated_atoms_file$"):
+        model_options(config, without_oxygen)
+
+
+def test_an_unknown_device_is_a_value_error(tmp_path):
+    config = load_config(None, TINY + ["run.device=warp9", "run.epochs=1"])
+    with pytest.raises(ValueError, match=r"^run.device: 'warp9' is not a device"):
+        train(config, tmp_path / "run", log=_quiet)
 
 
 def test_a_run_directory_in_use_is_refused(tmp_path):

@@ -3,12 +3,14 @@
 import json
 
 import ase.io
+import numpy as np
 import pytest
 
 from irreps.cli.main import main
 from irreps.data import bundled_path
 from irreps.train.config import load_config
 from irreps.train.run import train
+from plot_checks import png_pixels, saved_figures
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +24,21 @@ def model_path(tmp_path_factory):
 
 
 def test_evaluate_prints_and_writes(model_path, tmp_path, capsys):
-    assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path)]) == 0
+    with saved_figures() as figures:
+        assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "E/atom MAE (meV/atom)" in out and "F RMSE (meV/Å)" in out
     metrics = json.loads((tmp_path / "acac_test_metrics.json").read_text())
     assert metrics["energy"]["count"] == 100
     assert metrics["energy"]["rmse"] >= metrics["energy"]["mae"] > 0
-    assert (tmp_path / "acac_test_parity.png").read_bytes()[:4] == b"\x89PNG"
+    (figure,) = figures  # the parity plot: reference on x, prediction on y, the errors the metrics report
+    png_pixels(tmp_path / "acac_test_parity.png", figure)
+    energy, forces = (axes.collections[0].get_offsets().data for axes in figure.axes)
+    frames = ase.io.read(bundled_path("acac_test"), ":")
+    np.testing.assert_allclose(energy[:, 0], [a.get_potential_energy() / len(a) for a in frames])
+    assert np.abs(energy[:, 1] - energy[:, 0]).mean() == pytest.approx(metrics["energy_per_atom"]["mae"])
+    assert len(forces) == 3 * sum(len(a) for a in frames)
+    assert np.sqrt(np.mean((forces[:, 1] - forces[:, 0]) ** 2)) == pytest.approx(metrics["forces"]["rmse"])
     assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["evaluate", str(model_path), "bundled:acac_test", "--out", str(tmp_path), "--overwrite",

@@ -13,9 +13,8 @@ from ase.build import bulk
 from irreps.cli.main import main
 from irreps.data import bundled_path
 from irreps.models import build_model, save_model
-
-PNG = b"\x89PNG"
-
+from irreps.sim.io import read_csv
+from plot_checks import lines, png_pixels, saved_figures
 
 @pytest.fixture
 def files(tmp_path):
@@ -42,8 +41,18 @@ def test_help(command, capsys):
 def test_md_runs_resumes_and_refuses_to_overwrite(files, capsys):
     out = files / "md"
     args = ["md", str(files / "morse.pt"), str(files / "cu.xyz"), "-o", str(out), "--quiet", "--timestep", "2"]
-    assert main(args + ["--steps", "20", "--traj-every", "5"]) == 0
-    assert (out / "md.png").read_bytes()[:4] == PNG
+    with saved_figures() as figures:
+        assert main(args + ["--steps", "20", "--traj-every", "5"]) == 0
+    (figure,) = figures  # energies from E_tot(0) and the temperature against time (ps), as logged
+    png_pixels(out / "md.png", figure)
+    log = read_csv(out / "log.csv")
+    time_ps = [row["time_fs"] / 1000 for row in log]
+    energy = lines(figure.axes[0])
+    for label, column in (("E_pot", "epot_eV"), ("E_tot", "etot_eV")):
+        np.testing.assert_allclose(energy[label][0], time_ps)
+        np.testing.assert_allclose(energy[label][1], [row[column] - log[0]["etot_eV"] for row in log])
+    (temperature,) = figure.axes[1].get_lines()
+    np.testing.assert_allclose(temperature.get_ydata(), [row["temperature_K"] for row in log])
     assert len(ase.io.read(out / "trajectory.extxyz", ":")) == 5
     assert main(args + ["--steps", "20"]) == 2
     assert "--overwrite" in capsys.readouterr().err
@@ -61,29 +70,58 @@ def test_relax_with_cell_and_fixed_atoms(files, capsys):
     assert code == 0 and "converged" in capsys.readouterr().out
     relaxed = ase.io.read(out)
     assert abs(relaxed.get_stress()).max() < 1e-3 and abs(relaxed.cell.lengths()[0] - 3.5) > 0.05
-    code = main(["relax", str(files / "morse.pt"), str(files / "cu.xyz"), "--fix", "0-1", "--steps", "1", "-o", str(out), "--overwrite", "--quiet"])
-    assert code in (0, 1)
     assert main(["relax", str(files / "morse.pt"), str(files / "cu.xyz"), "--fix", "a-b", "-o", str(files / "x.xyz")]) == 2
+
+
+def test_relax_holds_the_fixed_atoms_and_moves_the_rest(files, capsys):
+    """--fix takes indices and inclusive ranges; those atoms stay put while the others relax."""
+    rattled = bulk("Cu", "fcc", a=3.5, cubic=True)
+    rattled.rattle(0.1, seed=4)
+    ase.io.write(files / "rattled.xyz", rattled)
+    rattled = ase.io.read(files / "rattled.xyz")  # as the command reads it, rounded by the file
+    out = files / "relaxed.extxyz"
+    code = main(["relax", str(files / "morse.pt"), str(files / "rattled.xyz"), "--fix", "0-1,3", "--fmax", "1e-3",
+                 "-o", str(out), "--quiet"])
+    assert code == 0 and "converged" in capsys.readouterr().out
+    relaxed = ase.io.read(out)
+    moved = np.linalg.norm(relaxed.positions - rattled.positions, axis=1)
+    np.testing.assert_array_equal(moved[[0, 1, 3]], 0.0)
+    assert moved[2] > 0.01
+    assert np.abs(relaxed.get_forces()[2]).max() < 1e-3  # the free atom is relaxed, the fixed ones need not be
+    assert np.abs(relaxed.get_forces()[[0, 1, 3]]).max() > 1e-2
 
 
 def test_vib_writes_frequencies_modes_and_spectrum(files, capsys):
     out = files / "vib"
-    assert main(["vib", str(files / "springs.pt"), str(files / "co.xyz"), "-o", str(out)]) == 0
+    with saved_figures() as figures:
+        assert main(["vib", str(files / "springs.pt"), str(files / "co.xyz"), "-o", str(out)]) == 0
     masses = Atoms("CO").get_masses()
     expected = np.sqrt(30.0 * masses.sum() / masses.prod()) * 521.4709
     record = json.loads((out / "frequencies.json").read_text())
     assert record["frequencies_cm1"] == pytest.approx([expected], rel=1e-5)
     assert "not a stationary point" in capsys.readouterr().out  # 1.25 Å is stretched from r0 = 1.2
-    assert (out / "spectrum.png").read_bytes()[:4] == PNG
+    (figure,) = figures  # one stick at the one frequency
+    png_pixels(out / "spectrum.png", figure)
+    (sticks,) = figure.axes[0].collections
+    (segment,) = sticks.get_segments()
+    np.testing.assert_allclose(segment[:, 0], [expected, expected], rtol=1e-5)
     assert len(ase.io.read(out / "modes.extxyz", ":")) == 12
 
 
 def test_neb_then_ts_from_the_highest_image(files, capsys):
     neb_out, ts_out = files / "neb", files / "ts"
-    code = main(["neb", str(files / "surface.pt"), str(files / "a.xyz"), str(files / "b.xyz"), "--images", "4",
-                 "--interpolation", "linear", "--fmax", "0.01", "-o", str(neb_out), "--quiet"])
+    with saved_figures() as figures:
+        code = main(["neb", str(files / "surface.pt"), str(files / "a.xyz"), str(files / "b.xyz"), "--images", "4",
+                     "--interpolation", "linear", "--fmax", "0.01", "-o", str(neb_out), "--quiet"])
     assert code == 0
-    assert (neb_out / "profile.png").read_bytes()[:4] == PNG
+    (figure,) = figures  # the band's energies from the first image, the highest one starred
+    png_pixels(neb_out / "profile.png", figure)
+    energies = np.array(json.loads((neb_out / "neb.json").read_text())["energies_eV"])
+    drawn = figure.axes[0].get_lines()
+    np.testing.assert_allclose(drawn[0].get_ydata(), energies - energies[0])
+    highest = int(np.argmax(energies))
+    np.testing.assert_allclose(drawn[1].get_ydata(), [energies[highest] - energies[0]])
+    np.testing.assert_allclose(drawn[1].get_xdata(), [drawn[0].get_xdata()[highest]])
     code = main(["ts", str(files / "surface.pt"), str(neb_out / "highest.extxyz"), "--projection", "none", "--fmax", "1e-6",
                  "--reactant", str(files / "a.xyz"), "-o", str(ts_out), "--quiet"])
     assert code == 0

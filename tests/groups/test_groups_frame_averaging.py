@@ -101,10 +101,22 @@ def test_guard_fires_on_symmetric_cloud():
         FrameAveraging(FlatMLP(3, 1), mode="both")
 
 
-def test_float32_and_gradients():
-    pos = torch.randn(2, N, 3, generator=torch.Generator().manual_seed(9), requires_grad=True)
-    model = FrameAveraging(FlatMLP(3, 1).float())
-    out = model(pos)
+def test_gradients_match_finite_differences_and_float32_follows_float64():
+    """The frames depend on the positions too: their derivative is part of the gradient."""
+    pos = torch.randn(2, N, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    model = FrameAveraging(FlatMLP(3, 1))
+    leaf = pos.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(leaf).sum(), leaf)
+    h = 1e-6
+    expected = torch.zeros_like(pos)
+    for index in np.ndindex(*pos.shape):
+        step = torch.zeros_like(pos)
+        step[index] = h
+        expected[index] = (model(pos + step).sum() - model(pos - step).sum()) / (2 * h)
+    torch.testing.assert_close(grad, expected, atol=1e-7, rtol=0)
+    single = FrameAveraging(FlatMLP(3, 1).float())
+    leaf32 = pos.float().requires_grad_(True)
+    out = single(leaf32)
     assert out.dtype == torch.float32
     out.sum().backward()
-    assert torch.isfinite(pos.grad).all()
+    torch.testing.assert_close(leaf32.grad.double(), grad, atol=1e-4, rtol=1e-3)

@@ -103,10 +103,20 @@ def test_sine_inrs_fit_and_hidden_permutations_keep_the_function():
     torch.testing.assert_close(_mlp(x, squeeze(pw), squeeze(pb)), _mlp(x, squeeze(data.weights), squeeze(data.biases)))
 
 
-def test_regression_task_runs():
+def test_omega_regressor_learns_and_reports_the_mse_in_omega_units():
     data = make_sine_inrs(12, hidden=(4,), steps=20)
-    result = fit_omega_regressor(DWSNet(data.dims, 2, 2), data.subset(torch.arange(8)), data.subset(torch.arange(8, 12)), epochs=2)
-    assert set(result) == {"test_mse", "train_mse"} and all(np.isfinite(v) for v in result.values())
+    train, test = data.subset(torch.arange(8)), data.subset(torch.arange(8, 12))
+    torch.manual_seed(0)
+    model = DWSNet(data.dims, 2, 2)
+    result = fit_omega_regressor(model, train, test, epochs=40, lr=1e-2)
+    assert set(result) == {"test_mse", "train_mse"}
+    mean, std = train.omega.mean(), train.omega.std()
+    model.eval()
+    for name, subset in (("train_mse", train), ("test_mse", test)):
+        with torch.no_grad():  # the fitted model's predictions, de-standardised, against omega
+            omega = model(subset.weights, subset.biases)[:, 0] * std + mean
+        assert result[name] == pytest.approx(float(((omega - subset.omega) ** 2).mean()), rel=1e-6)
+    assert result["train_mse"] < 0.1 * float(train.omega.var())  # predicting the mean gives the variance
 
 
 def test_bad_input():

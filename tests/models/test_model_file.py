@@ -12,11 +12,27 @@ def _model():
     return build_model("harmonic_pair", {"elements": [1, 8], "k": 12.0})
 
 
-def test_round_trip_keeps_config_and_weights(tmp_path):
-    path = save_model(_model(), tmp_path / "m.pt", metadata={"note": "x"})
+def _trained_looking_tensornet() -> torch.nn.Module:
+    """A tiny TensorNet whose weights differ from any fresh build's (what a trained file holds)."""
+    torch.manual_seed(0)
+    model = build_model("tensornet", {"elements": [1, 8], "hidden_dim": 4, "num_layers": 1, "num_rbf": 4})
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+    return model
+
+
+def test_round_trip_keeps_config_weights_and_metadata(tmp_path):
+    model = _trained_looking_tensornet()
+    path = save_model(model, tmp_path / "m.pt", metadata={"note": "x"})
+    torch.manual_seed(1)  # a load that kept freshly initialised weights would get other values
     loaded = load_model(path)
-    assert loaded.config == _model().config
+    assert loaded.config == model.config
     assert loaded.metadata == {"note": "x"}
+    saved, restored = model.state_dict(), loaded.state_dict()
+    assert saved.keys() == restored.keys()
+    for name, value in saved.items():
+        assert torch.equal(restored[name], value), name
 
 
 def test_never_clobbers_without_overwrite(tmp_path):

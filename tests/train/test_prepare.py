@@ -53,3 +53,24 @@ def test_overlapping_atoms_are_refused_naming_the_frame_and_pair(tmp_path, separ
         prepare_data(load_config(None, common).data, ("energy", "forces"), seed=1, log=lambda line: None)
     data = prepare_data(load_config(None, common + ["data.allow_close_atoms=true"]).data, ("energy",), seed=1, log=lambda line: None)
     assert len(data.train) + len(data.valid) == 6
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (["data.train_file=bundled:acac_isolated_atoms"], ValueError,
+         r"acac_isolated_atoms: holds only isolated atoms, no structures to train or test on"),
+        (["data.train_file={one}"], ValueError, r"one.xyz: 1 structures are too few to hold out 1 for validation"),
+        (["data.train_file={tmp}/absent.xyz"], FileNotFoundError, r"no such data file: .*absent.xyz"),
+        (["data.train_file={one}", "data.valid_file={tmp}/absent.xyz"], FileNotFoundError, r"no such data file: .*absent.xyz"),
+        (["data.train_file=bundled:acac_train", "data.isolated_atoms_file={tmp}/e0.xyz"], FileNotFoundError,
+         r"no such data file: .*e0.xyz"),
+        ([], ValueError, r"data.train_file is not set"),
+    ],
+    ids=["only-isolated-atoms", "too-few-to-validate", "no-train-file", "no-valid-file", "no-e0-file", "unset"],
+)
+def test_unusable_data_is_refused_naming_the_problem(tmp_path, overrides, error, message):
+    ase.io.write(tmp_path / "one.xyz", ase.io.read(bundled_path("acac_train"), "0"))
+    overrides = [o.format(one=tmp_path / "one.xyz", tmp=tmp_path) for o in overrides]
+    with pytest.raises(error, match=message):
+        prepare_data(load_config(None, overrides).data, ("energy",), seed=1, log=lambda line: None)

@@ -11,6 +11,7 @@ from irreps.train.checkpoint import (
     set_rng_state,
 )
 from irreps.train.plots import plot_learning_curve
+from plot_checks import lines, png_pixels, saved_figures
 
 
 def test_checkpoint_round_trip_with_rng_states(tmp_path):
@@ -41,7 +42,16 @@ def test_unreadable_checkpoint(tmp_path):
         load_checkpoint(tmp_path / "empty.pt")
 
 
-def test_learning_curve_is_a_png(tmp_path):
+def test_learning_curve_draws_the_losses_and_the_force_error_in_mev(tmp_path):
     rows = [{"epoch": e, "train_loss": 1.0 / e, "valid_loss": 2.0 / e, "valid_forces_rmse": 0.1 / e} for e in (1, 2, 3)]
-    plot_learning_curve(rows, tmp_path / "curve.png")
-    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with saved_figures() as figures:
+        plot_learning_curve(rows, tmp_path / "curve.png")
+    (figure,) = figures
+    png_pixels(tmp_path / "curve.png", figure)
+    loss, errors = figure.axes
+    drawn = lines(loss)
+    np.testing.assert_array_equal(drawn["train"][0], [1, 2, 3])
+    np.testing.assert_allclose(drawn["train"][1], [1.0, 1 / 2, 1 / 3])
+    np.testing.assert_allclose(drawn["validation"][1], [2.0, 1.0, 2 / 3])
+    np.testing.assert_allclose(lines(errors)["F RMSE (meV/Å)"][1], [100.0, 50.0, 100 / 3])
+    assert loss.get_yscale() == errors.get_yscale() == "log"

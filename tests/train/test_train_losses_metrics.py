@@ -74,6 +74,15 @@ def test_loss_errors_name_the_problem():
     with pytest.raises(ValueError, match="the model does not predict 'dipole'"):
         WeightedLoss({"dipole": 1.0})(PRED, batch)
     assert WeightedLoss({"hessian": 1.0}).prediction_flags()["compute_hessian"] is True
+    with pytest.raises(ValueError, match="loss kind must be 'mse' or 'huber', got 'l1'"):
+        WeightedLoss({"energy": 1.0}, kind="l1")
+    wrong_shape = {**PRED, "forces": PRED["forces"][:2]}
+    with pytest.raises(ValueError, match=r"'forces': prediction shape \(2, 3\) != reference shape \(3, 3\)"):
+        WeightedLoss({"forces": 1.0})(wrong_shape, _batch())
+    errors = ErrorAccumulator()
+    errors.update(PRED, _batch())
+    with pytest.raises(ValueError, match="loss.dipole has a non-zero weight but no 'dipole' values were collected"):
+        WeightedLoss({"energy": 1.0, "dipole": 1.0}).pooled(errors)
 
 
 def test_metrics_by_hand_and_per_config_type():

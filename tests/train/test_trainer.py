@@ -1,20 +1,21 @@
 """Training runs on the bundled acetylacetone data with a tiny TensorNet."""
 
+import dataclasses
 import os
 
 import ase.io
 import pytest
 import torch
-from ase import Atoms
 
-from irreps.calculators import IrrepsCalculator
 from irreps.data import bundled_path
 from irreps.models import load_model
 from irreps.models.domain import shortest_distances
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
-from irreps.train.run import train
+from irreps.train.prepare import prepare_data
+from irreps.train.run import model_options, train
 from irreps.train.run_dir import claim_run_dir
+from lone_atoms import isolated_atom_energies, lone_atom_energy
 from train_helpers import TINY
 
 
@@ -129,6 +130,26 @@ def test_missing_train_file_and_weighted_missing_field(tmp_path):
     assert train(load_config(None, TINY + ["run.epochs=1"]), tmp_path / "b", log=_quiet).model_path.is_file()
 
 
+def test_an_element_without_an_e0_is_refused_naming_it(tmp_path):
+    e0s = [a for a in ase.io.read(bundled_path("acac_isolated_atoms"), ":") if a.numbers[0] != 8]
+    ase.io.write(tmp_path / "e0.xyz", e0s)
+    config = load_config(None, TINY + [f"data.isolated_atoms_file={tmp_path / 'e0.xyz'}", "run.epochs=1"])
+    with pytest.raises(ValueError, match=r"E0.* for atomic numbers \[8\]"):  # found by the data statistics first
+        train(config, tmp_path / "run", log=_quiet)
+    assert not (tmp_path / "run").exists()
+    # model_options (train/run.py) refuses data prepared without the statistics' check too
+    data = prepare_data(load_config(None, TINY).data, ("energy",), seed=1, log=_quiet)
+    without_oxygen = dataclasses.replace(data, e0s={z: e for z, e in data.e0s.items() if z != 8})
+    with pytest.raises(ValueError, match=r"^no E0 for atomic numbers \[8\]: add them to data.isolated_atoms_file$"):
+        model_options(config, without_oxygen)
+
+
+def test_an_unknown_device_is_a_value_error(tmp_path):
+    config = load_config(None, TINY + ["run.device=warp9", "run.epochs=1"])
+    with pytest.raises(ValueError, match=r"^run.device: 'warp9' is not a device"):
+        train(config, tmp_path / "run", log=_quiet)
+
+
 def test_a_run_directory_in_use_is_refused(tmp_path):
     with claim_run_dir(tmp_path / "run"):
         with pytest.raises(ValueError, match=f"in use by process {os.getpid()}"):
@@ -219,18 +240,13 @@ def test_fused_optimizer_matches_the_reference_update(kind):
         torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("source", ["isolated_atoms_file", "training file"])
-def test_a_lone_atom_of_a_trained_model_gets_its_e0(tmp_path, source):
-    """With isolated-atom E0s no per-atom shift is fitted: the dissociation limit is sum E0."""
-    isolated = ase.io.read(bundled_path("acac_isolated_atoms"), ":")
-    options = TINY + ["run.epochs=1"]
-    if source == "training file":
-        ase.io.write(tmp_path / "mixed.xyz", isolated + ase.io.read(bundled_path("acac_train"), ":24"))
-        options = TINY[2:] + [f"data.train_file={tmp_path / 'mixed.xyz'}", "run.epochs=1"]
+def test_e0s_from_isolated_atoms_in_the_training_file_give_lone_atoms_their_e0(tmp_path):
+    """No per-atom shift is fitted either: the dissociation limit is sum E0. (With
+    data.isolated_atoms_file: tests/models/test_physics.py, for every architecture.)"""
+    ase.io.write(tmp_path / "mixed.xyz", ase.io.read(bundled_path("acac_isolated_atoms"), ":")
+                 + ase.io.read(bundled_path("acac_train"), ":24"))
+    options = TINY[2:] + [f"data.train_file={tmp_path / 'mixed.xyz'}", "run.epochs=1"]
     model = load_model(train(load_config(None, options), tmp_path / "run", log=_quiet).model_path)
-    assert model.metadata["training"]["e0_source"] == source
-    calculator = IrrepsCalculator(model, dtype="float64")
-    for atom in isolated:
-        lone = Atoms(atom.symbols, positions=[[0.0, 0.0, 0.0]])
-        lone.calc = calculator
-        assert lone.get_potential_energy() == pytest.approx(atom.get_potential_energy(), abs=1e-9), atom.symbols
+    assert model.metadata["training"]["e0_source"] == "training file"
+    for z, e0 in isolated_atom_energies().items():
+        assert lone_atom_energy(model, z) == pytest.approx(e0, abs=1e-9), z

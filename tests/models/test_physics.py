@@ -395,9 +395,10 @@ def test_training_mode_keeps_the_force_graph(name):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
 
-# Compiling costs 15-40 s per case on a loaded 2-core machine (Dynamo traces every graph break of
-# the force pass, whatever the model's size: TensorNet with 0 layers still takes 11 s), far over
-# the ~5 s a default check may take; eSCN is the cheapest case, so it alone runs by default.
+# Compiling TensorNet or EquiformerV2 takes 11-12 s a case on an idle 2-core machine (15-50 s on a
+# loaded one): Dynamo traces every graph break of the force pass whatever the model's size
+# (TensorNet with 0 layers still takes most of it), over the ~5 s a default check may take. eSCN
+# compiles in ~3 s (plus ~3 s of Dynamo's first start), so it alone runs by default.
 @one_model_by_default("escn")
 def test_compiled_equals_eager(name):
     if not hasattr(torch, "compile"):

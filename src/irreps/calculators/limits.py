@@ -28,8 +28,10 @@ from ase.data import chemical_symbols
 from irreps.data.close_pairs import closest_pair_below, floor_table
 
 
-class UnphysicalStructure(CalculationFailed):
-    """A prediction failed a :class:`StructureLimits` check; ``str(err)`` says which and where."""
+class UnphysicalStructure(CalculationFailed, ValueError):
+    """A prediction failed a :class:`StructureLimits` check; ``str(err)`` says which and where.
+
+    Also a ``ValueError`` (the structure is bad input), so commands report it in one line."""
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,14 @@ def test_D_from_angles_with_inversion(generator):
     torch.testing.assert_close(Irrep("1o").D_from_angles(a, b, c), R, atol=1e-13, rtol=0)
     torch.testing.assert_close(Irrep("1o").D_from_angles(a, b, c, k=1), -R, atol=1e-13, rtol=0)
     torch.testing.assert_close(Irrep("1e").D_from_angles(a, b, c, k=1), R, atol=1e-13, rtol=0)
+
+
+def test_deepcopy_and_pickle_round_trip():
+    """Modules holding irreps are deep-copied (a trainer's EMA model); Irrep's immutability must allow it."""
+    import copy
+    import pickle
+
+    irreps = Irreps("2x0e + 1x1o + 3x2e")
+    for clone in (copy.deepcopy(irreps), pickle.loads(pickle.dumps(irreps))):
+        assert clone == irreps and clone[1].ir == Irrep("1o")
+    assert copy.deepcopy(Irrep("3o")) == Irrep("3o")

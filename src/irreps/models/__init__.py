@@ -1,5 +1,6 @@
 """Model architectures; importing this package registers every built-in architecture."""
 
+from irreps.models import ace  # noqa: F401  (registers the many-body model)
 from irreps.models import analytic  # noqa: F401  (registers the analytic reference models)
 from irreps.models import equiformer  # noqa: F401  (registers eSCN-family models)
 from irreps.models import tensornet  # noqa: F401  (registers TensorNet)

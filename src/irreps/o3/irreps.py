@@ -59,6 +59,10 @@ class Irrep:
     def __setattr__(self, name, value):
         raise AttributeError("Irrep is immutable")
 
+    def __reduce__(self):
+        # slots plus a blocked __setattr__: copy and pickle must rebuild through the constructor
+        return (Irrep, (self._l, self._p))
+
     @property
     def l(self) -> int:  # noqa: E743
         """Degree."""
@@ -238,6 +242,9 @@ class Irreps:
 
     def __setattr__(self, name, value):
         raise AttributeError("Irreps is immutable")
+
+    def __reduce__(self):
+        return (Irreps, (self._data,))
 
     @staticmethod
     def spherical_harmonics(lmax: int, p: int = -1) -> "Irreps":

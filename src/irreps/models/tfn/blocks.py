@@ -69,11 +69,12 @@ class SelfInteraction(torch.nn.Module):
     self-interaction, the ``x_i`` part being the self term), then the nonlinearity.
 
     ``normalize_norm`` picks the SE(3)-Transformer's norm nonlinearity (unit copies times
-    ``act(LayerNorm(norm))``) over TFN's (``act(norm + b)`` times the copy).
+    ``act(LayerNorm(norm))``) over TFN's (``act(norm + b)`` times the copy); ``norm_eps`` smooths the
+    norm (:class:`~irreps.ops.norm_activation.NormActivation`).
     """
 
     def __init__(self, irreps_message: Irreps, irreps_node: Irreps, irreps_out: Irreps, nonlinearity: str,
-                 activation: str, normalize_norm: bool) -> None:
+                 activation: str, normalize_norm: bool, norm_eps: float = 1e-6) -> None:
         super().__init__()
         act = activation_module(activation)
         if nonlinearity == "gate":
@@ -83,7 +84,8 @@ class SelfInteraction(torch.nn.Module):
             if self.act.irreps_out != irreps_out:
                 raise ValueError(f"SelfInteraction: gated irreps must list 0e first, got {irreps_out}")
         else:
-            self.act = NormActivation(irreps_out, act=act, normalize=normalize_norm, layer_norm=normalize_norm)
+            self.act = NormActivation(irreps_out, act=act, normalize=normalize_norm, layer_norm=normalize_norm,
+                                      eps=norm_eps)
         self.irreps_out = irreps_out
         self.linear = Linear(irreps_message + irreps_node, self.act.irreps_in, biases=True)
 

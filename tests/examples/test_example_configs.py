@@ -19,6 +19,8 @@ SHRINK = {
                       "model.options.edge_channels=4"],
     "gaunt_ace": ["model.options.channels=4", "model.options.lmax=2", "model.options.correlation=2",
                   "model.options.radial_hidden=[8]"],
+    "tfn": ["model.options.channels=4", "model.options.num_layers=2"],
+    "se3_transformer": ["model.options.channels=4", "model.options.key_channels=4", "model.options.num_layers=2"],
 }
 
 

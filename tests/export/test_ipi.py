@@ -14,6 +14,8 @@ from ase import units
 
 from engine_cases import RTOL, acac_geometries, assert_close, engine_model, water_box
 from irreps.calculators import IrrepsCalculator
+from irreps.cli.main import main
+from irreps.models import save_model
 
 pytest.importorskip("ipi", reason="the i-PI coupling needs i-PI: pip install 'irreps[ipi]'")
 if shutil.which("i-pi") is None:
@@ -65,7 +67,8 @@ def read_frames(path: Path, frames: int, atoms: int) -> tuple[np.ndarray, np.nda
     return np.array(cells), np.array(values)
 
 
-def run_ipi(tmp_path: Path, atoms, beads: int, dtype: str, model) -> int:
+def run_ipi(tmp_path: Path, atoms, beads: int, client) -> int:
+    """Start i-PI on ``atoms`` and run ``client(address)`` (returns its number of evaluations) against it."""
     address = f"irreps-test-{os.getpid()}-{tmp_path.name}"[:90]
     ensemble, thermostat = ("nve", "") if beads == 1 else ("nvt", PILE)
     (tmp_path / "input.xml").write_text(INPUT.format(steps=STEPS, address=address, beads=beads, ensemble=ensemble, thermostat=thermostat))
@@ -73,16 +76,15 @@ def run_ipi(tmp_path: Path, atoms, beads: int, dtype: str, model) -> int:
     with open(tmp_path / "ipi.log", "w") as log:
         server = subprocess.Popen(["i-pi", "input.xml"], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
         try:
-            count = serve(IrrepsCalculator(model, dtype=dtype), atoms, connect(unix=address, wait_s=60))
+            count = client(address)
             assert server.wait(timeout=120) == 0, (tmp_path / "ipi.log").read_text()[-2000:]
         finally:
             server.kill()
     return count
 
 
-def check_run(tmp_path: Path, atoms, beads: int, dtype: str) -> None:
-    model = engine_model()
-    count = run_ipi(tmp_path, atoms, beads, dtype, model)
+def check_run(tmp_path: Path, atoms, beads: int, dtype: str, model, client) -> None:
+    count = run_ipi(tmp_path, atoms, beads, client)
     frames = STEPS + 1
     assert count == frames * beads
     reference = IrrepsCalculator(model, dtype=dtype, skin=0.0)
@@ -125,7 +127,24 @@ SLOW = [
 @pytest.mark.parametrize("case, beads, dtype", FAST + SLOW)
 def test_ipi_forces_and_potential_equal_the_ase_calculator(tmp_path, case, beads, dtype):
     atoms = water_box() if case == "water" else open_acac(case)
-    check_run(tmp_path, atoms, beads, dtype)
+    model = engine_model()
+    check_run(tmp_path, atoms, beads, dtype, model,
+              lambda address: serve(IrrepsCalculator(model, dtype=dtype), atoms, connect(unix=address, wait_s=60)))
+
+
+def test_the_cli_client_serves_ipi(tmp_path, capsys):
+    atoms = open_acac(2)
+    model = engine_model()
+    save_model(model, tmp_path / "model.pt")
+    ase.io.write(tmp_path / "template.xyz", atoms)
+
+    def client(address):
+        assert main(["ipi-client", str(tmp_path / "model.pt"), str(tmp_path / "template.xyz"), "--unix", address, "--threads", "1"]) == 0
+        return int(capsys.readouterr().out.split("after ")[1].split()[0])
+
+    check_run(tmp_path, atoms, 1, "float64", model, client)
+    assert main(["ipi-client", str(tmp_path / "model.pt"), str(tmp_path / "template.xyz"), "--unix", "irreps-nobody-here", "--wait", "0.2"]) == 2
+    assert "no i-PI server answered" in capsys.readouterr().err
 
 
 def test_connect_needs_exactly_one_address_and_reports_a_missing_server():

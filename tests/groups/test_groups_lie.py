@@ -92,7 +92,7 @@ def _mc_integral(group, a, samples, use_density=True):
 @pytest.mark.parametrize("name", ["GL+", "SL"])
 def test_monte_carlo_integral_is_left_invariant_in_expectation(name):
     """Statistical: ``E[mean w_j phi(a h_j)]`` does not depend on a (5 standard errors, 40k samples,
-    fixed seeds); dropping the sinh factor of the Haar density makes the same check fail (8-14
+    fixed seeds); dropping the sinh factor of the Haar density makes the same check fail (about 11
     standard errors for these seeds)."""
     group = MatrixLieGroup(name, 2)
     a = torch.tensor([[2.2, 0.6], [0.0, 0.6]], dtype=torch.float64)

@@ -11,7 +11,7 @@ Haar measure in the chart (G unimodular, ``G / SO(n)`` = positive-definite matri
 ``dg = prod_{i<j} sinh(x_i - x_j) / (x_i - x_j) dX dR`` with ``x_i`` the eigenvalues of X, dX the
 Lebesgue measure on (traceless) symmetric matrices in an orthonormal basis and dR the Haar
 measure of SO(n) (the constant is dropped). Samples draw X's coordinates from ``N(0, scale^2)``
-and R uniformly; ``log_weights = log(dg / dq)`` make ``mean(w_j phi(h_j))`` an unbiased estimate of
+and R uniformly (for n = 2 at equally spaced angles with one random offset); ``log_weights = log(dg / dq)`` make ``mean(w_j phi(h_j))`` an unbiased estimate of
 ``integral phi dg``, so a layer built on it is equivariant in expectation. The sampling
 distribution is itself invariant under left multiplication by rotations (``r exp(X) R =
 exp(r X r^T) r R``), not by scalings or shears.
@@ -127,16 +127,28 @@ class MatrixLieGroup:
         coeffs = torch.einsum("...ij,kij->...k", x, self.basis.to(x))
         return torch.cat([coeffs, r.flatten(-2)], -1)
 
+    def _rotations(self, num: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Haar-uniform rotations; for n = 2 stratified: angles ``t0 + 2 pi k / num``, ``t0`` uniform."""
+        if self.n == 2:
+            angle = 2 * math.pi * (torch.rand(1, dtype=torch.float64, generator=generator) + torch.arange(num) / num)
+            c, s = angle.cos(), angle.sin()
+            return torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+        q, r = torch.linalg.qr(torch.randn(num, self.n, self.n, dtype=torch.float64, generator=generator))
+        q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)  # Haar on O(n)
+        q[:, :, 0] *= torch.sign(torch.linalg.det(q)).unsqueeze(-1)  # into SO(n), measure kept
+        return q
+
     def sample(self, num: int, scale: float = 0.5, generator: torch.Generator | None = None,
                dtype: torch.dtype = torch.float64) -> GroupSamples:
-        """``num`` elements ``exp(X) R``: X's coordinates ``N(0, scale^2)``, R Haar-uniform on SO(n)."""
+        """``num`` elements ``exp(X) R``: X's coordinates ``N(0, scale^2)``, R Haar-uniform on SO(n).
+
+        For n = 2 the angles are stratified (equally spaced, one uniform offset): each sample is
+        still distributed as above, so the estimate stays unbiased, with less variance."""
         if num < 1 or scale <= 0:
             raise ValueError(f"need num >= 1 and scale > 0, got num={num}, scale={scale}")
         coeffs = scale * torch.randn(num, len(self.basis), dtype=torch.float64, generator=generator)
         x = torch.einsum("mk,kij->mij", coeffs, self.basis)
-        q, r = torch.linalg.qr(torch.randn(num, self.n, self.n, dtype=torch.float64, generator=generator))
-        q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)  # Haar on O(n)
-        q[:, :, 0] *= torch.sign(torch.linalg.det(q)).unsqueeze(-1)  # into SO(n), measure kept
+        q = self._rotations(num, generator)
         log_normal = -0.5 * (coeffs / scale).pow(2).sum(-1) - len(self.basis) * math.log(scale * math.sqrt(2 * math.pi))
         samples = GroupSamples(exp_symmetric(x) @ q, haar_log_density(x) - log_normal)
         return GroupSamples(samples.matrices.to(dtype), samples.log_weights.to(dtype))

@@ -42,7 +42,7 @@ class AffineGCNN(torch.nn.Module):
             raise ValueError("channels must list at least one layer width")
         self.group = MatrixLieGroup(group, 2)
         self.num_samples, self.scale = num_samples, scale
-        self.lift = AffineLiftingConv(self.group, in_channels, channels[0], kernel_size, hidden)
+        self.lift = AffineLiftingConv(self.group, in_channels, channels[0], kernel_size)
         self.convs = torch.nn.ModuleList(AffineGroupConv(self.group, c_in, c_out, kernel_size, hidden, envelope)
                                          for c_in, c_out in zip(channels[:-1], channels[1:]))
         self.norms = torch.nn.ModuleList(torch.nn.BatchNorm3d(c) for c in channels)

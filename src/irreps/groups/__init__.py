@@ -8,6 +8,8 @@ and deep weight-space layers. Imports nothing else from irreps (torch, numpy, st
 - `FrameAveraging`, `pca_frames`: exact O(d)/SO(d) invariance or equivariance for any backbone.
 - `DWSLayer`, `DWSNet`, `dws_dimension`: hidden-neuron permutation-equivariant layers on MLP
   weights; `make_sine_inrs`, `fit_omega_regressor`: the sine-INR frequency task.
+- Subpackages: `irreps.groups.fno` (G-FNO for p4 / p4m), `irreps.groups.lie` (GL+(n) / SL(n)
+  layers by Monte Carlo over the polar decomposition).
 """
 
 from .basis import HomBasis, hom_basis, spanning_set

@@ -34,7 +34,10 @@ def test_tree_cpu_time_includes_children():
     parent = subprocess.Popen([sys.executable, "-c", SPIN_WITH_CHILD], stdout=subprocess.PIPE, text=True)
     try:
         parent.stdout.readline()
-        time.sleep(2.0)
+        # the child spins; on a loaded machine it may take a while to be given 0.2 s of CPU
+        deadline = time.monotonic() + 60.0
+        while tree_cpu_seconds(parent.pid) <= _stat(parent.pid)[1] + 0.2 and time.monotonic() < deadline:
+            time.sleep(0.5)
         own = _stat(parent.pid)[1]
         assert tree_cpu_seconds(parent.pid) > own + 0.2
     finally:

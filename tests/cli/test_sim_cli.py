@@ -300,3 +300,17 @@ def test_md_with_a_committee_logs_its_spread(tmp_path):
     assert header[-2:] == ["epot_std_eV", "max_force_std_eV_A"]
     spread = np.loadtxt(out / "log.csv", delimiter=",", skiprows=1, usecols=(-2, -1))
     assert (spread[:, 0] > 0).all() and (spread[:, 1] > 0).all()  # two spring constants disagree off r0
+
+
+def test_structures_can_be_read_from_the_bundled_datasets(tmp_path):
+    """`irreps md MODEL bundled:acac_test` (as the example configs say) reads the shipped file."""
+    import pytest as _pytest
+
+    from irreps.cli._sim import read_structure
+
+    atoms = read_structure("bundled:acac_test", "2", allow_close_atoms=False)
+    assert atoms.get_chemical_formula() == "C5H8O2"
+    with _pytest.raises(ValueError, match="unknown bundled dataset 'nope'; available: acac_train"):
+        read_structure("bundled:nope", "0", allow_close_atoms=False)
+    with _pytest.raises(FileNotFoundError, match="structure file .*missing.xyz does not exist"):
+        read_structure(str(tmp_path / "missing.xyz"), "0", allow_close_atoms=False)

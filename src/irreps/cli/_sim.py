@@ -71,14 +71,18 @@ def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto")
 
 
 def read_structure(path: str, index: str, allow_close_atoms: bool):
-    """One structure from ``path``; unreadable files, and structures with overlapping atoms
-    unless ``allow_close_atoms``, raise ``ValueError`` naming the file and frame."""
+    """One structure from ``path`` (or a bundled dataset, ``bundled:NAME``); unreadable files,
+    and structures with overlapping atoms unless ``allow_close_atoms``, raise ``ValueError``
+    naming the file and frame."""
     import ase.io
 
+    from irreps.data import resolve_data_path
     from irreps.data.close_pairs import overlapping_atoms
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"structure file {path} does not exist")
+    try:
+        path = str(resolve_data_path(path))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"structure file {path} does not exist") from None
     try:
         atoms = ase.io.read(path, index=int(index) if index.lstrip("-").isdigit() else index)
     except Exception as err:  # ASE raises many exception types for malformed files

@@ -10,7 +10,7 @@ Typical use::
 """
 
 from irreps.data.batch import collate, split_hessian
-from irreps.data.bundled import BUNDLED_FILES, bundled_path, bundled_paths
+from irreps.data.bundled import BUNDLED_FILES, bundled_path, bundled_paths, resolve_data_path
 from irreps.data.conversion import atoms_list_to_graphs, atoms_to_graph, read_graphs
 from irreps.data.graph import AtomicGraph
 from irreps.data.keys import FIELDS, TARGETS, Field, get_field
@@ -42,6 +42,7 @@ __all__ = [
     "atoms_to_graph",
     "bundled_path",
     "bundled_paths",
+    "resolve_data_path",
     "collate",
     "compute_statistics",
     "e0s_from_isolated_atoms",

@@ -37,6 +37,20 @@ def bundled_path(name: str) -> Path:
     return path
 
 
+BUNDLED_PREFIX = "bundled:"
+
+
+def resolve_data_path(text: str) -> Path:
+    """A file path, or the path of the bundled dataset ``bundled:NAME``; ``FileNotFoundError``
+    naming the path when there is no such file."""
+    if text.startswith(BUNDLED_PREFIX):
+        return bundled_path(text[len(BUNDLED_PREFIX):])
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no such data file: {path}")
+    return path
+
+
 def bundled_paths() -> dict[str, Path]:
     """Every bundled dataset, name -> path."""
     return {name: bundled_path(name) for name in BUNDLED_FILES}

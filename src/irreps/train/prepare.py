@@ -36,22 +36,10 @@ from irreps.data import (
     split_isolated_atoms,
 )
 from irreps.data import keys as K
+from irreps.data.bundled import resolve_data_path
 from irreps.data.close_pairs import overlapping_atoms
 from irreps.data.graph import AtomicGraph
 from irreps.train.config import DataConfig
-
-BUNDLED_PREFIX = "bundled:"
-FITTED_E0S = "least-squares fit"
-
-
-def resolve_path(text: str) -> Path:
-    """A file path, or the path of the bundled dataset ``bundled:NAME``."""
-    if text.startswith(BUNDLED_PREFIX):
-        return bundled_path(text[len(BUNDLED_PREFIX):])
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"no such data file: {path}")
-    return path
 
 
 @dataclass
@@ -115,7 +103,7 @@ def read_structures(
     (:func:`~irreps.data.close_pairs.overlapping_atoms`) raises ``ValueError`` naming it, unless
     ``allow_close_atoms`` for the latter.
     """
-    path = resolve_path(text)
+    path = resolve_data_path(text)
     everything = read_atoms(path, keys, required=())
     if elements is not None:
         refuse_unknown_elements(everything, text, elements)
@@ -157,7 +145,7 @@ def isolated_atoms_file_e0s(text: str, keys: KeySpec) -> dict[int, float]:
     shared between datasets: its energies are read under the standard ``energy`` key, or
     under ``data.keys.energy`` when its isolated atoms carry no standard energy.
     """
-    path = resolve_path(text)
+    path = resolve_data_path(text)
     isolated, _ = split_isolated_atoms(read_atoms(path, KeySpec(), fields=()))
     standard = all(K.ENERGY in extract_fields(atoms, fields=(K.ENERGY,))[0] for atoms in isolated)
     if standard or keys.energy_key == K.ENERGY:

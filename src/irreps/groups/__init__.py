@@ -8,6 +8,8 @@ and deep weight-space layers. Imports nothing else from irreps (torch, numpy, st
 - `FrameAveraging`, `pca_frames`: exact O(d)/SO(d) invariance or equivariance for any backbone.
 - `DWSLayer`, `DWSNet`, `dws_dimension`: hidden-neuron permutation-equivariant layers on MLP
   weights; `make_sine_inrs`, `fit_omega_regressor`: the sine-INR frequency task.
+- `WeightSpace` (+ `mlp_space`, `cnn_space`, `residual_mlp_space`, `sequential_space`),
+  `UNFLayer`, `UNFNet`: universal neural functionals for any weight space.
 """
 
 from .basis import HomBasis, hom_basis, spanning_set
@@ -17,10 +19,15 @@ from .frame_averaging import FrameAveraging, pca_frames
 from .layer import EquivariantLinear
 from .sine_inr import SineINRDataset, fit_omega_regressor, make_sine_inrs
 from .weight_space import DWSLayer, DWSNet, dws_dimension, flatten_params, permute_hidden, unflatten_params
+from .unf import UNFLayer, UNFNet, unf_dimension
 from .weight_space_baselines import DeepSetsRegressor, FlatMLPRegressor
+from .weight_space_spec import (WeightSpace, cnn_space, mlp_space, residual_mlp_space, sequential_space,
+                                sequential_tensors)
 
 __all__ = [
     "DWSLayer", "DWSNet", "DeepSetsRegressor", "Diagram", "EquivariantLinear", "FlatMLPRegressor", "FrameAveraging",
     "HomBasis", "SineINRDataset", "dws_dimension", "fit_omega_regressor", "flatten_params", "hom_basis",
     "hom_dimension", "make_sine_inrs", "pca_frames", "permute_hidden", "spanning_set", "unflatten_params",
+    "UNFLayer", "UNFNet", "WeightSpace", "cnn_space", "mlp_space", "residual_mlp_space", "sequential_space",
+    "sequential_tensors", "unf_dimension",
 ]

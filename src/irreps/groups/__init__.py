@@ -10,6 +10,8 @@ and deep weight-space layers. Imports nothing else from irreps (torch, numpy, st
   weights; `make_sine_inrs`, `fit_omega_regressor`: the sine-INR frequency task.
 - `WeightSpace` (+ `mlp_space`, `cnn_space`, `residual_mlp_space`, `sequential_space`),
   `UNFLayer`, `UNFNet`: universal neural functionals for any weight space.
+- `neural_graph`, `module_neural_graph`, `NeuralGraphNet`, `NeuralGraphTransformer`: networks as
+  graphs of neurons (biases on nodes, weights on edges) and graph models over them.
 """
 
 from .basis import HomBasis, hom_basis, spanning_set
@@ -19,6 +21,8 @@ from .frame_averaging import FrameAveraging, pca_frames
 from .layer import EquivariantLinear
 from .sine_inr import SineINRDataset, fit_omega_regressor, make_sine_inrs
 from .weight_space import DWSLayer, DWSNet, dws_dimension, flatten_params, permute_hidden, unflatten_params
+from .neural_graph import NeuralGraph, chain_layers, module_neural_graph, neural_graph
+from .neural_graph_net import NeuralGraphNet, NeuralGraphTransformer
 from .unf import UNFLayer, UNFNet, unf_dimension
 from .weight_space_baselines import DeepSetsRegressor, FlatMLPRegressor
 from .weight_space_spec import (WeightSpace, cnn_space, mlp_space, residual_mlp_space, sequential_space,
@@ -29,5 +33,6 @@ __all__ = [
     "HomBasis", "SineINRDataset", "dws_dimension", "fit_omega_regressor", "flatten_params", "hom_basis",
     "hom_dimension", "make_sine_inrs", "pca_frames", "permute_hidden", "spanning_set", "unflatten_params",
     "UNFLayer", "UNFNet", "WeightSpace", "cnn_space", "mlp_space", "residual_mlp_space", "sequential_space",
-    "sequential_tensors", "unf_dimension",
+    "sequential_tensors", "unf_dimension", "NeuralGraph", "NeuralGraphNet", "NeuralGraphTransformer", "chain_layers",
+    "module_neural_graph", "neural_graph",
 ]

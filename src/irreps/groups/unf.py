@@ -7,8 +7,8 @@ a partition diagram of that label's axes in s (inputs) and in t (outputs) — ax
 share an index, a block of inputs only is averaged over, a block of outputs only is broadcast —
 and a full matrix on the fixed axes and channels. The layer holds one learned
 ``[channels_out * fixed_t, channels_in * fixed_s]`` matrix per (s, t, one diagram per label);
-each term is one ``einsum`` (repeated input letters read a diagonal, identity and ones operands
-write a diagonal or broadcast). With each label on at most one axis per tensor (MLPs, CNNs,
+each term is one ``einsum`` (repeated input letters read a diagonal, identity operands write
+one; broadcast axes stay size 1 until the terms are summed). With each label on at most one axis per tensor (MLPs, CNNs,
 residual networks) this is the DWSNets / NFN layer; with a label on several axes of one tensor
 (recurrent weights) the diagrams include the diagonals. The diagrams span the equivariant maps
 and are independent when every label has at least as many neurons as the axes it meets in s
@@ -45,15 +45,16 @@ def _permuted(axes) -> list[int]:
     return [a for a, label in enumerate(axes) if label is not None]
 
 
-def _term_equation(axes_s, axes_t, blocks_per_label, sizes) -> tuple[str, list[tuple[str, int]], float]:
-    """The einsum for one diagram: ``(equation, extra operands as (kind, size), scale)``.
+def _term_equation(axes_s, axes_t, blocks_per_label, sizes) -> tuple[str, list[int], tuple[bool, ...], float]:
+    """The einsum for one diagram: ``(equation, sizes of its identity operands, broadcast mask, scale)``.
 
-    Operand 0 is the weight ``oi``, operand 1 the source ``Zi<letters of its permuted axes>``;
-    extras are ones vectors (broadcast) and identity matrices (diagonal writes)."""
+    Operand 0 is the weight ``oi``, operand 1 the source ``Zi<letters of its permuted axes>``, then
+    identity matrices (diagonal writes). Output axes of blocks without inputs are left out of the
+    equation and broadcast afterwards (``broadcast[k]`` for the k-th permuted axis of t)."""
     letters = iter(c for c in string.ascii_letters if c not in "ioZ")
     in_sub = {a: None for a in _permuted(axes_s)}
-    out_sub = {b: None for b in _permuted(axes_t)}
-    extras, extra_subs, scale = [], [], 1.0
+    out_sub = {b: "" for b in _permuted(axes_t)}
+    eyes, eye_subs, scale = [], [], 1.0
     for label, blocks in blocks_per_label:
         for block in blocks:
             letter = next(letters)
@@ -64,17 +65,20 @@ def _term_equation(axes_s, axes_t, blocks_per_label, sizes) -> tuple[str, list[t
             if not outs:
                 scale /= sizes[label]
                 continue
+            if not ins and len(outs) == 1:
+                continue  # a plain broadcast, done after the einsum
+            if not ins:  # a constant diagonal: the identity's diagonal (ones) gives the common index
+                eyes.append(sizes[label])
+                eye_subs.append(letter + letter)
             out_sub[outs[0]] = letter
-            if not ins:
-                extras.append(("ones", sizes[label]))
-                extra_subs.append(letter)
             for b in outs[1:]:
                 other = next(letters)
                 out_sub[b] = other
-                extras.append(("eye", sizes[label]))
-                extra_subs.append(letter + other)
-    operands = ["oi", "Zi" + "".join(in_sub.values())] + extra_subs
-    return ",".join(operands) + "->Zo" + "".join(out_sub.values()), extras, scale
+                eyes.append(sizes[label])
+                eye_subs.append(letter + other)
+    broadcast = tuple(not sub for sub in out_sub.values())
+    equation = ",".join(["oi", "Zi" + "".join(in_sub.values())] + eye_subs) + "->Zo" + "".join(out_sub.values())
+    return equation, eyes, broadcast, scale
 
 
 def _diagrams(axes_s, axes_t) -> list[list[tuple[str, list]]]:
@@ -115,7 +119,7 @@ class UNFLayer(torch.nn.Module):
         if channels_in < 1 or channels_out < 1:
             raise ValueError(f"channels must be positive, got {channels_in}, {channels_out}")
         self.space, self.channels_in, self.channels_out = space, channels_in, channels_out
-        self._terms = []  # (source or None for bias, target, equation, extras, scale)
+        self._terms = []  # (source or None for bias, target, equation, identity sizes, output shape)
         self.weight = torch.nn.ParameterList()
         num = len(space.names)
         sources = list(range(num)) + ([None] if bias else [])
@@ -125,14 +129,15 @@ class UNFLayer(torch.nn.Module):
             for s in sources:
                 axes_s = () if s is None else space.axes[s]
                 for diagram in _diagrams(axes_s, space.axes[t]):
-                    equation, extras, scale = _term_equation(axes_s, space.axes[t], diagram, space.sizes)
+                    equation, eyes, broadcast, scale = _term_equation(axes_s, space.axes[t], diagram, space.sizes)
                     rows = channels_out * space.fixed_size(t)
                     if s is None:
                         w = torch.zeros(rows, 1)
                     else:
                         w = torch.randn(rows, channels_in * space.fixed_size(s)) / math.sqrt(fan_in[t])
                     self.weight.append(torch.nn.Parameter(w))
-                    self._terms.append((s, t, equation, extras, scale))
+                    shape = [1 if b else space.shapes[t][a] for a, b in zip(_permuted(space.axes[t]), broadcast)]
+                    self._terms.append((s, t, equation, eyes, scale, rows, shape))
 
     def _flatten(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """``[batch, c, *shape]`` -> ``[batch, c * fixed, *permuted axes]`` (fixed axes into channels)."""
@@ -154,17 +159,17 @@ class UNFLayer(torch.nn.Module):
         flat = [self._flatten(x, i) for i, x in enumerate(tensors)]
         const = torch.ones(x0.shape[0], 1, dtype=x0.dtype, device=x0.device)
         acc: list[torch.Tensor | None] = [None] * len(tensors)
-        cache: dict[tuple[str, int], torch.Tensor] = {}
-        for (s, t, equation, extras, scale), w in zip(self._terms, self.weight):
-            ops = []
-            for kind, n in extras:
-                if (kind, n) not in cache:
-                    cache[kind, n] = (torch.ones(n) if kind == "ones" else torch.eye(n)).to(x0)
-                ops.append(cache[kind, n])
-            z = torch.einsum(equation, w, const if s is None else flat[s], *ops)
-            z = z * scale if scale != 1.0 else z
+        eye: dict[int, torch.Tensor] = {}
+        for (s, t, equation, eyes, scale, rows, shape), w in zip(self._terms, self.weight):
+            ops = [eye.setdefault(n, torch.eye(n, dtype=x0.dtype, device=x0.device)) for n in eyes]
+            z = torch.einsum(equation, w * scale if scale != 1.0 else w, const if s is None else flat[s], *ops)
+            z = z.reshape(x0.shape[0], rows, *shape)  # size-1 axes broadcast in the sum
             acc[t] = z if acc[t] is None else acc[t] + z
-        return [self._unflatten(y, t) for t, y in enumerate(acc)]
+        out = []
+        for t, y in enumerate(acc):
+            full = [self.space.shapes[t][a] for a in _permuted(self.space.axes[t])]
+            out.append(self._unflatten(y.expand(y.shape[0], y.shape[1], *full), t))
+        return out
 
 
 def invariant_pool(space: WeightSpace, tensors: list[torch.Tensor]) -> torch.Tensor:

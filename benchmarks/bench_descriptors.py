@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import torch
 from ase.io import read
 
 from irreps.descriptors import coulomb_features, polyatomic_complex_features
+from irreps.io import write_atomic
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "botnet"
 TASKS = {
@@ -130,10 +129,7 @@ def main(argv=None) -> None:
             records.append({"molecule": molecule, "descriptor": name, "mae_mev": mae, "featurise_1000_s": seconds,
                             "width": width, "ridge": ridge, "num_train": len(train), "num_test": len(test)})
     if args.json:
-        directory = os.path.dirname(os.path.abspath(args.json))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
-            json.dump(records, handle, indent=1)
-        os.replace(handle.name, args.json)
+        write_atomic(args.json, json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from irreps.groups import (DeepSetsRegressor, DWSNet, FlatMLPRegressor, NeuralGraphNet, NeuralGraphTransformer,  # noqa: E402
                            UNFNet, chain_layers, cnn_space, fit_omega_regressor, make_sine_inrs, mlp_space,
                            neural_graph)
+from irreps.io import write_atomic  # noqa: E402
 
 
 class _FromWeightsBiases(torch.nn.Module):
@@ -182,10 +181,7 @@ def main(argv=None) -> None:
               f"CNNs, {args.zoo_epochs} epochs, lr 1e-3)")
         records += bench_zoo(args.zoo_num, args.zoo_train, args.zoo_epochs, args.cache_dir, args.zoo_steps)
     if args.json:
-        directory = os.path.dirname(os.path.abspath(args.json))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
-            json.dump(records, handle, indent=1)
-        os.replace(handle.name, args.json)
+        write_atomic(args.json, json.dumps(records, indent=1))
 
 
 if __name__ == "__main__":

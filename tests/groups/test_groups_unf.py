@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from groups_helpers import unit_parameter_maps
+
 from irreps.groups.unf import UNFLayer, UNFNet, _set_partitions, unf_dimension
 from irreps.groups.weight_space import dws_dimension
 from irreps.groups.weight_space_spec import (WeightSpace, cnn_space, mlp_space, residual_mlp_space, sequential_space,
@@ -57,15 +59,7 @@ def _flat_maps(layer, space):
     eye = torch.eye(size, dtype=torch.float64)
     inputs = [eye[:, a:a + n].reshape(size, 1, *shape) for a, n, shape in
               zip(np.cumsum([0] + sizes[:-1]), sizes, space.shapes)]
-    maps = []
-    for param in layer.weight:
-        for idx in range(param.numel()):
-            with torch.no_grad():
-                for p in layer.weight:
-                    p.zero_()
-                param.view(-1)[idx] = 1.0
-            maps.append(torch.cat([y.reshape(size, -1) for y in layer(inputs)], 1).reshape(-1))
-    return torch.stack(maps).detach().numpy()
+    return unit_parameter_maps(list(layer.weight), lambda: torch.cat([y.reshape(size, -1) for y in layer(inputs)], 1))
 
 
 def _nullspace(space) -> int:

@@ -11,7 +11,9 @@ Two tasks, same data, same optimiser and epochs for every model of a task, one t
 
     python benchmarks/bench_weight_space.py [--sections inr,zoo] [--json out.json]
 
-Records: ``{"task", "model", "params", "test_mse", "kendall_tau" (zoo), "train_s"}``.
+Records: ``{"task", "model", "params", "test_mse", "train_s"}``, plus ``"kendall_tau"`` and
+``"perm_max_diff"`` (largest change of a prediction when the held-out CNNs' hidden channels are
+permuted) for the zoo.
 Hyperparameters are fixed up front (no tuning on the test split).
 """
 
@@ -109,6 +111,18 @@ def _fit_predict(model, make_input, y, train_idx, test_idx, epochs: int, lr: flo
     return pred, time.perf_counter() - start
 
 
+def _zoo_function_change(zoo: dict, space, perms: dict) -> float:
+    """Max |change| of the zoo CNNs' logits on the digits when their hidden channels are permuted."""
+    from benchmarks.cnn_zoo import _digits, forward_zoo
+
+    images = _digits()[0][:200]
+    params = {n: zoo["params"][n][:20] for n in space.names}
+    moved = space.permute([params[n][:, None] for n in space.names], perms)
+    with torch.no_grad():
+        after = forward_zoo({n: t[:, 0] for n, t in zip(space.names, moved)}, images)
+        return float((after - forward_zoo(params, images)).abs().max())
+
+
 def bench_zoo(num: int, num_train: int, epochs: int, cache_dir: str, steps: int) -> list[dict]:
     from scipy.stats import kendalltau
 
@@ -118,39 +132,44 @@ def bench_zoo(num: int, num_train: int, epochs: int, cache_dir: str, steps: int)
     acc = zoo["test_acc"]
     print(f"  zoo: {num} CNNs ({note}); test accuracy min {acc.min():.3f} median {acc.median():.3f} max {acc.max():.3f}")
     space = cnn_space(ARCH["in_channels"], ARCH["channels"], ARCH["kernel_size"], ARCH["num_classes"])
+    perms = space.random_permutations(torch.Generator().manual_seed(0))
+    print(f"  permuting the zoo CNNs' hidden channels changes their logits by at most {_zoo_function_change(zoo, space, perms):.1e}")
     train_idx, test_idx = torch.arange(num_train), torch.arange(num_train, num)
     # one scale per tensor from the training CNNs: keeps every permutation symmetry
     tensors = [zoo["params"][name][:, None] / zoo["params"][name][train_idx].std() for name in space.names]
     graph = neural_graph(*chain_layers(space, [t[:1] for t in tensors]))
-    stats = _weight_statistics(tensors)
-    stats = (stats - stats[train_idx].mean(0)) / stats[train_idx].std(0).clamp(min=1e-8)
-    flat = torch.cat([t.reshape(num, -1) for t in tensors], 1)
+    raw_stats = _weight_statistics(tensors)
+    stats_mean, stats_std = raw_stats[train_idx].mean(0), raw_stats[train_idx].std(0).clamp(min=1e-8)
     width = 64
-    builders = {
-        "UNF": (lambda: UNFNet(space, 4, 3), lambda i: [t[i] for t in tensors]),
-        "NG-GNN": (lambda: NeuralGraphNet(graph.num_node_types, graph.edge_features.shape[1], 32, 3),
-                   lambda i: neural_graph(*chain_layers(space, [t[i] for t in tensors]))),
+    mlp = lambda n: torch.nn.Sequential(torch.nn.Linear(n, width), torch.nn.ReLU(), torch.nn.Linear(width, width),  # noqa: E731
+                                        torch.nn.ReLU(), torch.nn.Linear(width, 1))
+    flat_dim = sum(t[0].numel() for t in tensors)
+    graph_input = lambda ts, i: neural_graph(*chain_layers(space, [t[i] for t in ts]))  # noqa: E731
+    builders = {  # name: (model, input from (tensors, index))
+        "UNF": (lambda: UNFNet(space, 4, 3), lambda ts, i: [t[i] for t in ts]),
+        "NG-GNN": (lambda: NeuralGraphNet(graph.num_node_types, graph.edge_features.shape[1], 32, 3), graph_input),
         "NG-Transformer": (lambda: NeuralGraphTransformer(graph.num_node_types, graph.edge_features.shape[1], 32, 3),
-                           lambda i: neural_graph(*chain_layers(space, [t[i] for t in tensors]))),
-        "flat MLP": (lambda: torch.nn.Sequential(torch.nn.Linear(flat.shape[1], width), torch.nn.ReLU(),
-                                                 torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, 1)),
-                     lambda i: flat[i]),
-        "StatNN": (lambda: torch.nn.Sequential(torch.nn.Linear(stats.shape[1], width), torch.nn.ReLU(),
-                                               torch.nn.Linear(width, width), torch.nn.ReLU(), torch.nn.Linear(width, 1)),
-                   lambda i: stats[i]),
+                           graph_input),
+        "flat MLP": (lambda: mlp(flat_dim), lambda ts, i: torch.cat([t[i].reshape(len(i), -1) for t in ts], 1)),
+        "StatNN": (lambda: mlp(raw_stats.shape[1]),
+                   lambda ts, i: (_weight_statistics([t[i] for t in ts]) - stats_mean) / stats_std),
     }
+    moved = space.permute(tensors, perms)
     records = []
     for name, (build, make_input) in builders.items():
         torch.manual_seed(0)
         model = build()
-        pred, seconds = _fit_predict(model, make_input, acc, train_idx, test_idx, epochs, lr=1e-3)
+        pred, seconds = _fit_predict(model, lambda i: make_input(tensors, i), acc, train_idx, test_idx, epochs, lr=1e-3)
+        with torch.no_grad():
+            change = float((model(make_input(moved, test_idx)) - model(make_input(tensors, test_idx))).abs().max())
         tau = float(kendalltau(pred.numpy(), acc[test_idx].numpy()).statistic)
         mse = float(((pred - acc[test_idx]) ** 2).mean())
         records.append({"task": "zoo", "model": name, "params": _params(model), "test_mse": mse, "kendall_tau": tau,
-                        "train_s": seconds})
-        print(f"  {name:15s} params {records[-1]['params']:8d}  Kendall tau {tau:.3f}  test MSE {mse:.5f}  ({seconds:.0f} s)",
-              flush=True)
-    print(f"  (variance of the held-out CNNs' accuracy {float(acc[test_idx].var()):.5f})")
+                        "train_s": seconds, "perm_max_diff": change})
+        print(f"  {name:15s} params {records[-1]['params']:8d}  Kendall tau {tau:.3f}  test MSE {mse:.2e}  "
+              f"perm change {change:.1e}  ({seconds:.0f} s)", flush=True)
+    print(f"  (variance of the held-out CNNs' accuracy {float(acc[test_idx].var()):.2e}; perm change: max |change| of "
+          "the standardised prediction when the held-out CNNs' hidden channels are permuted, float32)")
     return records
 
 

@@ -133,7 +133,8 @@ def bench_zoo(num: int, num_train: int, epochs: int, cache_dir: str, steps: int)
     print(f"  zoo: {num} CNNs ({note}); test accuracy min {acc.min():.3f} median {acc.median():.3f} max {acc.max():.3f}")
     space = cnn_space(ARCH["in_channels"], ARCH["channels"], ARCH["kernel_size"], ARCH["num_classes"])
     perms = space.random_permutations(torch.Generator().manual_seed(0))
-    print(f"  permuting the zoo CNNs' hidden channels changes their logits by at most {_zoo_function_change(zoo, space, perms):.1e}")
+    change = _zoo_function_change(zoo, space, perms)
+    print(f"  permuting the zoo CNNs' hidden channels changes their logits by at most {change:.1e} (float32)")
     train_idx, test_idx = torch.arange(num_train), torch.arange(num_train, num)
     # one scale per tensor from the training CNNs: keeps every permutation symmetry
     tensors = [zoo["params"][name][:, None] / zoo["params"][name][train_idx].std() for name in space.names]

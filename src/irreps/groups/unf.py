@@ -86,7 +86,8 @@ def _diagrams(axes_s, axes_t) -> list[list[tuple[str, list]]]:
     labels = list(dict.fromkeys([x for x in (*axes_s, *axes_t) if x is not None]))
     per_label = []
     for label in labels:
-        items = [("in", a) for a, x in enumerate(axes_s) if x == label] + [("out", b) for b, x in enumerate(axes_t) if x == label]
+        items = [("in", a) for a, x in enumerate(axes_s) if x == label]
+        items += [("out", b) for b, x in enumerate(axes_t) if x == label]
         per_label.append([(label, p) for p in _set_partitions(items)])
     return [list(choice) for choice in product(*per_label)]
 

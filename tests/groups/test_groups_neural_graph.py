@@ -109,3 +109,14 @@ def test_bad_input():
     res = residual_mlp_space(1, 2, (2,), 1)
     with pytest.raises(ValueError, match="chain"):
         chain_layers(res, [torch.zeros(1, 1, *s) for s in res.shapes])
+
+
+def test_layers_without_bias_have_zero_node_features():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 4, bias=False), torch.nn.ReLU(),
+                              torch.nn.Linear(4, 1))
+    graph = module_neural_graph(net)
+    assert graph.node_features.shape == (10, 1) and graph.edge_index.shape == (2, 6 + 12 + 4)
+    torch.testing.assert_close(graph.node_features[2:5, 0], net[0].bias.detach())
+    assert not graph.node_features[5:9].any()
+    torch.testing.assert_close(graph.node_features[9:, 0], net[4].bias.detach())

@@ -123,8 +123,8 @@ def _call(module, space, tensors, x):
 def test_permuting_neurons_keeps_the_function_of_mlp_and_cnn():
     torch.manual_seed(0)
     nets = {
-        "mlp": (torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 5), torch.nn.ReLU(),
-                                    torch.nn.Linear(5, 2)), torch.randn(7, 3)),
+        "mlp": (torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 5, bias=False),
+                                    torch.nn.ReLU(), torch.nn.Linear(5, 2)), torch.randn(7, 3)),
         "cnn": (torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 5, 3, padding=1),
                                     torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
                                     torch.nn.Linear(5, 3)), torch.randn(7, 1, 8, 8)),

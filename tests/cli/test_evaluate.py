@@ -70,3 +70,13 @@ def test_overlapping_atoms_are_refused_unless_allowed(model_path, tmp_path, caps
     assert not (tmp_path / "bad_metrics.json").exists()
     assert main(args + ["--allow-close-atoms"]) == 0
     assert json.loads((tmp_path / "bad_metrics.json").read_text())["energy"]["count"] == 4
+
+
+def test_an_element_the_model_never_saw_is_named_before_any_other_check(model_path, tmp_path, capsys):
+    """Uranium where a carbon was also overlaps its neighbours (its covalent radius is large):
+    the error must name the unknown element, the actual problem, not the overlap."""
+    frames = ase.io.read(bundled_path("acac_test"), ":3")
+    frames[1].numbers[0] = 92
+    ase.io.write(tmp_path / "alien.xyz", frames)
+    assert main(["evaluate", str(model_path), str(tmp_path / "alien.xyz"), "--out", str(tmp_path)]) == 2
+    assert "alien.xyz, frame 1: element(s) U not among the model's elements H, C, O" in capsys.readouterr().err

@@ -61,6 +61,35 @@ SMALL_CONFIGS = {
         cutoff=3.0, distance_resolution=0.25, grid_resolution=40, sample_resolution=40,
         e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4, shift_with_neighbours=True,
     ),
+    "gaunt_ace": dict(
+        elements=[1, 6, 8], channels=4, lmax=2, hidden_lmax=1, correlation=3, num_layers=2, cutoff=3.0, num_bessel=4,
+        radial_hidden=[8], readout_hidden=4, avg_degree=3.0, e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4,
+        shift_with_neighbours=True,
+    ),
+    "gaunt_ace[cg, odd paths]": dict(
+        elements=[1, 6, 8], channels=3, lmax=2, hidden_lmax=1, correlation=3, num_layers=2, cutoff=3.0, num_bessel=4,
+        radial_hidden=[8], readout_hidden=4, avg_degree=3.0, engine="cg", odd_paths=True, e0s=[-13.6, -1029.0, -2041.0], scale=1.7,
+        shift=-0.4, shift_with_neighbours=True,
+    ),
+    # the paper's norm nonlinearity; the gate and the parity-natural irreps as variants
+    "tfn": dict(
+        elements=[1, 6, 8], channels=4, lmax=2, lmax_filter=2, num_layers=2, cutoff=3.0, num_basis=6, radial_dim=8,
+        avg_degree=3.0, e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4, shift_with_neighbours=True,
+    ),
+    "tfn[gate, natural parity]": dict(
+        elements=[1, 6, 8], channels=4, lmax=2, num_layers=3, cutoff=3.0, num_basis=6, radial_dim=8,
+        nonlinearity="gate", parity="natural", e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4,
+        shift_with_neighbours=True,
+    ),
+    "se3_transformer": dict(
+        elements=[1, 6, 8], channels=4, lmax=2, num_layers=2, cutoff=3.0, num_basis=6, radial_dim=8, num_heads=2,
+        key_channels=2, e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4, shift_with_neighbours=True,
+    ),
+    "se3_transformer[gate, 3 layers]": dict(
+        elements=[1, 6, 8], channels=4, lmax=1, num_layers=3, cutoff=3.0, num_basis=6, radial_dim=8, num_heads=2,
+        key_channels=4, nonlinearity="gate", e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4,
+        shift_with_neighbours=True,
+    ),
 }
 # cases whose model is SO(3)- but not O(3)-equivariant by design (mirror images differ)
 CHIRAL = {"equiformer_v2[SO(3), lmax 6]", "escn[SO(3), lmax 6]"}

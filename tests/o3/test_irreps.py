@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import pytest
 import torch
 from hypothesis import given
@@ -118,3 +121,13 @@ def test_D_from_angles_with_inversion(generator):
     torch.testing.assert_close(Irrep("1o").D_from_angles(a, b, c), R, atol=1e-13, rtol=0)
     torch.testing.assert_close(Irrep("1o").D_from_angles(a, b, c, k=1), -R, atol=1e-13, rtol=0)
     torch.testing.assert_close(Irrep("1e").D_from_angles(a, b, c, k=1), R, atol=1e-13, rtol=0)
+
+
+def test_copy_and_pickle_keep_the_value():
+    """Modules hold Irreps: ``copy.deepcopy(model)`` (the trainer's final model) and pickling must work."""
+    irreps = Irreps("16x0e+8x1o+2x2e")
+    for clone in (copy.copy(irreps), copy.deepcopy(irreps), pickle.loads(pickle.dumps(irreps))):
+        assert clone == irreps and clone.dim == irreps.dim
+    ir = Irrep("3o")
+    assert copy.deepcopy(ir) == ir and pickle.loads(pickle.dumps(ir)) == ir
+    assert copy.deepcopy({"a": [irreps]})["a"][0] == irreps

@@ -49,3 +49,14 @@ def test_gradcheck_and_errors(generator):
     assert torch.autograd.gradcheck(lin, (x,))
     with pytest.raises(ValueError, match="expected last size"):
         lin(torch.zeros(2, 4, dtype=torch.float64))
+
+
+def test_empty_batch():
+    """Zero rows (a batch of lone atoms has no edges) give zero rows, with or without biases."""
+    for biases in (False, True):
+        lin = Linear("2x0e+3x1o", "4x0e+2x1o+1x2e", biases=biases)
+        x = torch.zeros(0, lin.irreps_in.dim, requires_grad=True)
+        out = lin(x)
+        assert out.shape == (0, lin.irreps_out.dim)
+        out.sum().backward()
+        assert x.grad.shape == x.shape

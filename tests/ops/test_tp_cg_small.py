@@ -90,3 +90,14 @@ def test_backward_twice_on_a_retained_graph(with_x2, generator):
     second = torch.autograd.grad(out, inputs, torch.ones_like(out))
     for a, b in zip(first, second):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_an_empty_batch_has_empty_gradients(shared, generator):
+    """A graph of lone atoms has no edges: the product and its backward see zero rows."""
+    fast, _ = _pair(shared, False)
+    x1, x2, w = _inputs(fast, 0, shared, generator)
+    out = fast(x1, x2, w)
+    assert out.shape == (0, fast.irreps_out.dim)
+    grads = torch.autograd.grad(out.sum() + (w.sum() if shared else 0), (x1, x2, w))
+    assert [tuple(g.shape) for g in grads] == [tuple(x1.shape), tuple(x2.shape), tuple(w.shape)]

@@ -99,3 +99,24 @@ def test_bad_batches_get_clear_errors():
     graph.positions[0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         step(graph)
+
+
+def test_data_dependent_numbers_are_inputs_so_one_program_serves_every_split():
+    """E0s, scale and shift (fitted per split) must not be baked into the recorded graph: two
+    models that differ only in them record the same program, which then computes each one's own
+    energies, so torch's compile cache serves a second split or dataset without compiling."""
+    loss = WeightedLoss({"energy": 1.0, "forces": 1.0})
+    graph = _batches()[0]
+    codes, constants, totals = [], [], []
+    for e0s, scale, shift in (([-13.6, -1029.0, -2041.0], 1.7, -0.4), ([-13.1, -1027.5, -2040.2], 0.9, 0.3)):
+        model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 6, "num_layers": 1, "num_rbf": 5,
+                                          "cutoff": 3.0, "e0s": e0s, "scale": scale, "shift": shift}).double()
+        step = CompiledStep(model, loss, backend="eager")
+        totals.append(step(graph)[0])
+        torch.testing.assert_close(totals[-1], _eager(model, loss, graph)[0], rtol=1e-10, atol=1e-12)
+        (program,) = step._programs.values()
+        codes.append(program.code)
+        constants.append([getattr(program, n.target) for n in program.graph.nodes if n.op == "get_attr"])
+    assert codes[0] == codes[1]  # no number inlined
+    assert all(torch.equal(a, b) for a, b in zip(*constants))  # nor kept as a tensor constant
+    assert not torch.isclose(totals[0], totals[1])

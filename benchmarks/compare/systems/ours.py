@@ -1,7 +1,9 @@
 """This library's models, trained by ``irreps train`` with the recipes in ``examples/``.
 
 ``irreps`` is TensorNet (``examples/train_acac.yaml``), ``irreps-equiformer_v2`` EquiformerV2
-(``examples/train_acac_equiformer_v2.yaml``) at ``lmax`` 2, 4 (its recommended size) and 6.
+(``examples/train_acac_equiformer_v2.yaml``) at ``lmax`` 2, 4 (its recommended size) and 6,
+``irreps-gaunt_ace`` the many-body model, ``irreps-tfn`` and ``irreps-se3_transformer`` the
+classic baselines, each with the recipe of its ``examples/train_acac_<name>.yaml``.
 
 The budget is CPU time; the recipe's cosine spans ``run.max_minutes`` of training time, counted
 in CPU seconds (``run.clock=cpu``) and set to the budget less a reserve for start-up, the one-off
@@ -74,7 +76,8 @@ class Ours(System):
     def calculator(model_path: str, dtype: str):
         from irreps.calculators import IrrepsCalculator
 
-        return IrrepsCalculator(model_path, dtype=dtype)
+        # limits=None: the benchmark scores whatever a model predicts, however wrong
+        return IrrepsCalculator(model_path, dtype=dtype, limits=None)
 
 
 class OursEquiformerV2(Ours):
@@ -86,3 +89,30 @@ class OursEquiformerV2(Ours):
     size_overrides = {"recommended": {}, "lmax2": {"model.options.lmax": 2}, "lmax6": {"model.options.lmax": 6}}
     dataset_recipe: dict = {}  # the recipe's batch size and learning rate on every dataset
     compiles = False
+
+
+class _OursExample(Ours):
+    """A model of ours with one size: its example recipe as written."""
+
+    sizes = {"recommended": ""}
+    size_overrides = {"recommended": {}}
+    dataset_recipe: dict = {}
+    compiles = False
+
+
+class OursGauntACE(_OursExample):
+    name = "irreps-gaunt_ace"
+    sizes = {"recommended": "Gaunt many-body model, 32 ch, lmax 3, correlation 3, 2 layers (examples/train_acac_ace.yaml)"}
+    recipe = REPO / "examples" / "train_acac_ace.yaml"
+
+
+class OursTFN(_OursExample):
+    name = "irreps-tfn"
+    sizes = {"recommended": "Tensor Field Network (examples/train_acac_tfn.yaml)"}
+    recipe = REPO / "examples" / "train_acac_tfn.yaml"
+
+
+class OursSE3Transformer(_OursExample):
+    name = "irreps-se3_transformer"
+    sizes = {"recommended": "SE(3)-Transformer (examples/train_acac_se3_transformer.yaml)"}
+    recipe = REPO / "examples" / "train_acac_se3_transformer.yaml"

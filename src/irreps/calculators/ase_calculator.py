@@ -16,6 +16,13 @@ A model file that records its training domain (the shortest distance per element
 its elements: below 1 the geometry is outside what the model was trained on) and
 ``unseen_pairs`` (neighbour pairs of elements that never met in training).
 
+Every evaluation is checked against :class:`~irreps.calculators.limits.StructureLimits`
+(``limits``; by default non-finite values, atoms closer than half the shortest distance of
+their element pair in the training data, or of their covalent radii, and force components
+beyond 50 eV/Å): a failing structure raises
+:class:`~irreps.calculators.limits.UnphysicalStructure` instead of returning numbers nobody
+should use. The simulation workflows check their own, tunable guards (:mod:`irreps.sim.guards`).
+
 The neighbour list is built with radius ``cutoff + skin`` and reused while no atom has moved by
 more than ``skin / 2`` since it was built (and cell, periodicity and atomic numbers are
 unchanged): no pair can then have come from beyond ``cutoff + skin`` to inside ``cutoff``.
@@ -35,6 +42,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from irreps.calculators.limits import StructureLimits, UnphysicalStructure
 from irreps.data.conversion import atoms_to_graph
 from irreps.data.graph import AtomicGraph
 from irreps.models.domain import domain_distance_ratio, shortest_distances
@@ -70,6 +78,10 @@ class IrrepsCalculator(Calculator):
         ``conservative`` (default): ``-dE/dx``. ``direct``: the model's direct force head, faster
         but not the gradient of any energy, so NVE dynamics drift (fairchem's eSEN paper showed it
         for direct-force EquiformerV2); an error for a model without that head.
+    limits : StructureLimits, "auto" or None
+        What every prediction is checked against (:class:`UnphysicalStructure` when it fails):
+        ``"auto"`` (default) the default limits with the distance floor referred to the model
+        file's training distances; ``None`` checks nothing.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies", "hessian"]
@@ -82,6 +94,7 @@ class IrrepsCalculator(Calculator):
         skin: float = 0.5,
         hessian: HessianMode = "auto",
         forces: ForceMode = "conservative",
+        limits: StructureLimits | Literal["auto"] | None = "auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,6 +117,11 @@ class IrrepsCalculator(Calculator):
         ]
         self.model = self.models[0]
         self._domain = shortest_distances(self.model)
+        if limits == "auto":
+            limits = StructureLimits(training_distances=self._domain)
+        elif limits is not None and not isinstance(limits, StructureLimits):
+            raise ValueError(f"limits must be a StructureLimits, 'auto' or None, got {limits!r}")
+        self.limits = limits
         for member in self.models:
             for name in ("cutoff", "elements"):
                 if not hasattr(member, name):
@@ -132,6 +150,10 @@ class IrrepsCalculator(Calculator):
         outs = [m(graph, compute_forces=not direct, compute_stress=want_stress, direct_forces=direct) for m in self.models]
         energies = np.array([float(out["energy"].detach().sum()) for out in outs])
         forces = np.stack([_numpy(out["direct_forces" if direct else "forces"]) for out in outs])
+        if self.limits is not None:
+            problem = self.limits.problem(atoms, float(energies.mean()), forces.mean(0))
+            if problem is not None:
+                raise UnphysicalStructure(f"{problem}; pass limits=None (or looser StructureLimits) to evaluate it anyway")
         self.results["energy"] = self.results["free_energy"] = float(energies.mean())
         self.results["forces"] = forces.mean(0)
         if len(outs) > 1:

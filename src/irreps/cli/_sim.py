@@ -20,6 +20,16 @@ if TYPE_CHECKING:  # imported lazily at run time: `irreps --help` stays fast
 
 def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, ...] = ("STRUCTURE",)) -> None:
     """MODEL and structure positionals plus the calculator and output options every command takes."""
+    add_calculator_arguments(parser, structures)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--allow-close-atoms", action="store_true",
+                        help="accept structures with overlapping atoms (closer than half their summed covalent radii; "
+                        "refused by default); the distance guard still applies: --min-distance off")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def add_calculator_arguments(parser: argparse.ArgumentParser, structures: tuple[str, ...]) -> None:
+    """MODEL and structure positionals and the options of :func:`make_calculator`."""
     parser.add_argument("model", metavar="MODEL", help="model file written by `irreps train` (or irreps.models.save_model)")
     for name in structures:
         parser.add_argument(name.lower(), metavar=name, help="ASE-readable structure file (extxyz, xyz, traj, cif, ...)")
@@ -30,11 +40,6 @@ def add_model_arguments(parser: argparse.ArgumentParser, structures: tuple[str, 
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64", help="model precision (default float64)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å (default 0.5; 0 rebuilds every step)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--allow-close-atoms", action="store_true",
-                        help="accept structures with overlapping atoms (closer than half their summed covalent radii; "
-                        "refused by default); the distance guard still applies: --min-distance off")
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
     add_threads_argument(parser)
 
 

@@ -135,7 +135,11 @@ def reference_energy(graph: AtomicGraph, e0s: dict[int, float]) -> Tensor:
     """
     missing = sorted(set(graph.atomic_numbers.tolist()) - set(e0s))
     if missing:
-        raise ValueError(f"no reference energy (E0) for atomic numbers {missing}; E0s known for {sorted(e0s)}")
+        raise ValueError(
+            f"no reference energy (E0) for atomic numbers {missing}; E0s known for {sorted(e0s)}: add those "
+            "elements' isolated atoms to data.isolated_atoms_file, or leave that key out to fit every E0 "
+            "from the training energies"
+        )
     table = torch.zeros(max(e0s) + 1, dtype=torch.float64)
     table[list(e0s)] = torch.tensor(list(e0s.values()), dtype=torch.float64)
     per_atom = table[graph.atomic_numbers]

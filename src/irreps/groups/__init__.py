@@ -12,6 +12,8 @@ and deep weight-space layers. Imports nothing else from irreps (torch, numpy, st
   `UNFLayer`, `UNFNet`: universal neural functionals for any weight space.
 - `neural_graph`, `module_neural_graph`, `NeuralGraphNet`, `NeuralGraphTransformer`: networks as
   graphs of neurons (biases on nodes, weights on edges) and graph models over them.
+- Subpackages: `irreps.groups.fno` (G-FNO for p4 / p4m), `irreps.groups.lie` (GL+(n) / SL(n)
+  layers by Monte Carlo over the polar decomposition).
 """
 
 from .basis import HomBasis, hom_basis, spanning_set

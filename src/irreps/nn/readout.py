@@ -37,19 +37,31 @@ class AtomicEnergyReadout(torch.nn.Module):
         super().__init__()
         if e0s and len(e0s) != num_elements:
             raise ValueError(f"e0s has {len(e0s)} entries but the model has {num_elements} elements")
-        # Kept as Python floats (not a buffer) so ``model.float()`` followed by ``.double()``
-        # never rounds them; the config is their persistent home.
         self.e0s = tuple(float(e) for e in e0s) if e0s else (0.0,) * num_elements
         self.scale = float(scale)
         self.shift = float(shift)
+        # The numbers also live in a float64 buffer, so a captured training step takes them as
+        # inputs, not as constants baked into its graph: one compiled program then serves every
+        # split and dataset of a model (issue 32). The Python floats stay their source: after a
+        # cast (``model.float()`` then ``.double()``) the buffer is rebuilt from them, unrounded.
+        self.register_buffer("affine", self._affine_table(torch.device("cpu")), persistent=False)
+
+    def _affine_table(self, device: torch.device) -> Tensor:
+        """``[E0 of each element..., scale, shift]`` in float64."""
+        return torch.tensor([*self.e0s, self.scale, self.shift], dtype=torch.float64, device=device)
+
+    def _apply(self, fn, recurse: bool = True):
+        super()._apply(fn, recurse)
+        self.affine = self._affine_table(self.affine.device)
+        return self
 
     def forward(self, raw: Tensor, species: Tensor, occupancy: Tensor | None = None) -> Tensor:
         """``raw [N]`` (any float dtype), ``species [N]`` (element rows) -> atomic energies
         ``[N]`` in eV, float64; ``occupancy [N]`` (:func:`neighbour_occupancy`), when given,
         weights the shift of each atom."""
-        e0s = torch.tensor(self.e0s, dtype=torch.float64, device=raw.device)
-        shift = self.shift if occupancy is None else self.shift * occupancy.double()
-        return raw.double() * self.scale + shift + e0s[species]
+        e0s, scale, shift = self.affine[:-2], self.affine[-2], self.affine[-1]
+        shift = shift if occupancy is None else shift * occupancy.double()
+        return raw.double() * scale + shift + e0s[species]
 
 
 def neighbour_occupancy(cutoff_values: Tensor, receivers: Tensor, num_atoms: int) -> Tensor:

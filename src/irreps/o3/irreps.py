@@ -59,6 +59,11 @@ class Irrep:
     def __setattr__(self, name, value):
         raise AttributeError("Irrep is immutable")
 
+    def __reduce__(self):
+        # rebuilt through the constructor: the default slot-state protocol would have to setattr
+        # (copy.deepcopy of modules holding irreps, e.g. a trainer's EMA copy, goes through here)
+        return (Irrep, (self._l, self._p))
+
     @property
     def l(self) -> int:  # noqa: E743
         """Degree."""
@@ -238,6 +243,10 @@ class Irreps:
 
     def __setattr__(self, name, value):
         raise AttributeError("Irreps is immutable")
+
+    def __reduce__(self):
+        # through the constructor, as Irrep (copy.deepcopy, pickle)
+        return (Irreps, (list(self._data),))
 
     @staticmethod
     def spherical_harmonics(lmax: int, p: int = -1) -> "Irreps":

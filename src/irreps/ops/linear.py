@@ -53,11 +53,11 @@ class Linear(torch.nn.Module):
         for ir, ins, outs, offset in self._groups:
             fan_in = sum(self.irreps_in[i].mul for i in ins)
             fan_out = sum(self.irreps_out[o].mul for o in outs)
-            xi = torch.cat([parts_in[i].reshape(n, -1, ir.dim) for i in ins], dim=1)  # [n, fan_in, d]
+            xi = torch.cat([parts_in[i].reshape(n, self.irreps_in[i].mul, ir.dim) for i in ins], dim=1)  # [n, fan_in, d]
             w = self.weight[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out) / math.sqrt(fan_in)
             y = (xi.transpose(1, 2) @ w).transpose(1, 2)  # [n, fan_out, d]
             for o, yo in zip(outs, y.split([self.irreps_out[o].mul for o in outs], dim=1)):
-                out[o] = yo.reshape(n, -1)
+                out[o] = yo.reshape(n, self.irreps_out[o].dim)
         if self.bias is not None:
             for o, b in zip(self._bias_entries, self.bias.split([self.irreps_out[o].mul for o in self._bias_entries])):
                 out[o] = b.expand(n, -1) if out[o] is None else out[o] + b

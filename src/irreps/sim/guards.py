@@ -25,16 +25,16 @@ passed; a trip writes it to a file and raises :class:`GuardTripped`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.data import chemical_symbols
+from ase.calculators.calculator import Calculator
 
-from irreps.data.close_pairs import closest_pair_below, floor_table
+from irreps.calculators.limits import StructureLimits
 from irreps.sim.io import write_frames
 
 
@@ -56,88 +56,30 @@ class GuardTripped(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Guards:
+class Guards(StructureLimits):
     """Limits checked at every step; ``None`` switches a check off (see the module docstring).
+
+    The structure limits (``min_distance``, ``max_force_eV_A``, ``training_distances``) are
+    those of :class:`~irreps.calculators.limits.StructureLimits`; MD adds:
 
     Attributes
     ----------
-    min_distance : float or None
-        Floor on interatomic distances as a fraction of each element pair's reference distance.
-    max_force_eV_A : float or None
-        Largest allowed force component (eV/Å).
     max_temperature_K : float or None
     max_drift_meV_per_atom : float or None
         Largest allowed change of the total energy per atom in NVE (meV/atom).
-    training_distances : dict[tuple[int, int], float] or None
-        ``(z_i, z_j) -> `` the shortest distance of that element pair in the model's training
-        data (Å; :func:`irreps.models.domain.shortest_distances`): the reference of the
-        distance floor; pairs it lacks (or all, when ``None``) use the sum of covalent radii.
     """
 
-    min_distance: float | None = 0.5
-    max_force_eV_A: float | None = 50.0
     max_temperature_K: float | None = 10000.0
     max_drift_meV_per_atom: float | None = 50.0
-    training_distances: Mapping[tuple[int, int], float] | None = None
 
-    def __post_init__(self) -> None:
-        for name in ("min_distance", "max_force_eV_A", "max_temperature_K", "max_drift_meV_per_atom"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"guard {name} must be > 0 (or None to switch it off), got {value}")
-
-    @cached_property
-    def _floors(self) -> np.ndarray:
-        """Distance floors of every element pair, ``[119, 119]`` (Å)."""
-        return floor_table(self.min_distance, self._references)
-
-    @cached_property
-    def _references(self) -> dict[tuple[int, int], float]:
-        return {tuple(sorted(pair)): d for pair, d in (self.training_distances or {}).items()}
-
-    def describe_floor(self) -> str:
-        """Which distance floor is in use, in one line (for the start of a run)."""
-        if self.min_distance is None:
-            return "distance floor: off"
-        covalent = f"{self.min_distance:g} x the sum of covalent radii"
-        if not self._references:
-            return f"distance floor: {covalent} (the model file records no training distances)"
-        pairs = ", ".join(f"{_pair_name(pair)} {d:.3f}" for pair, d in sorted(self._references.items()))
-        return (f"distance floor: {self.min_distance:g} x the shortest distance of each element pair in the "
-                f"training data ({pairs} Å); {covalent} for other pairs")
-
-    def too_close(self, atoms: Atoms) -> str | None:
-        """The pair of ``atoms`` furthest below its floor, described with the floor's origin; or None."""
-        if self.min_distance is None:
-            return None
-        pair = closest_pair_below(atoms, self._floors)
-        if pair is None:
-            return None
-        key = tuple(sorted((int(atoms.numbers[pair.i]), int(atoms.numbers[pair.j]))))
-        if key in self._references:
-            origin = (f"{self.min_distance:g} x the shortest {_pair_name(key)} distance in the training data, "
-                      f"{self._references[key]:.3f} Å")
-        else:
-            origin = f"{self.min_distance:g} x the sum of covalent radii"
-        return f"{pair} ({origin})"
+    def _positive_fields(self) -> tuple[str, ...]:
+        return super()._positive_fields() + ("max_temperature_K", "max_drift_meV_per_atom")
 
 
-def check_structure(guards: Guards, atoms: Atoms) -> str | None:
+def check_structure(guards: StructureLimits, atoms: Atoms) -> str | None:
     """What is wrong with ``atoms`` (with a calculator) at any step of any workflow, or ``None``:
     non-finite energy or forces, atoms below the distance floor, a force beyond the limit."""
-    energy = atoms.get_potential_energy()
-    forces = atoms.get_forces(apply_constraint=False)
-    if not (np.isfinite(energy) and np.isfinite(forces).all()):
-        return f"non-finite energy or forces (E_pot = {energy})"
-    problem = guards.too_close(atoms)
-    if problem is not None:
-        return problem
-    if guards.max_force_eV_A is not None:
-        atom, component = np.unravel_index(np.abs(forces).argmax(), forces.shape)
-        if abs(forces[atom, component]) > guards.max_force_eV_A:
-            return (f"force {forces[atom, component]:.1f} eV/Å on atom {atom} ({atoms[atom].symbol}) exceeds "
-                    f"the limit of {guards.max_force_eV_A:g} eV/Å")
-    return None
+    return guards.problem(atoms, atoms.get_potential_energy(), atoms.get_forces(apply_constraint=False))
 
 
 def check_hessian(hessian: np.ndarray) -> str | None:
@@ -201,16 +143,24 @@ class Watch:
         )
 
 
+@contextmanager
+def guards_in_charge(calculators: Iterable[Calculator]) -> Iterator[None]:
+    """Within the block the workflow's guards alone judge each state: the calculators' own
+    limits (:class:`~irreps.calculators.IrrepsCalculator`'s ``limits``) are switched off, so
+    a guard the user loosened is not enforced behind their back and a trip keeps the last good
+    state; they are restored afterwards."""
+    saved = [(calc, calc.limits) for calc in calculators if hasattr(calc, "limits")]
+    for calc, _ in saved:
+        calc.limits = None
+    try:
+        yield
+    finally:
+        for calc, limits in saved:
+            calc.limits = limits
+
+
 def last_good_path(output: str | os.PathLike) -> Path:
     """Where a run stopped by a guard leaves its last good state: ``<stem>.last_good<suffix>``
     beside its main output (the trajectory, relaxed structure, saddle or band)."""
     output = Path(output)
     return output.with_name(f"{output.stem}.last_good{output.suffix}")
-
-
-def _pair_name(pair: tuple[int, int]) -> str:
-    """``C-H`` style: hydrogen last, as bonds to it are written; otherwise by atomic number."""
-    a, b = sorted(pair)
-    if a == 1:
-        a, b = b, a
-    return f"{chemical_symbols[a]}-{chemical_symbols[b]}"

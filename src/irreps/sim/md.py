@@ -35,7 +35,7 @@ from ase.md import velocitydistribution
 from ase.md.velocitydistribution import Stationary, ZeroRotation
 from ase.md.verlet import VelocityVerlet
 
-from irreps.sim.guards import Guards, Watch, check_state, last_good_path
+from irreps.sim.guards import Guards, Watch, check_state, guards_in_charge, last_good_path
 from irreps.sim.io import check_outputs, frame_format, partial_path, read_csv, write_csv
 from irreps.sim.progress import Progress
 
@@ -177,36 +177,37 @@ def run_md(
     t0 = time.perf_counter()
     watch = Watch(last_good_file)
     # NVE: the total energy the drift guard measures from (the calculator caches this state).
-    reference_etot = atoms.get_potential_energy() + atoms.get_kinetic_energy() if config.ensemble == "nve" else None
-    with _FrameWriter(traj_part, fmt) as writer, open(log_part, "a", newline="") as log_handle:
-        committee = len(getattr(atoms.calc, "models", ())) > 1
-        domain = getattr(atoms.calc, "_domain", None) is not None
-        columns = LOG_COLUMNS + (COMMITTEE_COLUMNS if committee else ()) + (DOMAIN_COLUMNS if domain else ())
-        log_writer = csv.DictWriter(log_handle, fieldnames=columns)
-        if start == 0:
-            log_writer.writeheader()
+    with guards_in_charge([calculator]):
+        reference_etot = atoms.get_potential_energy() + atoms.get_kinetic_energy() if config.ensemble == "nve" else None
+        with _FrameWriter(traj_part, fmt) as writer, open(log_part, "a", newline="") as log_handle:
+            committee = len(getattr(atoms.calc, "models", ())) > 1
+            domain = getattr(atoms.calc, "_domain", None) is not None
+            columns = LOG_COLUMNS + (COMMITTEE_COLUMNS if committee else ()) + (DOMAIN_COLUMNS if domain else ())
+            log_writer = csv.DictWriter(log_handle, fieldnames=columns)
+            if start == 0:
+                log_writer.writeheader()
 
-        def observe() -> None:
-            step = dyn.nsteps
-            frame = _frame(atoms, step, config.timestep_fs)
-            where = f"step {step} ({step * config.timestep_fs:g} fs)"
-            watch.check(check_state(guards, atoms, reference_etot), step, where, [frame])
-            if step == start and start > 0:
-                return  # the resumed frame and row are already on disk
-            if step % config.log_every == 0:
-                rows.append(_log_row(atoms, step, config.timestep_fs))
-                log_writer.writerow(rows[-1])
-                log_handle.flush()
-            if step % config.traj_every == 0:
-                writer.write(frame)
-            if progress:
-                bar.update(step - start, T=atoms.get_temperature())
+            def observe() -> None:
+                step = dyn.nsteps
+                frame = _frame(atoms, step, config.timestep_fs)
+                where = f"step {step} ({step * config.timestep_fs:g} fs)"
+                watch.check(check_state(guards, atoms, reference_etot), step, where, [frame])
+                if step == start and start > 0:
+                    return  # the resumed frame and row are already on disk
+                if step % config.log_every == 0:
+                    rows.append(_log_row(atoms, step, config.timestep_fs))
+                    log_writer.writerow(rows[-1])
+                    log_handle.flush()
+                if step % config.traj_every == 0:
+                    writer.write(frame)
+                if progress:
+                    bar.update(step - start, T=atoms.get_temperature())
 
-        dyn.attach(observe, interval=1)
-        try:
-            dyn.run(config.steps - start)
-        finally:
-            bar.close()
+            dyn.attach(observe, interval=1)
+            try:
+                dyn.run(config.steps - start)
+            finally:
+                bar.close()
     wall = time.perf_counter() - t0
     os.replace(traj_part, trajectory)
     os.replace(log_part, log)

@@ -18,7 +18,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.mep import NEB
 from ase.optimize import BFGS, FIRE
 
-from irreps.sim.guards import Guards, Watch, check_structure
+from irreps.sim.guards import Guards, Watch, check_structure, guards_in_charge
 from irreps.sim.progress import Progress
 
 OPTIMIZERS = {"fire": FIRE, "bfgs": BFGS}
@@ -131,7 +131,8 @@ def run_neb(
             bar.update(step, barrier=max(i.get_potential_energy() for i in images[1:-1]) - start_energy)
 
     optimizer.attach(observe)
-    converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))
+    with guards_in_charge([image.calc for image in images]):
+        converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))
     bar.close()
     frames = [_snapshot(image) for image in images]
     energies = np.array([frame.get_potential_energy() for frame in frames])

@@ -20,7 +20,7 @@ from ase.constraints import FixAtoms
 from ase.filters import FrechetCellFilter
 from ase.optimize import BFGS, FIRE
 
-from irreps.sim.guards import Guards, Watch, check_structure
+from irreps.sim.guards import Guards, Watch, check_structure, guards_in_charge
 from irreps.sim.io import check_outputs, write_frames
 from irreps.sim.md import FRAME_INFO
 from irreps.sim.progress import Progress
@@ -113,7 +113,8 @@ def relax(
             bar.update(optimizer.nsteps, dE=change, fmax=_fmax(target))
 
     optimizer.attach(observe, interval=1)
-    converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))
+    with guards_in_charge([calculator]):
+        converged = bool(optimizer.run(fmax=config.fmax, steps=config.steps))
     bar.close()
     if trajectory is not None:
         write_frames(trajectory, frames)

@@ -22,7 +22,7 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from scipy.linalg import null_space
 
-from irreps.sim.guards import Guards, Watch, check_hessian, check_structure
+from irreps.sim.guards import Guards, Watch, check_hessian, check_structure, guards_in_charge
 from irreps.sim.progress import Progress
 from irreps.sim.vib import Projection, VibrationalModes, harmonic_analysis, rigid_basis
 
@@ -119,46 +119,47 @@ def find_saddle(
     bar = Progress(config.steps, "ts p-rfo", enabled=progress)
     converged, step, reason = False, 0, ""
     watch = Watch(last_good)
-    while True:
-        energy = atoms.get_potential_energy()
-        forces = atoms.get_forces()
-        frames.append(_snapshot(atoms, energy, forces))
-        full_hessian = calculator.get_property("hessian", atoms)
-        problem = check_structure(guards, atoms) or check_hessian(full_hessian)
-        watch.check(problem, step, f"step {step}", frames[-1:])
-        fmax = float(np.sqrt((forces**2).sum(axis=1)).max())
-        if predicted is not None:
-            trust = _update_trust(trust, energy - previous_energy, predicted, config)
-        basis = _internal_basis(atoms, config.projection)
-        gradient = basis.T @ -forces.reshape(-1)
-        hessian = basis.T @ full_hessian @ basis
-        eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
-        if progress:
-            bar.update(step, dE=energy - frames[0].get_potential_energy(), fmax=fmax, lowest=eigenvalues[0])
-        negative = int((eigenvalues < -NEGATIVE_CURVATURE).sum())
-        if fmax < config.fmax and negative == 1:
-            converged, reason = True, "converged to a first-order saddle"
-            break
-        if fmax < config.fmax and negative == 0:
-            # No gradient and no negative curvature: P-RFO has no direction to climb along.
-            reason = "stopped at a stationary point without negative curvature (a minimum): start from a better guess"
-            break
-        if step >= config.steps:
-            reason = f"step limit ({config.steps}) reached"
-            break
-        cartesian_modes = basis @ vectors
-        mode = config.follow_mode if followed is None else int(np.argmax(np.abs(cartesian_modes.T @ followed)))
-        followed = cartesian_modes[:, mode]
-        internal_step = _prfo_step(gradient, eigenvalues, vectors, mode)
-        displacement = basis @ internal_step
-        length = np.linalg.norm(displacement)
-        if length > trust:
-            displacement *= trust / length
-            internal_step *= trust / length
-        predicted = float(gradient @ internal_step + 0.5 * internal_step @ hessian @ internal_step)
-        previous_energy = energy
-        atoms.positions = atoms.positions + displacement.reshape(n, 3)
-        step += 1
+    with guards_in_charge([calculator]):
+        while True:
+            energy = atoms.get_potential_energy()
+            forces = atoms.get_forces()
+            frames.append(_snapshot(atoms, energy, forces))
+            full_hessian = calculator.get_property("hessian", atoms)
+            problem = check_structure(guards, atoms) or check_hessian(full_hessian)
+            watch.check(problem, step, f"step {step}", frames[-1:])
+            fmax = float(np.sqrt((forces**2).sum(axis=1)).max())
+            if predicted is not None:
+                trust = _update_trust(trust, energy - previous_energy, predicted, config)
+            basis = _internal_basis(atoms, config.projection)
+            gradient = basis.T @ -forces.reshape(-1)
+            hessian = basis.T @ full_hessian @ basis
+            eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
+            if progress:
+                bar.update(step, dE=energy - frames[0].get_potential_energy(), fmax=fmax, lowest=eigenvalues[0])
+            negative = int((eigenvalues < -NEGATIVE_CURVATURE).sum())
+            if fmax < config.fmax and negative == 1:
+                converged, reason = True, "converged to a first-order saddle"
+                break
+            if fmax < config.fmax and negative == 0:
+                # No gradient and no negative curvature: P-RFO has no direction to climb along.
+                reason = "stopped at a stationary point without negative curvature (a minimum): start from a better guess"
+                break
+            if step >= config.steps:
+                reason = f"step limit ({config.steps}) reached"
+                break
+            cartesian_modes = basis @ vectors
+            mode = config.follow_mode if followed is None else int(np.argmax(np.abs(cartesian_modes.T @ followed)))
+            followed = cartesian_modes[:, mode]
+            internal_step = _prfo_step(gradient, eigenvalues, vectors, mode)
+            displacement = basis @ internal_step
+            length = np.linalg.norm(displacement)
+            if length > trust:
+                displacement *= trust / length
+                internal_step *= trust / length
+            predicted = float(gradient @ internal_step + 0.5 * internal_step @ hessian @ internal_step)
+            previous_energy = energy
+            atoms.positions = atoms.positions + displacement.reshape(n, 3)
+            step += 1
     bar.close()
     vib = harmonic_analysis(atoms, full_hessian, config.projection, config.imaginary_threshold_cm1)
     result_atoms = atoms.copy()

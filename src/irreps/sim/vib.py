@@ -19,7 +19,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from scipy.linalg import null_space
 
-from irreps.sim.guards import Guards, GuardTripped, check_hessian, check_structure
+from irreps.sim.guards import Guards, GuardTripped, check_hessian, check_structure, guards_in_charge
 from irreps.sim.io import check_outputs, write_frames
 
 Projection = Literal["auto", "rigid", "translations", "none"]
@@ -151,8 +151,11 @@ def vibrate(
     """
     atoms = atoms.copy()
     atoms.calc = calculator
-    hessian = calculator.get_property("hessian", atoms)
-    problem = check_structure(guards, atoms) or check_hessian(hessian)
+    with guards_in_charge([calculator]):
+        problem = check_structure(guards, atoms)
+        if problem is None:
+            hessian = calculator.get_property("hessian", atoms)
+            problem = check_hessian(hessian)
     if problem is not None:
         raise GuardTripped(f"stopped before the harmonic analysis: {problem}", 0, None)
     return harmonic_analysis(atoms, hessian, projection, imaginary_threshold_cm1)

@@ -14,6 +14,12 @@ passes in. A capture is made per dtype, set of loss terms and set of index names
 pattern of sizes that are 0 or 1 (the tracer fixes those: a batch of one structure gets its
 own program).
 
+Parameters and floating-point buffers (E0s, scale, shift: numbers that depend on the training
+data) are inputs of the recorded graph, not constants in it, so the program of a model is
+the same for every split and dataset with the same elements: torch's compile cache
+(``TORCHINDUCTOR_CACHE_DIR``, by default a ``torchinductor_<user>`` folder in the system's
+temporary directory) then serves a second run without compiling again.
+
 Models opt in by defining ``graph_indices(graph)`` and accepting ``indices=`` in
 ``atomic_outputs`` (TensorNet does). Loss terms: energy and forces.
 """
@@ -91,14 +97,15 @@ class CompiledStep:
         self.loss = loss
         self.backend = backend
         self.names = [name for name, p in model.named_parameters() if p.requires_grad]
+        self.buffer_names = [name for name, b in model.named_buffers() if b.is_floating_point()]
         self._programs: dict[tuple, Callable[..., Any]] = {}
 
     def _function(self, index_names: tuple[str, ...], target_names: tuple[str, ...], template: AtomicGraph):
         """The step as a function of flat tensors (what gets recorded)."""
         loss, module = self.loss, _AtomicOutputs(self.model)
-        names = [f"model.{name}" for name in self.names]
+        names = [f"model.{name}" for name in self.names + self.buffer_names]
 
-        def step(params, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
+        def step(params, buffers, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
             graph = replace(
                 template, positions=positions, shifts=shifts, edge_index=edge_index, batch=batch,
                 atomic_numbers=atomic_numbers, cell=cell, pbc=pbc, num_graphs=cell.shape[0],
@@ -106,7 +113,7 @@ class CompiledStep:
             )
             leaf = positions.detach().requires_grad_(True)
             out = torch.func.functional_call(
-                module, dict(zip(names, params)), (graph, leaf, shifts, dict(zip(index_names, indices)))
+                module, dict(zip(names, [*params, *buffers])), (graph, leaf, shifts, dict(zip(index_names, indices)))
             )
             out["energy"] = sum_per_structure(out["node_energy"], batch, graph.num_graphs)
             if "forces" in loss.weights:
@@ -131,12 +138,12 @@ class CompiledStep:
         # Without duck sizing, sizes that happen to be equal in this batch stay distinct symbols.
         with fx_config.patch(use_duck_shape=False), capturing(), torch.enable_grad():
             program = make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(params, *args[1:])
-        _no_constant_sizes(program, len(params))
+        _no_constant_sizes(program, len(params) + len(args[1]))
         if self.backend == "eager":
             return program
         # On the CPU the inductor program is hundreds of small kernels per step; calling them
         # from generated C++ rather than Python takes 3-11% off a step (measured in docs/training.md).
-        options = {"cpp_wrapper": True} if self.backend == "inductor" and args[1].device.type == "cpu" else None
+        options = {"cpp_wrapper": True} if self.backend == "inductor" and args[2].device.type == "cpu" else None
         return torch.compile(program, dynamic=True, backend=self.backend, options=options)
 
     def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
@@ -149,11 +156,12 @@ class CompiledStep:
         targets = tuple(self.loss.weights)
         parameters = dict(self.model.named_parameters())
         params = [parameters[name] for name in self.names]
+        buffers = dict(self.model.named_buffers())
         args = (
-            [p.detach() for p in params], graph.positions, graph.shifts, graph.edge_index, graph.batch,
+            [p.detach() for p in params], [buffers[name] for name in self.buffer_names], graph.positions, graph.shifts, graph.edge_index, graph.batch,
             graph.atomic_numbers, graph.cell, graph.pbc, [graph.targets[k] for k in targets], list(indices.values()),
         )
-        data = list(args[1:8]) + args[8] + args[9]
+        data = list(args[2:9]) + args[9] + args[10]
         small = tuple(min(n, 2) for n in _batch_sizes(data))  # sizes 0 and 1 are fixed when recorded
         key = (tuple(indices), targets, graph.positions.dtype, graph.positions.device.type, small)
         if key not in self._programs:

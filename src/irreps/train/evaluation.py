@@ -67,7 +67,8 @@ def evaluate_file(
     if cutoff <= 0.0:
         raise ValueError(f"{model_path}: the model declares no cutoff, cannot build neighbour lists")
     fields = ("energy", "forces") if forces else ("energy",)
-    graphs, _ = read_structures(data, cutoff, spec, ("energy",), fields, allow_close_atoms)
+    graphs, _ = read_structures(data, cutoff, spec, ("energy",), fields, allow_close_atoms,
+                                elements=getattr(model, "elements", None))
     dataset = GraphDataset(graphs).to(device=device, dtype=dtype)
     flags = {"compute_forces": forces, "compute_stress": False}
     errors = evaluate_set(model, dataset, batch_size, flags)

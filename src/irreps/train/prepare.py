@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from ase.data import chemical_symbols
 
 from irreps.data import (
     DatasetStatistics,
@@ -104,17 +105,20 @@ def _cast(dataset: GraphDataset, dtype: torch.dtype, device: torch.device | str)
 
 def read_structures(
     text: str, cutoff: float, keys: KeySpec, required: Collection[str], fields: Collection[str],
-    allow_close_atoms: bool = False,
+    allow_close_atoms: bool = False, elements: Collection[int] | None = None,
 ) -> tuple[list[AtomicGraph], list[Any]]:
     """Graphs (float64) of the non-isolated frames of a file, and its isolated-atom frames.
 
     Only ``fields`` (and ``required``) are read, so an unused value present in some frames
-    only does not stop them from being batched together. A frame with overlapping atoms
-    (:func:`~irreps.data.close_pairs.overlapping_atoms`) raises ``ValueError`` naming it and
-    the pair, unless ``allow_close_atoms``.
+    only does not stop them from being batched together. A frame with an element outside
+    ``elements`` (when given: a trained model's), then a frame with overlapping atoms
+    (:func:`~irreps.data.close_pairs.overlapping_atoms`) raises ``ValueError`` naming it, unless
+    ``allow_close_atoms`` for the latter.
     """
     path = resolve_path(text)
     everything = read_atoms(path, keys, required=())
+    if elements is not None:
+        refuse_unknown_elements(everything, text, elements)
     if not allow_close_atoms:
         refuse_overlapping_atoms(everything, text)
     isolated, frames = split_isolated_atoms(everything, keys)
@@ -124,6 +128,17 @@ def read_structures(
         frames, cutoff, keys, required, dtype=torch.float64, source=text, fields=tuple(fields)
     )
     return graphs, isolated
+
+
+def refuse_unknown_elements(frames: Sequence[Any], source: str, elements: Collection[int]) -> None:
+    """``ValueError`` naming the first frame of ``source`` with an element outside ``elements``."""
+    known = set(int(z) for z in elements)
+    for n, atoms in enumerate(frames):
+        unknown = sorted(set(atoms.numbers.tolist()) - known)
+        if unknown:
+            names = ", ".join(chemical_symbols[z] for z in unknown)
+            raise ValueError(f"{source}, frame {n}: element(s) {names} not among the model's elements "
+                             f"{', '.join(chemical_symbols[z] for z in sorted(known))}")
 
 
 def refuse_overlapping_atoms(frames: Sequence[Any], source: str) -> None:

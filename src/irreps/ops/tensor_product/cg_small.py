@@ -172,11 +172,11 @@ class _Contraction(torch.autograd.Function):
                 grads = iter(torch.autograd.grad(mod.reference(x1, x2, weight), inputs, grad, create_graph=True))
             return next(grads) if need1 else None, next(grads) if need2 else None, next(grads) if need_w else None, None
         z, c, xw = grad.shape[0], mod.mul, ctx.xw
-        gy = torch.index_select(grad, 1, mod.inv_perm_out, out=ctx.y.view(z, -1)).view(z, mod.dim_out, c)
+        gy = torch.index_select(grad, 1, mod.inv_perm_out, out=ctx.y.view(z, mod.dim_out * c)).view(z, mod.dim_out, c)
         g1 = g2 = gw = None
         if need2:
             gm = torch.bmm(gy, xw.transpose(1, 2))  # [Z, D, R]
-            g2 = gm.view(z, -1) @ mod.cg.to(gm.dtype).T
+            g2 = gm.view(z, gm.shape[1] * gm.shape[2]) @ mod.cg.to(gm.dtype).T
         if need1 or need_w:
             # d out / d xw [Z, R, C], written over xw unless the x2 gradient needs it (again, on a retained graph)
             t = torch.bmm(m.transpose(1, 2), gy) if need2 else torch.bmm(m.transpose(1, 2), gy, out=xw)
@@ -189,7 +189,7 @@ class _Contraction(torch.autograd.Function):
                         out_w.addcmul_(te[:, :, i], x1t[:, None, j + i])
                 if mod.reordered:
                     gw = gw.index_select(1, mod.inv_order)
-                gw = gw.view(z, -1)
+                gw = gw.view(z, mod.num_paths * c)
             if need1:  # g1t[z, (e, i), u] = sum_n t[z, (e, n, i), u] w[z, (e, n), u]
                 g1t = (grad.new_empty if mod.covers_in1 else grad.new_zeros)(z, mod.dim_in1, c)
                 for r, n, d, j, p in mod.blocks:
@@ -197,5 +197,5 @@ class _Contraction(torch.autograd.Function):
                     torch.mul(te[:, 0], w[:, p, None], out=out_1)
                     for k in range(1, n):
                         out_1.addcmul_(te[:, k], w[:, p + k, None])
-                g1 = g1t.view(z, -1).index_select(1, mod.inv_perm_in1)
+                g1 = g1t.view(z, mod.dim_in1 * c).index_select(1, mod.inv_perm_in1)
         return g1, g2, gw, None

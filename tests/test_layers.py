@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-ORDER = ["o3", "ops", "data", "nn", "models", "train", "calculators", "export", "sim", "groups", "testing", "cli"]
+ORDER = ["o3", "ops", "data", "descriptors", "nn", "models", "train", "calculators", "export", "sim", "groups", "testing",
+         "cli"]
 # Leaf modules with no irreps imports of their own, usable from every layer.
 BASE = {"irreps", "irreps.config", "irreps.io"}
 # Extra rules on top of the order.
-FORBIDDEN = {"calculators": {"train"}, "export": {"train"}, "groups": set(ORDER) - {"groups"}}
+FORBIDDEN = {"calculators": {"train"}, "export": {"train"}, "groups": set(ORDER) - {"groups"},
+             "descriptors": set(ORDER) - {"descriptors"}}
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "irreps"
 

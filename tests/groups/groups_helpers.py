@@ -105,3 +105,19 @@ def _kron_action(mats: list) -> np.ndarray:
     for mat in mats:
         out = np.kron(out, mat)
     return out
+
+
+def unit_parameter_maps(params, apply) -> np.ndarray:
+    """One flattened ``apply()`` per scalar of ``params`` (torch tensors), that scalar 1 and every
+    other 0: the linear maps a layer's parameters stand for, as rows."""
+    import torch
+
+    maps = []
+    for param in params:
+        for idx in range(param.numel()):
+            with torch.no_grad():
+                for p in params:
+                    p.zero_()
+                param.view(-1)[idx] = 1.0
+                maps.append(apply().reshape(-1).clone())
+    return torch.stack(maps).numpy()

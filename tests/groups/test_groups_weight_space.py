@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from groups_helpers import permutation_matrix
+from groups_helpers import permutation_matrix, unit_parameter_maps
 from irreps.groups.sine_inr import _mlp, fit_omega_regressor, make_sine_inrs
 from irreps.groups.weight_space import DWSLayer, DWSNet, dws_dimension, flatten_params, permute_hidden, unflatten_params
 from irreps.groups.weight_space_baselines import DeepSetsRegressor
@@ -41,15 +41,8 @@ def _dense_layer_maps(layer, dims):
     """[num_params, size, size]: the linear map of each weight entry (bias off), channels 1."""
     size = flatten_params(*_random_space(dims, 1, 1)).shape[-1]
     eye = torch.eye(size, dtype=torch.float64)[:, None]
-    maps = []
-    for param in layer.weight:
-        for idx in range(param.numel()):
-            with torch.no_grad():
-                for p in layer.weight:
-                    p.zero_()
-                param.view(-1)[idx] = 1.0
-                maps.append(flatten_params(*layer(*unflatten_params(eye, dims)))[:, 0].T.clone())
-    return torch.stack(maps).reshape(len(maps), -1).numpy()
+    return unit_parameter_maps(list(layer.weight),
+                               lambda: flatten_params(*layer(*unflatten_params(eye, dims)))[:, 0].T)
 
 
 def _nullspace(dims) -> int:

@@ -8,6 +8,10 @@ and deep weight-space layers. Imports nothing else from irreps (torch, numpy, st
 - `FrameAveraging`, `pca_frames`: exact O(d)/SO(d) invariance or equivariance for any backbone.
 - `DWSLayer`, `DWSNet`, `dws_dimension`: hidden-neuron permutation-equivariant layers on MLP
   weights; `make_sine_inrs`, `fit_omega_regressor`: the sine-INR frequency task.
+- `WeightSpace` (+ `mlp_space`, `cnn_space`, `residual_mlp_space`, `sequential_space`),
+  `UNFLayer`, `UNFNet`: universal neural functionals for any weight space.
+- `neural_graph`, `module_neural_graph`, `NeuralGraphNet`, `NeuralGraphTransformer`: networks as
+  graphs of neurons (biases on nodes, weights on edges) and graph models over them.
 - Subpackages: `irreps.groups.fno` (G-FNO for p4 / p4m), `irreps.groups.lie` (GL+(n) / SL(n)
   layers by Monte Carlo over the polar decomposition).
 """
@@ -19,10 +23,18 @@ from .frame_averaging import FrameAveraging, pca_frames
 from .layer import EquivariantLinear
 from .sine_inr import SineINRDataset, fit_omega_regressor, make_sine_inrs
 from .weight_space import DWSLayer, DWSNet, dws_dimension, flatten_params, permute_hidden, unflatten_params
+from .neural_graph import NeuralGraph, chain_layers, module_neural_graph, neural_graph
+from .neural_graph_net import NeuralGraphNet, NeuralGraphTransformer
+from .unf import UNFLayer, UNFNet, unf_dimension
 from .weight_space_baselines import DeepSetsRegressor, FlatMLPRegressor
+from .weight_space_spec import (WeightSpace, cnn_space, mlp_space, residual_mlp_space, sequential_space,
+                                sequential_tensors)
 
 __all__ = [
     "DWSLayer", "DWSNet", "DeepSetsRegressor", "Diagram", "EquivariantLinear", "FlatMLPRegressor", "FrameAveraging",
     "HomBasis", "SineINRDataset", "dws_dimension", "fit_omega_regressor", "flatten_params", "hom_basis",
     "hom_dimension", "make_sine_inrs", "pca_frames", "permute_hidden", "spanning_set", "unflatten_params",
+    "UNFLayer", "UNFNet", "WeightSpace", "cnn_space", "mlp_space", "residual_mlp_space", "sequential_space",
+    "sequential_tensors", "unf_dimension", "NeuralGraph", "NeuralGraphNet", "NeuralGraphTransformer", "chain_layers",
+    "module_neural_graph", "neural_graph",
 ]

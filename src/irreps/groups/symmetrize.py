@@ -39,7 +39,8 @@ def polar_frame(z: torch.Tensor, metric: torch.Tensor | None = None, group: Lite
     """The group element nearest to each ``z`` ``[..., d, d]`` (see the module docstring), ``[..., d, d]``.
 
     ``metric`` (``[d]`` of ±1, default all +1) selects O(p, q); ``group="SO"`` is for the Euclidean
-    metric only. Raises ValueError when Z is singular (no frame) or the Newton iteration fails.
+    metric only. Computed in float64 (an ill-conditioned Z costs accuracy, not a crash) and returned
+    in ``z.dtype``. Raises ValueError when Z is singular (no frame) or the Newton iteration fails.
     """
     d = z.shape[-1]
     if z.dim() < 2 or z.shape[-2] != d:
@@ -47,8 +48,13 @@ def polar_frame(z: torch.Tensor, metric: torch.Tensor | None = None, group: Lite
     if group not in ("O", "SO"):
         raise ValueError(f"group must be 'O' or 'SO', got {group!r}")
     _check_metric(metric, d)
+    return _polar_frame64(z.to(torch.float64), metric, group).to(z.dtype)
+
+
+def _polar_frame64(z: torch.Tensor, metric: torch.Tensor | None, group: str) -> torch.Tensor:
+    d = z.shape[-1]
     u, s, vh = torch.linalg.svd(z)
-    if (s[..., -1] <= 1e3 * torch.finfo(z.dtype).eps * s[..., 0]).any():
+    if (s[..., -1] <= d * torch.finfo(z.dtype).eps * s[..., 0]).any():
         raise ValueError("the canonicaliser output Z is singular: its polar factor (the frame) is not defined")
     if metric is None or bool((metric > 0).all()):
         if group == "SO":
@@ -80,25 +86,41 @@ def orbit_distance(z: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
 class PointCloudCanonicalizer(torch.nn.Module):
     """``[batch, points, d]`` -> ``Z`` ``[batch, d, d]`` with ``Z(g X + s) = g Z(X)``, permutation-invariant.
 
-    Column k of Z is ``mean_i phi_k(f_i) (x_i - t)``, t the centroid and ``f_i`` the invariants
-    ``<c_i, c_i>``, ``mean_j <c_i, c_j>^2`` and ``mean_j <c_i - c_j, c_i - c_j>`` (``<,>`` the metric's
-    form, ``c_i = x_i - t``); phi is an MLP.
+    Two rounds, with ``c_i = x_i - centroid`` and ``<,>`` the metric's form:
+
+    1. invariants ``f_i = (<c_i, c_i>, mean_j <c_i, c_j>^2, mean_j <c_i - c_j, c_i - c_j>)`` weight the
+       points into ``num_vectors`` equivariant vectors ``V = mean_i c_i phi_1(f_i)^T``;
+    2. the coordinates ``V^T eta c_i`` of each point against them are invariant too (``(g V)^T eta g c
+       = V^T eta c``) and break the symmetry that leaves pure norm weights cancelling (points
+       opposite each other get different weights): ``Z = mean_i c_i phi_2(f_i, V^T eta c_i)^T``.
     """
 
-    def __init__(self, d: int, hidden_dim: int = 32, metric: torch.Tensor | None = None):
+    def __init__(self, d: int, hidden_dim: int = 32, num_vectors: int = 8, metric: torch.Tensor | None = None):
         super().__init__()
         _check_metric(metric, d)
         self.d = d
         self.register_buffer("metric", torch.ones(d) if metric is None else metric.clone().float())
-        self.phi = torch.nn.Sequential(torch.nn.Linear(3, hidden_dim), torch.nn.SiLU(), torch.nn.Linear(hidden_dim, hidden_dim),
-                                       torch.nn.SiLU(), torch.nn.Linear(hidden_dim, d))
+
+        def mlp(n_in: int, n_out: int) -> torch.nn.Sequential:
+            return torch.nn.Sequential(torch.nn.Linear(n_in, hidden_dim), torch.nn.SiLU(),
+                                       torch.nn.Linear(hidden_dim, hidden_dim), torch.nn.SiLU(),
+                                       torch.nn.Linear(hidden_dim, n_out))
+
+        self.phi_1, self.phi_2 = mlp(3, num_vectors), mlp(3 + num_vectors, d)
 
     def forward(self, pos: torch.Tensor) -> torch.Tensor:
         c = pos - pos.mean(1, keepdim=True)
-        gram = (c * self.metric.to(c)) @ c.transpose(1, 2)  # [batch, i, j] = <c_i, c_j>
+        eta_c = c * self.metric.to(c)
+        gram = eta_c @ c.transpose(1, 2)  # [batch, i, j] = <c_i, c_j>
+        # invariants divided by the cloud's mean |<c_i, c_i>| so that the MLPs see O(1) inputs at any scale
+        scale = gram.diagonal(dim1=1, dim2=2).abs().mean(-1)[:, None, None].clamp_min(torch.finfo(c.dtype).tiny)
+        gram = gram / scale
         sq = gram.diagonal(dim1=1, dim2=2)
         feats = torch.stack([sq, (gram**2).mean(-1), sq + sq.mean(-1, keepdim=True) - 2 * gram.mean(-1)], dim=-1)
-        weights = self.phi(feats)  # [batch, points, d]
+        vectors = c.transpose(1, 2) @ self.phi_1(feats) / pos.shape[1]  # [batch, d, num_vectors]
+        coords = eta_c @ vectors  # [batch, points, num_vectors]: invariant
+        coords = coords / coords.abs().amax(1, keepdim=True).clamp_min(torch.finfo(c.dtype).tiny)
+        weights = self.phi_2(torch.cat([feats, coords], dim=-1))
         return c.transpose(1, 2) @ weights / pos.shape[1]
 
 

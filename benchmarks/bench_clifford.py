@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
+from benchmarks.json_out import write_json  # noqa: E402
 from irreps.groups.clifford import CliffordAlgebra, CliffordRegressor, random_pseudo_orthogonal  # noqa: E402
 
 MLP_DIM = 380
@@ -151,10 +150,7 @@ def main(argv=None) -> None:
           f"test set {args.test_size}, 1 thread, float32 (wall time {wall:.0f} s)")
     print(table(records, args.models, args.sizes))
     if args.json:
-        directory = os.path.dirname(os.path.abspath(args.json))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
-            json.dump({"args": vars(args), "wall_s": wall, "records": records}, handle, indent=1)
-        os.replace(handle.name, args.json)
+        write_json(args.json, {"args": vars(args), "wall_s": wall, "records": records})
 
 
 if __name__ == "__main__":

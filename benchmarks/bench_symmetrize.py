@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
+from benchmarks.json_out import write_json  # noqa: E402
 from irreps.groups.frame_averaging import FrameAveraging  # noqa: E402
 from irreps.groups.symmetrize import Canonicalized, PointCloudCanonicalizer, orbit_distance  # noqa: E402
 
@@ -162,10 +161,7 @@ def main(argv=None) -> None:
               f"{max(r['invariance_error'] for r in rs):>16.2e} {statistics.median(r['forward_ms'] for r in rs):>10.2f} "
               f"{statistics.mean(r['train_s'] for r in rs):>8.1f}")
     if args.json:
-        directory = os.path.dirname(os.path.abspath(args.json))
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
-            json.dump({"args": vars(args), "wall_s": wall, "records": records}, handle, indent=1)
-        os.replace(handle.name, args.json)
+        write_json(args.json, {"args": vars(args), "wall_s": wall, "records": records})
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import scipy.linalg
 import torch
 
 from groups_helpers import random_element
+from point_cloud_helpers import FlatMLP
 from irreps.groups.clifford import CliffordAlgebra, random_pseudo_orthogonal
 from irreps.groups.symmetrize import Canonicalized, PointCloudCanonicalizer, orbit_distance, polar_frame
 
@@ -52,18 +53,6 @@ def test_generalised_polar_frame_for_the_lorentz_group():
         torch.testing.assert_close(polar_frame(g @ z, LORENTZ), g @ h, atol=1e-10, rtol=1e-10)
     torch.testing.assert_close(polar_frame(base[None], LORENTZ)[0], base, atol=1e-12, rtol=1e-12)
     torch.testing.assert_close(orbit_distance(base, base), torch.tensor(0.0, dtype=torch.float64), atol=1e-20, rtol=0)
-
-
-class FlatMLP(torch.nn.Module):
-    """Neither rotation- nor permutation-invariant: an MLP on the flattened coordinates."""
-
-    def __init__(self, d: int, out: int):
-        super().__init__()
-        torch.manual_seed(0)
-        self.net = torch.nn.Sequential(torch.nn.Linear(N * d, 32), torch.nn.Tanh(), torch.nn.Linear(32, out)).double()
-
-    def forward(self, pos):
-        return self.net(pos.reshape(pos.shape[0], -1))
 
 
 def _model(d=3, out=5, **kwargs):

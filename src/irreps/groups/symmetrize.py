@@ -72,7 +72,8 @@ def _polar_frame64(z: torch.Tensor, metric: torch.Tensor | None, group: str) -> 
         h = (h + eta @ inv.transpose(-1, -2) @ eta) / 2
     residual = (h.transpose(-1, -2) @ eta @ h - eta).abs().amax()
     if (info != 0).any() or not torch.isfinite(residual) or residual > 1e3 * torch.finfo(z.dtype).eps ** 0.5:
-        raise ValueError(f"the generalised polar iteration did not converge (|h^T eta h - eta| = {float(residual.detach()):.2e}): "
+        raise ValueError("the generalised polar iteration did not converge "
+                         f"(|h^T eta h - eta| = {float(residual.detach()):.2e}): "
                          "eta Z^T eta Z has eigenvalues on the negative real axis")
     return h
 

@@ -140,3 +140,11 @@ def test_bad_input_raises():
         CliffordRegressor(alg, num_vectors=2, mlp_dim=4)(torch.zeros(4, 2, 5))
     with pytest.raises(ValueError, match="positive"):
         MultivectorLinear(alg, 0, 2)
+
+
+def test_product_layer_gradients_match_finite_differences():
+    alg = CliffordAlgebra(2, 1)
+    torch.manual_seed(2)
+    layer = GeometricProductLayer(alg, 2, "grade").double()
+    x = torch.randn(2, 2, alg.num_blades, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(layer, (x,))

@@ -112,3 +112,12 @@ def test_bad_input_raises():
     collinear = torch.linspace(0, 1, N, dtype=torch.float64)[None, :, None] * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
     with pytest.raises(ValueError, match="singular"):
         _model()(collinear)
+
+
+@pytest.mark.parametrize("metric", [None, LORENTZ])
+def test_frame_gradients_match_finite_differences(metric):
+    d = 3 if metric is None else 4
+    z = torch.eye(d, dtype=torch.float64) + 0.3 * torch.randn(1, d, d, dtype=torch.float64,
+                                                              generator=torch.Generator().manual_seed(12))
+    z.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda m: polar_frame(m, metric), (z,))

@@ -56,6 +56,9 @@ class CliffordAlgebra:
         ``[num_blades]`` long, the grade of each blade.
     metric : Tensor
         ``[n]`` float64, the squares of the basis vectors.
+    blade_squares : Tensor
+        ``[num_blades]`` float64, ``<reverse(e_A) e_A>_0 = prod_{i in A} m_i``: the weight of
+        ``x_A^2`` in the extended quadratic form (0 for blades with a null vector).
     """
 
     def __init__(self, p: int, q: int = 0, r: int = 0):
@@ -93,8 +96,7 @@ class CliffordAlgebra:
         g = self.grades.to(torch.float64)
         self._alpha = (-1.0) ** g
         self._beta = (-1.0) ** (g * (g - 1) / 2)
-        # <reverse(e_A) e_A>_0 = prod_{i in A} m_i: the weight of x_A^2 in the extended quadratic form
-        self._blade_square = torch.tensor([float(torch.prod(self.metric[list(b)])) for b in self.blades],
+        self.blade_squares = torch.tensor([float(torch.prod(self.metric[list(b)])) for b in self.blades],
                                           dtype=torch.float64)
 
     def __repr__(self) -> str:
@@ -180,12 +182,12 @@ class CliffordAlgebra:
     def quadratic_form(self, x: torch.Tensor) -> torch.Tensor:
         """The extended quadratic form ``<beta(x) x>_0`` ``[...]`` (indefinite for q > 0; blind to null blades)."""
         self._check(x)
-        return (x * x * self._blade_square.to(device=x.device, dtype=x.dtype)).sum(-1)
+        return (x * x * self.blade_squares.to(device=x.device, dtype=x.dtype)).sum(-1)
 
     def grade_quadratic_forms(self, x: torch.Tensor) -> torch.Tensor:
         """``[..., n+1]``: the extended quadratic form of each grade part (each one invariant)."""
         self._check(x)
-        terms = x * x * self._blade_square.to(device=x.device, dtype=x.dtype)
+        terms = x * x * self.blade_squares.to(device=x.device, dtype=x.dtype)
         out = torch.zeros(*x.shape[:-1], self.dim + 1, dtype=x.dtype, device=x.device)
         return out.index_add_(-1, self.grades.to(x.device), terms)
 

@@ -41,7 +41,7 @@ class _BlockModule(torch.nn.Module):
         self.algebra, self.sharing = algebra, sharing
         block, self.num_blocks = blade_blocks(algebra, sharing)
         self.register_buffer("block", block, persistent=False)
-        self.register_buffer("blade_square", algebra._blade_square, persistent=False)
+        self.register_buffer("blade_squares", algebra.blade_squares, persistent=False)
 
     def _check(self, x: torch.Tensor, channels: int) -> None:
         if x.dim() < 2 or x.shape[-2:] != (channels, self.algebra.num_blades):
@@ -51,7 +51,7 @@ class _BlockModule(torch.nn.Module):
     def block_forms(self, x: torch.Tensor, skip_scalar: bool = False) -> torch.Tensor:
         """``[..., channels, num_blocks]``: the extended quadratic form of each block (invariant),
         without the grade-0 term when ``skip_scalar``."""
-        terms = x * x * self.blade_square.to(x.dtype)
+        terms = x * x * self.blade_squares.to(x.dtype)
         if skip_scalar:
             terms = torch.cat([torch.zeros_like(terms[..., :1]), terms[..., 1:]], dim=-1)
         out = x.new_zeros(*x.shape[:-1], self.num_blocks)

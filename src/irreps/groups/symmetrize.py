@@ -4,14 +4,16 @@ Following Kaba et al. (2023) and Kim et al. (2023), a small equivariant network 
 maps a point cloud X to a matrix ``Z(X)`` with ``Z(g X + s) = g Z(X)``; a group element ``h(X)``
 with ``h(g X + s) = g h(X)`` is read off Z and the backbone sees the canonical cloud
 ``h^{-1} (x_i - centroid)``, which no longer changes under g and s. Nguyen, Kim, Yang & Hong (2023)
-read h off Z by minimising the orbit distance ``|h^{-1} Z - I|`` over the group; here that minimiser
+read h off Z by minimising the orbit distance ``|h^{-1} Z - I|`` over the group numerically; here h
 is computed in closed form:
 
 - O(d): the polar factor ``h = U V^T`` of ``Z = U S V^T`` is ``argmin_{h in O(d)} |Z - h|_F``
   (= argmin ``|h^{-1} Z - I|_F``); SO(d) flips the last singular pair when det Z < 0 (Kabsch).
 - O(p, q), metric ``eta``: the generalised polar factor ``h = Z (eta Z^T eta Z)^{-1/2}`` (Higham,
   Mackey, Mackey & Tisseur 2005), by the Newton iteration ``h <- (h + eta h^{-T} eta) / 2`` from
-  ``h = Z``; every iterate commutes with left multiplication by the group, so h is equivariant.
+  ``h = Z``; every iterate commutes with left multiplication by the group, so h is equivariant,
+  and h = Z when Z is in the group. It is not in general the Frobenius-distance minimiser (the
+  group is not compact), which Nguyen et al. approach by gradient descent instead.
 
 `orbit_distance` ``|h^{-1} Z - I|_F^2`` is also a training loss: added to the task loss it keeps Z
 near the group, away from the singular Z where the canonical frame jumps.

@@ -13,7 +13,7 @@ is computed in closed form:
   Mackey, Mackey & Tisseur 2005), by the Newton iteration ``h <- (h + eta h^{-T} eta) / 2`` from
   ``h = Z``; every iterate commutes with left multiplication by the group, so h is equivariant,
   and h = Z when Z is in the group. It is not in general the Frobenius-distance minimiser (the
-  group is not compact), which Nguyen et al. approach by gradient descent instead.
+  group is not compact), which Nguyen et al. approach by numerical optimisation.
 
 `orbit_distance` ``|h^{-1} Z - I|_F^2`` is also a training loss: added to the task loss it keeps Z
 near the group, away from the singular Z where the canonical frame jumps.

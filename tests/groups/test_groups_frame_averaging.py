@@ -5,21 +5,10 @@ import pytest
 import torch
 
 from groups_helpers import random_element
+from point_cloud_helpers import FlatMLP
 from irreps.groups.frame_averaging import FrameAveraging, pca_frames
 
 N = 7
-
-
-class FlatMLP(torch.nn.Module):
-    """Deliberately non-equivariant backbone: an MLP on the flattened coordinates."""
-
-    def __init__(self, d: int, out: int):
-        super().__init__()
-        torch.manual_seed(0)
-        self.net = torch.nn.Sequential(torch.nn.Linear(N * d, 32), torch.nn.Tanh(), torch.nn.Linear(32, out)).double()
-
-    def forward(self, pos):
-        return self.net(pos.reshape(pos.shape[0], -1))
 
 
 class PointVectors(FlatMLP):

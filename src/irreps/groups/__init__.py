@@ -6,6 +6,9 @@ and deep weight-space layers. Imports nothing else from irreps (torch, numpy, st
 - `EquivariantLinear`: the layer with one coefficient per basis element, applied by the fast
   diagram algorithm (never the dense n^(k+l) weight).
 - `FrameAveraging`, `pca_frames`: exact O(d)/SO(d) invariance or equivariance for any backbone.
+- `Canonicalized`, `PointCloudCanonicalizer`, `polar_frame`, `orbit_distance`: the same through one
+  learned frame per input (learned canonicalisation), for O(d), SO(d) and O(p, q).
+- `irreps.groups.clifford`: the Clifford algebra Cl(p, q, r) and CGENN/GLGENN layers.
 - `DWSLayer`, `DWSNet`, `dws_dimension`: hidden-neuron permutation-equivariant layers on MLP
   weights; `make_sine_inrs`, `fit_omega_regressor`: the sine-INR frequency task.
 - `WeightSpace` (+ `mlp_space`, `cnn_space`, `residual_mlp_space`, `sequential_space`),
@@ -21,6 +24,7 @@ from .counting import hom_dimension
 from .diagrams import Diagram
 from .frame_averaging import FrameAveraging, pca_frames
 from .layer import EquivariantLinear
+from .symmetrize import Canonicalized, PointCloudCanonicalizer, orbit_distance, polar_frame
 from .sine_inr import SineINRDataset, fit_omega_regressor, make_sine_inrs
 from .weight_space import DWSLayer, DWSNet, dws_dimension, flatten_params, permute_hidden, unflatten_params
 from .neural_graph import NeuralGraph, chain_layers, module_neural_graph, neural_graph
@@ -37,4 +41,5 @@ __all__ = [
     "UNFLayer", "UNFNet", "WeightSpace", "cnn_space", "mlp_space", "residual_mlp_space", "sequential_space",
     "sequential_tensors", "unf_dimension", "NeuralGraph", "NeuralGraphNet", "NeuralGraphTransformer", "chain_layers",
     "module_neural_graph", "neural_graph",
+    "Canonicalized", "PointCloudCanonicalizer", "orbit_distance", "polar_frame",
 ]

@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         result = train(config, run_dir=args.resume or args.output, resume=bool(args.resume), overwrite=args.overwrite)
     except FloatingPointError as err:  # a diverged run: report it like bad input, in one line
         raise ValueError(str(err)) from err
+    if result.rank != 0:  # another process of a data-parallel run: rank 0 reports
+        return 0 if result.stopped_by is None else _exit_status(result.stopped_by)
     if result.stopped_by is not None:
         return _report_stop(result)
     print(f"\nbest epoch {result.best_epoch} of {len(result.history)}; model written to {result.model_path}")
@@ -116,8 +118,6 @@ def _report_stop(result) -> int:
     """Say what a signal-stopped run saved and how to resume it; the exit status of the signal."""
     import sys
 
-    from irreps.train.signals import exit_status
-
     if result.model_path is not None:
         saved = f"model written to {result.model_path} (best epoch {result.best_epoch} of {len(result.history)})"
     else:
@@ -128,4 +128,10 @@ def _report_stop(result) -> int:
               file=sys.stderr)
     else:
         print(f"no checkpoint to resume from: start again with --overwrite --output {result.run_dir}", file=sys.stderr)
-    return exit_status(result.stopped_by)
+    return _exit_status(result.stopped_by)
+
+
+def _exit_status(signal_name: str) -> int:
+    from irreps.train.signals import exit_status
+
+    return exit_status(signal_name)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -83,6 +84,24 @@ def init_world(rank: int, size: int, device: torch.device, init_method: str, tim
     return World(rank, size, device)
 
 
+def _some_unused(model: torch.nn.Module, graph: AtomicGraph, losses: Sequence[WeightedLoss]) -> bool:
+    """Whether one of ``losses`` leaves a trainable parameter without gradient (the direct force
+    head after ``loss.direct_forces_epochs``, a dipole head without a dipole term): DDP must
+    then search for unused parameters every step, and only then (it warns that the search
+    is wasted otherwise)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    try:
+        for loss in losses:
+            model.zero_grad(set_to_none=True)
+            total, _ = loss(model(graph, **loss.prediction_flags()), graph)
+            total.backward()
+            if any(p.grad is None for p in trainable):
+                return True
+        return False
+    finally:
+        model.zero_grad(set_to_none=True)
+
+
 class DataParallel:
     """A model under ``DistributedDataParallel`` and the step of a rank's share of a batch.
 
@@ -93,16 +112,17 @@ class DataParallel:
         On ``world.device``; its parameters and buffers are made rank 0's here.
     stand_in : AtomicGraph
         Any training structure: run with weight 0 when this rank's share is empty.
+    losses : sequence of WeightedLoss
+        Every loss the run trains with, to find parameters one of them does not reach.
     """
 
-    def __init__(self, world: World, model: torch.nn.Module, stand_in: AtomicGraph):
+    def __init__(self, world: World, model: torch.nn.Module, stand_in: AtomicGraph, losses: Sequence[WeightedLoss]):
         self.world = world
         self.stand_in = stand_in
-        # find_unused_parameters: a head the loss does not reach (the direct force head after
-        # loss.direct_forces_epochs, a dipole head without a dipole term) gets no gradient.
         self.module = DistributedDataParallel(
             model, device_ids=[world.device.index] if world.device.type == "cuda" else None,
-            find_unused_parameters=True, forward_sync_buffers=False, gradient_as_bucket_view=True,
+            find_unused_parameters=_some_unused(model, stand_in, losses), forward_sync_buffers=False,
+            gradient_as_bucket_view=True,
         )
 
     def backward(self, loss: WeightedLoss, batch: AtomicGraph | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

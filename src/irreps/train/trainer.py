@@ -116,11 +116,12 @@ class Trainer:
         self.world = world
         if world is not None and run.compile:
             raise ValueError("run.compile is not supported in data-parallel runs yet: set run.compile=false")
-        self.parallel = DataParallel(world, model, collate([train_set[0]])) if world is not None else None
         self.optim_config, self.run_config = optim, run
         self.loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta)
         self.direct_loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta, direct_forces=True)
         self.direct_forces_epochs = loss.direct_forces_epochs
+        losses = [self.loss] + ([self.direct_loss] if self.direct_forces_epochs else [])
+        self.parallel = DataParallel(world, model, collate([train_set[0]]), losses) if world is not None else None
         self.compiled_step = CompiledStep(model, self.loss) if run.compile else None
         share = (world.rank, world.size) if world is not None else None
         self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed, share=share)

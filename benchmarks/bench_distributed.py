@@ -60,7 +60,7 @@ def _write_synthetic(path: Path, count: int, seed: int = 0) -> None:
             k = n % len(frames)
             atoms = frames[k]
             shift = rng.normal(scale=0.05, size=atoms.positions.shape)
-            energy = atoms.get_potential_energy() + 0.5 * float((shift**2).sum())
+            energy = float(atoms.get_potential_energy()) + 0.5 * float((shift**2).sum())
             forces = atoms.get_forces() - shift
             out.write(f"{len(atoms)}\nProperties=species:S:1:pos:R:3:forces:R:3 energy={energy!r} pbc=\"F F F\"\n")
             for symbol, p, f in zip(symbols[k], atoms.positions + shift, forces):

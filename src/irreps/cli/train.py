@@ -30,7 +30,8 @@ A config has five sections; every key is optional except data.train_file:
          float32|float64, device (auto|cpu|cuda), output_dir, name (default: a time stamp),
          checkpoint_every, progress, threads (CPU threads, per process), compile (compile the
          training step once; TensorNet, energy and force losses), processes (data-parallel CPU
-         processes sharing each batch; default 1)
+         processes sharing each batch on this machine; default 1)
+Data files may also be directories written by `irreps data convert` (large datasets, read lazily).
 Run `irreps train --print-config` to see every field with its default.
 
 The run directory (run.output_dir/run.name, or --output) receives config.yaml, model.pt (the
@@ -40,6 +41,9 @@ and checkpoints/last.pt and best.pt. A non-empty directory is never overwritten 
 pass --overwrite; --resume continues a stopped run exactly. The directory is created only once
 the data has loaded, and locked (RUN_DIR/.lock) while a run writes it: a second run into it is
 refused with the first one's process id.
+
+Data-parallel: start the same command under torchrun (torchrun --nproc-per-node 4 -m
+irreps.cli.main train config.yaml) or srun; rank 0 logs and writes. See docs/distributed.md.
 
 Ctrl-C (SIGINT) or SIGTERM (a scheduler's wall-time limit) stops the run after the current
 step: model.pt is written from the best finished epoch, the resume command is printed, and
@@ -101,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         result = train(config, run_dir=args.resume or args.output, resume=bool(args.resume), overwrite=args.overwrite)
     except FloatingPointError as err:  # a diverged run: report it like bad input, in one line
         raise ValueError(str(err)) from err
+    if result.rank != 0:  # another process of a data-parallel run: rank 0 reports
+        return 0 if result.stopped_by is None else _exit_status(result.stopped_by)
     if result.stopped_by is not None:
         return _report_stop(result)
     print(f"\nbest epoch {result.best_epoch} of {len(result.history)}; model written to {result.model_path}")
@@ -116,8 +122,6 @@ def _report_stop(result) -> int:
     """Say what a signal-stopped run saved and how to resume it; the exit status of the signal."""
     import sys
 
-    from irreps.train.signals import exit_status
-
     if result.model_path is not None:
         saved = f"model written to {result.model_path} (best epoch {result.best_epoch} of {len(result.history)})"
     else:
@@ -128,4 +132,10 @@ def _report_stop(result) -> int:
               file=sys.stderr)
     else:
         print(f"no checkpoint to resume from: start again with --overwrite --output {result.run_dir}", file=sys.stderr)
-    return exit_status(result.stopped_by)
+    return _exit_status(result.stopped_by)
+
+
+def _exit_status(signal_name: str) -> int:
+    from irreps.train.signals import exit_status
+
+    return exit_status(signal_name)

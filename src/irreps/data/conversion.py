@@ -68,24 +68,39 @@ def _graph(
     fields: Collection[str] | None,
 ) -> AtomicGraph:
     """:func:`atoms_to_graph` of a validated structure whose neighbour list is known."""
-    dtype = dtype or torch.get_default_dtype()
     values, info = extract_fields(atoms, keys, required, where, fields) if keys is not None else ({}, {})
     if keys is not None:
         info.setdefault(K.CONFIG_TYPE, None)
-    cell = np.asarray(atoms.cell.array, dtype=np.float64)
-    pbc = np.asarray(atoms.pbc, dtype=bool)
+    return graph_from_arrays(atoms.positions, atoms.numbers, atoms.cell.array, atoms.pbc, edge_index, shifts,
+                             values, info, dtype)
+
+
+def graph_from_arrays(
+    positions: np.ndarray,
+    numbers: np.ndarray,
+    cell: np.ndarray,
+    pbc: np.ndarray,
+    edge_index: np.ndarray,
+    shifts: np.ndarray,
+    values: dict[str, np.ndarray],
+    info: dict[str, str | None],
+    dtype: torch.dtype | None = None,
+) -> AtomicGraph:
+    """A single-structure :class:`AtomicGraph` from checked arrays: ``values`` in the canonical
+    shapes of :func:`~irreps.data.reading.extract_fields`, ``info`` the string metadata."""
+    dtype = dtype or torch.get_default_dtype()
     targets = {}
     for name, value in values.items():
         tensor = torch.as_tensor(value, dtype=dtype)
         targets[name] = tensor.unsqueeze(0) if K.FIELDS[name].level == "graph" else tensor
     return AtomicGraph(
-        positions=torch.as_tensor(np.asarray(atoms.positions), dtype=dtype),
-        atomic_numbers=torch.as_tensor(np.asarray(atoms.numbers), dtype=torch.int64),
+        positions=torch.as_tensor(np.asarray(positions), dtype=dtype),
+        atomic_numbers=torch.as_tensor(np.asarray(numbers), dtype=torch.int64),
         edge_index=torch.as_tensor(edge_index),
         shifts=torch.as_tensor(shifts, dtype=dtype),
-        batch=torch.zeros(len(atoms), dtype=torch.int64),
-        cell=torch.as_tensor(cell, dtype=dtype).unsqueeze(0),
-        pbc=torch.as_tensor(pbc).unsqueeze(0),
+        batch=torch.zeros(len(numbers), dtype=torch.int64),
+        cell=torch.as_tensor(np.asarray(cell, dtype=np.float64), dtype=dtype).unsqueeze(0),
+        pbc=torch.as_tensor(np.asarray(pbc, dtype=bool)).unsqueeze(0),
         num_graphs=1,
         targets=targets,
         info={name: [value] for name, value in info.items()},

@@ -12,7 +12,7 @@ reported once, at reading time, with the file and frame it comes from.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,23 +161,31 @@ def read_atoms(
     if not path.is_file():
         raise FileNotFoundError(f"no such data file: {path}")
     frames: list[ase.Atoms] = []
-    iterator = ase.io.iread(str(path), index=index, format=format)
-    while True:
-        try:
-            atoms = next(iterator)
-        except StopIteration:
-            break
-        except KeyError as err:  # ASE reports an unknown chemical symbol as a bare KeyError
-            raise ValueError(f"{path}, frame {len(frames)}: unknown element symbol {err}") from err
-        except Exception as err:
-            raise ValueError(f"{path}: cannot read frame {len(frames)} ({type(err).__name__}: {err})") from err
-        where = f"{path}, frame {len(frames)}"
-        validate_atoms(atoms, where)
-        extract_fields(atoms, keys, required, where, fields)
+    for atoms in iter_frames(path, index, format):
+        extract_fields(atoms, keys, required, f"{path}, frame {len(frames)}", fields)
         frames.append(atoms)
     if not frames:
         raise ValueError(f"{path}: no structures found (index {index!r})")
     return frames
+
+
+def iter_frames(path: Path, index: str | int | slice = ":", format: str | None = None) -> Iterator[ase.Atoms]:
+    """The frames of ``path`` one at a time, each checked with :func:`validate_atoms`; a frame
+    ASE cannot parse raises ``ValueError`` naming the file and frame."""
+    iterator = ase.io.iread(str(path), index=index, format=format)
+    n = 0
+    while True:
+        try:
+            atoms = next(iterator)
+        except StopIteration:
+            return
+        except KeyError as err:  # ASE reports an unknown chemical symbol as a bare KeyError
+            raise ValueError(f"{path}, frame {n}: unknown element symbol {err}") from err
+        except Exception as err:
+            raise ValueError(f"{path}: cannot read frame {n} ({type(err).__name__}: {err})") from err
+        validate_atoms(atoms, f"{path}, frame {n}")
+        yield atoms
+        n += 1
 
 
 def _lookup(atoms: ase.Atoms, key: str) -> object | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,9 @@ from torch import Tensor
 from irreps.data import keys as K
 from irreps.data.graph import AtomicGraph
 from irreps.data.reading import KeySpec, extract_fields, read_atoms
+
+_SIZE = len(chemical_symbols)  # atomic numbers 0..118
+_PAIRS = _SIZE * _SIZE
 
 
 def is_isolated_atom(atoms: ase.Atoms, keys: KeySpec = KeySpec()) -> bool:
@@ -102,29 +105,7 @@ def fit_e0s(graphs: Sequence[AtomicGraph]) -> dict[int, float]:
     dict[int, float]
         Atomic number -> E0 in eV, for every element present.
     """
-    if len(graphs) == 0:
-        raise ValueError("fit_e0s needs at least one structure")
-    elements = _elements(graphs)
-    counts = np.zeros((_num_graphs(graphs), len(elements)))
-    energies = np.zeros(len(counts))
-    row = 0
-    for n, graph in enumerate(graphs):
-        if K.ENERGY not in graph.targets:
-            raise ValueError(f"fit_e0s: graph {n} has no energy target")
-        index = torch.searchsorted(torch.tensor(elements), graph.atomic_numbers)
-        per_graph = torch.zeros(graph.num_graphs, len(elements), dtype=torch.float64)
-        per_graph.index_put_((graph.batch, index), torch.ones(graph.num_atoms, dtype=torch.float64), accumulate=True)
-        counts[row : row + graph.num_graphs] = per_graph.numpy()
-        energies[row : row + graph.num_graphs] = graph.targets[K.ENERGY].double().numpy()
-        row += graph.num_graphs
-    solution, _, rank, _ = np.linalg.lstsq(counts, energies, rcond=None)
-    if rank < len(elements):
-        warnings.warn(
-            f"fit_e0s: element counts have rank {rank} < {len(elements)} elements; E0s are the "
-            "minimum-norm least-squares solution (use an isolated-atoms file for physical values)",
-            stacklevel=2,
-        )
-    return {z: float(e) for z, e in zip(elements, solution)}
+    return summarise(graphs, "fit_e0s").fit_e0s()
 
 
 def reference_energy(graph: AtomicGraph, e0s: dict[int, float]) -> Tensor:
@@ -187,33 +168,86 @@ def compute_statistics(graphs: Sequence[AtomicGraph], e0s: dict[int, float]) -> 
 
     Every graph needs ``targets["energy"]``; forces are used when every graph has them.
     """
-    if len(graphs) == 0:
-        raise ValueError("compute_statistics needs at least one structure")
-    residual, num_atoms, num_edges = [], 0, 0
-    force_sq, force_count = 0.0, 0
-    with_forces = all(K.FORCES in g.targets for g in graphs)
-    for n, graph in enumerate(graphs):
-        if K.ENERGY not in graph.targets:
-            raise ValueError(f"compute_statistics: graph {n} has no energy target")
-        energy = graph.targets[K.ENERGY].double() - reference_energy(graph, e0s).double()
-        residual.append(energy / graph.atoms_per_graph().double())
-        num_atoms += graph.num_atoms
-        num_edges += graph.num_edges
-        if with_forces:
-            forces = graph.targets[K.FORCES].double()
-            force_sq += float((forces**2).sum())
-            force_count += forces.numel()
-    per_atom = torch.cat(residual)
-    return DatasetStatistics(
-        num_graphs=int(per_atom.numel()),
-        num_atoms=num_atoms,
-        elements=tuple(_elements(graphs)),
-        energy_shift=float(per_atom.mean()),
-        energy_per_atom_std=float(per_atom.std(unbiased=False)),
-        forces_rms=float(np.sqrt(force_sq / force_count)) if with_forces and force_count else None,
-        avg_num_neighbors=num_edges / num_atoms,
-        shortest_distances=shortest_distances(graphs),
-    )
+    return summarise(graphs, "compute_statistics").statistics(e0s)
+
+
+class DatasetSummary:
+    """What E0 fits and statistics need, gathered in one pass over a dataset: a few numbers per
+    structure (energy, atom count, element counts), so a dataset read lazily is read once and
+    memory does not hold its structures. Built by :func:`summarise`."""
+
+    def __init__(self, graphs: Iterable[AtomicGraph], caller: str):
+        self.energies: list[Tensor] = []
+        self.counts: list[dict[int, int]] = []
+        self.num_atoms, self.num_edges, self.force_sq, self.force_count = 0, 0, 0.0, 0
+        self.with_forces = True
+        self._best = torch.full((_PAIRS,), math.inf, dtype=torch.float64)
+        for n, graph in enumerate(graphs):
+            if K.ENERGY not in graph.targets:
+                raise ValueError(f"{caller}: graph {n} has no energy target")
+            self.energies.append(graph.targets[K.ENERGY].double().cpu())
+            numbers = graph.atomic_numbers.cpu()
+            for b in range(graph.num_graphs):
+                z, c = torch.unique(numbers[graph.batch.cpu() == b], return_counts=True)
+                self.counts.append(dict(zip(z.tolist(), c.tolist())))
+            self.num_atoms += graph.num_atoms
+            self.num_edges += graph.num_edges
+            self.with_forces = self.with_forces and K.FORCES in graph.targets
+            if self.with_forces:
+                forces = graph.targets[K.FORCES].double()
+                self.force_sq += float((forces**2).sum())
+                self.force_count += forces.numel()
+            _update_shortest(self._best, graph)
+        if not self.counts:
+            raise ValueError(f"{caller} needs at least one structure")
+        self.elements = sorted({z for c in self.counts for z in c})
+
+    def _matrix(self) -> np.ndarray:
+        """Element counts, [structures, elements]."""
+        column = {z: k for k, z in enumerate(self.elements)}
+        matrix = np.zeros((len(self.counts), len(self.elements)))
+        for row, counts in enumerate(self.counts):
+            for z, c in counts.items():
+                matrix[row, column[z]] = c
+        return matrix
+
+    def fit_e0s(self) -> dict[int, float]:
+        """The least-squares E0s (see :func:`fit_e0s`)."""
+        energies = torch.cat(self.energies).numpy()
+        solution, _, rank, _ = np.linalg.lstsq(self._matrix(), energies, rcond=None)
+        if rank < len(self.elements):
+            warnings.warn(
+                f"fit_e0s: element counts have rank {rank} < {len(self.elements)} elements; E0s are the "
+                "minimum-norm least-squares solution (use an isolated-atoms file for physical values)",
+                stacklevel=3,
+            )
+        return {z: float(e) for z, e in zip(self.elements, solution)}
+
+    def statistics(self, e0s: dict[int, float]) -> DatasetStatistics:
+        """The statistics after subtracting ``e0s`` (see :class:`DatasetStatistics`)."""
+        missing = sorted(set(self.elements) - set(e0s))
+        if missing:
+            raise ValueError(f"no reference energy (E0) for atomic numbers {missing}; E0s known for {sorted(e0s)}")
+        matrix = torch.as_tensor(self._matrix())
+        reference = matrix @ torch.tensor([e0s[z] for z in self.elements], dtype=torch.float64)
+        per_atom = (torch.cat(self.energies) - reference) / matrix.sum(dim=1)
+        found = torch.isfinite(self._best).nonzero().flatten().tolist()
+        return DatasetStatistics(
+            num_graphs=int(per_atom.numel()),
+            num_atoms=self.num_atoms,
+            elements=tuple(self.elements),
+            energy_shift=float(per_atom.mean()),
+            energy_per_atom_std=float(per_atom.std(unbiased=False)),
+            forces_rms=float(np.sqrt(self.force_sq / self.force_count)) if self.with_forces and self.force_count else None,
+            avg_num_neighbors=self.num_edges / self.num_atoms,
+            shortest_distances={(k // _SIZE, k % _SIZE): float(self._best[k]) for k in found},
+        )
+
+
+def summarise(graphs: Iterable[AtomicGraph], caller: str = "summarise") -> DatasetSummary:
+    """One pass over ``graphs`` (each with an energy) for :meth:`DatasetSummary.fit_e0s` and
+    :meth:`DatasetSummary.statistics`; ``caller`` names the function in error messages."""
+    return DatasetSummary(graphs, caller)
 
 
 def shortest_distances(graphs: Sequence[AtomicGraph]) -> dict[tuple[int, int], float]:
@@ -222,21 +256,17 @@ def shortest_distances(graphs: Sequence[AtomicGraph]) -> dict[tuple[int, int], f
     Returns ``{(z_i, z_j): distance}`` with ``z_i <= z_j`` (Å); pairs never within the graphs'
     cutoff of each other are absent.
     """
-    size = len(chemical_symbols)  # atomic numbers 0..118
-    best = torch.full((size * size,), math.inf, dtype=torch.float64)
+    best = torch.full((_PAIRS,), math.inf, dtype=torch.float64)
     for graph in graphs:
-        i, j = graph.edge_index.cpu()
-        vectors = (graph.positions[j] - graph.positions[i] + graph.shifts).cpu().double()
-        numbers = graph.atomic_numbers.cpu()
-        pair = torch.minimum(numbers[i], numbers[j]) * size + torch.maximum(numbers[i], numbers[j])
-        best.scatter_reduce_(0, pair, torch.linalg.vector_norm(vectors, dim=1), reduce="amin")
+        _update_shortest(best, graph)
     found = torch.isfinite(best).nonzero().flatten().tolist()
-    return {(k // size, k % size): float(best[k]) for k in found}
+    return {(k // _SIZE, k % _SIZE): float(best[k]) for k in found}
 
 
-def _elements(graphs: Sequence[AtomicGraph]) -> list[int]:
-    return sorted(set(torch.cat([g.atomic_numbers for g in graphs]).tolist()))
-
-
-def _num_graphs(graphs: Sequence[AtomicGraph]) -> int:
-    return sum(g.num_graphs for g in graphs)
+def _update_shortest(best: Tensor, graph: AtomicGraph) -> None:
+    """Lower ``best`` (flat [z_i * size + z_j] table) to the edge lengths of ``graph``."""
+    i, j = graph.edge_index.cpu()
+    vectors = (graph.positions[j] - graph.positions[i] + graph.shifts).cpu().double()
+    numbers = graph.atomic_numbers.cpu()
+    pair = torch.minimum(numbers[i], numbers[j]) * _SIZE + torch.maximum(numbers[i], numbers[j])
+    best.scatter_reduce_(0, pair, torch.linalg.vector_norm(vectors, dim=1), reduce="amin")

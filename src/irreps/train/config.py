@@ -54,7 +54,9 @@ class DataConfig:
     dataset shipped with the package (``bundled:acac_train``; see :func:`irreps.data.bundled_path`). Without ``valid_file`` a
     ``valid_fraction`` of the training file is held out (split with ``run.seed``). Without
     ``isolated_atoms_file`` the per-element reference energies E0 are a least-squares fit to
-    the training energies. ``keys`` maps library field names (``energy``, ``forces``,
+    the training energies. The data paths may also name a directory written by ``irreps data convert``
+    (sharded HDF5, read lazily: :mod:`irreps.data.shard_reader`); ``keys`` are then applied
+    when converting. ``keys`` maps library field names (``energy``, ``forces``,
     ``stress``, ``dipole``, ``hessian``, ...) to the names used in the files. A structure with
     overlapping atoms (closer than half their summed covalent radii) is refused, naming the
     file, frame and pair, unless ``allow_close_atoms``.
@@ -225,10 +227,13 @@ class RunConfig:
     ``compile`` records each training step (energy, forces, loss and gradients) once and
     compiles it with ``torch.compile`` (:mod:`irreps.train.compiled_step`): 1.35-1.9x faster
     steps for small molecules on the CPUs measured, after a compilation of one to two minutes; energy and
-    force losses with TensorNet only, and needs a C++ compiler. ``processes`` > 1 trains
-    data-parallel on that many CPU processes (:mod:`irreps.train.distributed`): each takes an
-    equal share of every batch of ``data.batch_size``, with ``threads`` each (null: the cores
-    shared out). On a small molecule two processes use two cores far better than two threads.
+    force losses with TensorNet only, needs a C++ compiler, and is not available in
+    data-parallel runs. ``processes`` > 1 trains data-parallel on that many CPU processes of
+    this machine, the code path torchrun and srun start (:mod:`irreps.train.launch`,
+    :mod:`irreps.train.distributed`): each takes an equal share of every batch of
+    ``data.batch_size``, with ``threads`` each (null: the cores shared out). On a small
+    molecule two processes use two cores far better than two threads. Under torchrun or srun
+    leave it at 1.
     """
 
     epochs: int = 100

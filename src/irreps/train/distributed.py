@@ -1,147 +1,153 @@
-"""Data-parallel training over several processes on one machine (``run.processes``).
+"""Data-parallel training on torch.distributed: the process group and the shared training step.
 
-Each batch of ``data.batch_size`` structures is split evenly over the processes; every process
-computes the gradients of its share, and one ``all_reduce`` (torch.distributed, gloo backend)
-per step sums them weighted by the share's structure count. Every process then applies the
-same clipping, optimiser step, schedule and EMA to the same gradients, so the weights stay
-identical without being sent again. The same reduction carries the step's loss terms and the
-processes' elapsed training time, so logging and the time-spanning cosine agree everywhere.
+Every process (rank) of a run holds the whole model and trains on its share of each batch of
+``data.batch_size`` structures (:class:`~irreps.data.loader.GraphLoader`'s ``share``: one
+global shuffle, each batch cut into near-equal consecutive parts). The model is wrapped in
+``DistributedDataParallel``, whose bucketed all-reduce (gloo on CPUs, NCCL on GPUs) averages
+the gradients while the backward pass runs. Forces by autograd (``create_graph``) suit it:
+the inner ``torch.autograd.grad`` with respect to the positions does not run the parameters'
+gradient accumulators that DDP hooks into, so each parameter's hook fires once, in the
+outer backward (checked for TensorNet and EquiformerV2 in tests/train/test_distributed.py).
 
-Why processes and not threads: a training step on a small molecule is a few thousand modest
-kernels, and intra-op threads barely split them (TensorNet on acac, batch 4: one thread 72 ms,
-two threads 80 ms a step), while two processes with half a batch each run side by side at full
-speed (45 ms for batch 2).
+The gradient equals that of the whole batch in one process, whatever the shares' sizes: each
+rank divides the sum of its share's penalties by the whole batch's number of entries (one
+small all-reduce of the counts per step) and multiplies by the world size, which DDP's
+average divides out again (fairchem's ``DDPLoss`` does the same). A rank whose share of a
+short last batch is empty still takes part: it runs a stand-in structure with weight 0.
 
-The result equals single-process training to rounding when the structures of a batch have
-equal atom counts (every molecular-dynamics data set of one molecule); otherwise the force
-term is averaged per structure share rather than per atom. The process that called
-:func:`irreps.train.train` is rank 0: it logs, validates for the record, writes checkpoints
-and the model; the others are started with ``spawn`` and only train.
+After the backward pass one more all-reduce sums the loss terms (every rank logs the
+whole batch's loss), averages the clock (so time limits and the time-spanning cosine agree)
+and spreads a stop signal that reached one rank to all. Everything that decides a step
+(clipping, skipping a non-finite step, the optimiser, schedule and EMA) then sees identical
+numbers on every rank, so the weights stay identical without being sent again.
 """
 
 from __future__ import annotations
 
 import datetime
-import os
-import tempfile
-from pathlib import Path
-from typing import Any, Callable, Sequence
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from irreps.data.graph import AtomicGraph
+from irreps.train.losses import WeightedLoss
 
 
-class ProcessGroup:
-    """This process's place in a data-parallel run (``rank`` of ``size``) and its collectives."""
+@dataclass(frozen=True)
+class World:
+    """This process's place in an initialised process group: ``rank`` of ``size``, its device."""
 
-    def __init__(self, rank: int, size: int):
-        self.rank, self.size = rank, size
+    rank: int
+    size: int
+    device: torch.device
 
-    def reduce_step(
-        self, params: Sequence[torch.Tensor], structures: int, values: Sequence[float], clock: float,
-        stop: bool,
-    ) -> tuple[list[float], float, bool]:
-        """Replace each parameter's ``.grad`` by the structure-weighted mean over processes.
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs and writes the run directory."""
+        return self.rank == 0
 
-        ``structures`` is this process's share of the batch (0 when it got none: it then has
-        no gradients); ``values`` (the share's loss terms) are averaged the same way and
-        ``clock`` (elapsed training seconds) plainly; ``stop`` (a stop signal arrived) is
-        true everywhere when it is in one process. Returns the averaged values, the clock
-        and the stop flag.
-        """
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        dtype = grads[0].dtype
-        weighted = torch.cat([g.reshape(-1) for g in grads] + [torch.tensor([1.0, *values], dtype=dtype)])
-        flat = torch.cat((weighted.mul_(float(structures)), torch.tensor([clock, float(stop)], dtype=dtype)))
-        dist.all_reduce(flat)
-        offset = 0
-        count = flat[-len(values) - 3]
-        for p, g in zip(params, grads):
-            p.grad = flat[offset : offset + g.numel()].view_as(g).div_(count)
-            offset += g.numel()
-        averaged = (flat[offset + 1 : offset + 1 + len(values)] / count).tolist()
-        return averaged, float(flat[-2]) / self.size, bool(flat[-1] > 0)
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """The element-wise sum of ``values`` (float64, any shape) over the ranks, on the CPU."""
+        buffer = values.detach().to(device=self.device, dtype=torch.float64).clone()
+        dist.all_reduce(buffer)
+        return buffer.cpu()
 
     def mean(self, value: float) -> float:
-        """The mean of ``value`` over processes (clock readings, so that decisions agree)."""
-        buffer = torch.tensor([value], dtype=torch.float64)
-        dist.all_reduce(buffer)
-        return float(buffer) / self.size
+        """The mean of ``value`` over the ranks (clock readings, so that decisions agree)."""
+        return float(self.sum(torch.tensor([value]))) / self.size
 
-    def broadcast_module(self, module: torch.nn.Module) -> None:
-        """Give every process rank 0's parameters and buffers."""
-        with torch.no_grad():
-            for tensor in list(module.parameters()) + list(module.buffers()):
-                dist.broadcast(tensor.data, src=0)
-
-
-def _threads_per_process(threads: int | None, processes: int) -> int:
-    """``run.threads`` when set, else the cores shared out (at least one each)."""
-    return threads if threads is not None else max(1, (os.cpu_count() or 1) // processes)
+    def agree(self, error: BaseException | None, what: str) -> None:
+        """Raise on every rank when ``what`` failed on any: ``error`` itself where it happened,
+        a ``RuntimeError`` naming the failure elsewhere (instead of waiting at the next
+        collective until the timeout)."""
+        failed = int(self.sum(torch.tensor([float(error is not None)])))
+        if error is not None:
+            raise error
+        if failed:
+            raise RuntimeError(f"{what} failed on {failed} other process(es) of the run: see their errors")
 
 
-def _init(rank: int, size: int, store: str, timeout_minutes: float) -> ProcessGroup:
+def init_world(rank: int, size: int, device: torch.device, init_method: str, timeout_minutes: float = 30.0) -> World:
+    """Join the process group (NCCL for a CUDA ``device``, gloo otherwise) and return the
+    :class:`World`. ``init_method`` is ``env://`` (torchrun, srun) or a ``file://`` store."""
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     dist.init_process_group(
-        "gloo", init_method=f"file://{store}", rank=rank, world_size=size,
+        backend, init_method=init_method, rank=rank, world_size=size,
         timeout=datetime.timedelta(minutes=timeout_minutes),
     )
-    return ProcessGroup(rank, size)
+    return World(rank, size, device)
 
 
-def _helper(
-    threads: int, rank: int, size: int, store: str, timeout: float, target: Callable[..., Any], args: tuple
-) -> None:
-    torch.set_num_threads(threads)
-    group = _init(rank, size, store, timeout)
+def _some_unused(model: torch.nn.Module, graph: AtomicGraph, losses: Sequence[WeightedLoss]) -> bool:
+    """Whether one of ``losses`` leaves a trainable parameter without gradient (the direct force
+    head after ``loss.direct_forces_epochs``, a dipole head without a dipole term): DDP must
+    then search for unused parameters every step, and only then (it warns that the search
+    is wasted otherwise)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
     try:
-        target(*args, group=group)
+        for loss in losses:
+            model.zero_grad(set_to_none=True)
+            total, _ = loss(model(graph, **loss.prediction_flags()), graph)
+            total.backward()
+            if any(p.grad is None for p in trainable):
+                return True
+        return False
     finally:
-        dist.destroy_process_group()
+        model.zero_grad(set_to_none=True)
 
 
-def run_parallel(
-    processes: int, threads: int | None, main: Callable[[ProcessGroup], Any], helper: Callable[..., Any],
-    helper_args: tuple, timeout_minutes: float = 30.0,
-) -> Any:
-    """Run ``main(group)`` here as rank 0 and ``helper(*helper_args, group=...)`` in
-    ``processes - 1`` spawned processes; returns ``main``'s result.
+class DataParallel:
+    """A model under ``DistributedDataParallel`` and the step of a rank's share of a batch.
 
-    ``helper`` must be a module-level function and ``helper_args`` picklable. Each process
-    uses ``threads`` threads (null: the cores shared out). A collective that waits longer
-    than ``timeout_minutes`` (a process died) raises; when rank 0 fails, the others are ended.
+    Parameters
+    ----------
+    world : World
+    model : torch.nn.Module
+        On ``world.device``; its parameters and buffers are made rank 0's here.
+    stand_in : AtomicGraph
+        Any training structure: run with weight 0 when this rank's share is empty.
+    losses : sequence of WeightedLoss
+        Every loss the run trains with, to find parameters one of them does not reach.
     """
-    if processes < 2:
-        raise ValueError(f"run_parallel needs at least 2 processes, got {processes}")
-    if dist.is_initialized():
-        raise RuntimeError("torch.distributed is already initialised in this process")
-    per_process = _threads_per_process(threads, processes)
-    context = torch.multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="irreps-dp-") as folder:
-        store = str(Path(folder) / "store")
-        children = [
-            context.Process(target=_helper, daemon=True,
-                            args=(per_process, rank, processes, store, timeout_minutes, helper, helper_args))
-            for rank in range(1, processes)
-        ]
-        for child in children:
-            child.start()
-        previous = torch.get_num_threads()
-        torch.set_num_threads(per_process)
-        try:
-            group = _init(0, processes, store, timeout_minutes)
-            try:
-                result = main(group)
-            finally:
-                dist.destroy_process_group()
-        except BaseException:
-            for child in children:
-                child.terminate()
-            raise
-        finally:
-            torch.set_num_threads(previous)
-        for child in children:
-            child.join()
-        failed = [child.exitcode for child in children if child.exitcode != 0]
-        if failed:
-            raise RuntimeError(f"a training process exited with code {failed[0]}")
-    return result
+
+    def __init__(self, world: World, model: torch.nn.Module, stand_in: AtomicGraph, losses: Sequence[WeightedLoss]):
+        self.world = world
+        self.stand_in = stand_in
+        self.module = DistributedDataParallel(
+            model, device_ids=[world.device.index] if world.device.type == "cuda" else None,
+            find_unused_parameters=_some_unused(model, stand_in, losses), forward_sync_buffers=False,
+            gradient_as_bucket_view=True,
+        )
+
+    def backward(self, loss: WeightedLoss, batch: AtomicGraph | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Forward and backward of this rank's share (``None``: empty); the gradients left in
+        ``.grad`` are the whole batch's. Returns this share's part of the whole batch's loss
+        and terms (:meth:`reduce` adds the parts up)."""
+        weight = 0.0 if batch is None else 1.0
+        graph = self.stand_in if batch is None else batch
+        pred = self.module(graph, **loss.prediction_flags())
+        sums, counts = loss.sums(pred, graph)
+        total_counts = self.world.sum(weight * torch.tensor([float(counts[k]) for k in sums]))
+        terms = {k: weight * value / float(n) for (k, value), n in zip(sums.items(), total_counts)}
+        total = loss.total(terms)
+        with warnings.catch_warnings():
+            # DDP's one-time hint when a gradient's strides differ from its bucket's (a [1, k]
+            # parameter whose gradient autograd lays out as a column): a copy, not an error
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+            (self.world.size * total).backward()
+        return total.detach(), {k: v.detach() for k, v in terms.items()}
+
+    def reduce(
+        self, total: torch.Tensor, terms: dict[str, torch.Tensor], clock: float, stop: bool
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], float, bool]:
+        """The whole batch's loss and terms, the ranks' mean ``clock``, and ``stop`` on any rank."""
+        parts = torch.stack([total.double().cpu(), *(v.double().cpu() for v in terms.values())])
+        summed = self.world.sum(torch.cat([parts, torch.tensor([clock, float(stop)])]))
+        whole = dict(zip(terms, summed[1 : 1 + len(terms)]))
+        return summed[0], whole, float(summed[-2]) / self.world.size, bool(summed[-1] > 0)

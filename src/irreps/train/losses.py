@@ -71,19 +71,19 @@ class WeightedLoss:
             flags["compute_hessian"] = True
         return flags
 
-    def _penalty(self, pred: Tensor, ref: Tensor) -> Tensor:
+    def _penalty(self, pred: Tensor, ref: Tensor, reduction: str) -> Tensor:
         if self.kind == "huber":
-            return F.huber_loss(pred, ref, delta=self.huber_delta)
-        return F.mse_loss(pred, ref)
+            return F.huber_loss(pred, ref, delta=self.huber_delta, reduction=reduction)
+        return F.mse_loss(pred, ref, reduction=reduction)
 
-    def _terms(self, pairs: dict[str, tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
+    def _terms(self, pairs: dict[str, tuple[Tensor, Tensor]], reduction: str = "mean") -> dict[str, Tensor]:
         out = {}
         for name, (p, r) in pairs.items():
             if p.shape != r.shape:
                 raise ValueError(f"'{name}': prediction shape {tuple(p.shape)} != reference shape {tuple(r.shape)}")
             # energies may be kept in float64 (totals of ~1e4 eV lose meV in float32)
             dtype = torch.promote_types(p.dtype, r.dtype)
-            out[name] = self._penalty(p.to(dtype), r.to(dtype))
+            out[name] = self._penalty(p.to(dtype), r.to(dtype), reduction)
         return out
 
     def terms(self, pred: dict[str, Tensor], graph: AtomicGraph) -> dict[str, Tensor]:
@@ -93,6 +93,19 @@ class WeightedLoss:
         [G, 3, 3], ``dipole`` [G, 3], ``hessian`` flattened blocks); ``graph.targets`` the
         reference values under the same names.
         """
+        return self._terms(self._pairs(pred, graph))
+
+    def sums(self, pred: dict[str, Tensor], graph: AtomicGraph) -> tuple[dict[str, Tensor], dict[str, int]]:
+        """Each weighted term's sum of penalties over its entries, and the number of entries.
+
+        :meth:`terms` is their ratio; a batch spread over processes divides each process's sums
+        by the counts added up over all of them (:mod:`irreps.train.distributed`).
+        """
+        pairs = self._pairs(pred, graph)
+        return self._terms(pairs, "sum"), {name: p.numel() for name, (p, _) in pairs.items()}
+
+    def _pairs(self, pred: dict[str, Tensor], graph: AtomicGraph) -> dict[str, tuple[Tensor, Tensor]]:
+        """(prediction, reference) of each weighted term, energies per atom."""
         pairs = {}
         for name in self.weights:
             source = "hessian" if name == "hessian_eigen" else name
@@ -108,14 +121,15 @@ class WeightedLoss:
                 atoms = graph.atoms_per_graph().to(p.dtype)
                 p, r = p / atoms, r / atoms
             pairs[name] = (p, r)
-        return self._terms(pairs)
+        return pairs
 
     def __call__(self, pred: dict[str, Tensor], graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
         """Total loss (scalar) and the unweighted terms, on one batch."""
         terms = self.terms(pred, graph)
-        return self._total(terms), terms
+        return self.total(terms), terms
 
-    def _total(self, terms: dict[str, Tensor]) -> Tensor:
+    def total(self, terms: dict[str, Tensor]) -> Tensor:
+        """The weighted sum of ``terms`` (float64 scalar)."""
         return torch.stack([self.weights[name] * value.double() for name, value in terms.items()]).sum()
 
     def pooled(self, errors: ErrorAccumulator) -> tuple[float, dict[str, float]]:
@@ -131,4 +145,4 @@ class WeightedLoss:
             ref, out = errors.values(source)
             pairs[name] = (out, ref)
         terms = self._terms(pairs)
-        return float(self._total(terms)), {k: float(v) for k, v in terms.items()}
+        return float(self.total(terms)), {k: float(v) for k, v in terms.items()}

@@ -26,20 +26,32 @@ from irreps.data import (
     GraphDataset,
     KeySpec,
     atoms_list_to_graphs,
-    bundled_path,
-    compute_statistics,
     e0s_from_isolated_atoms,
     extract_fields,
-    fit_e0s,
     read_atoms,
     split_indices,
     split_isolated_atoms,
 )
+from irreps.data.shard_reader import ShardedDataset, read_meta
+from irreps.data.shard_writer import ISOLATED
+from irreps.data.statistics import summarise
 from irreps.data import keys as K
-from irreps.data.bundled import resolve_data_path
+from irreps.data.bundled import BUNDLED_PREFIX, resolve_data_path
 from irreps.data.close_pairs import overlapping_atoms
 from irreps.data.graph import AtomicGraph
 from irreps.train.config import DataConfig
+
+FITTED_E0S = "least-squares fit"
+
+
+def resolve_path(text: str) -> Path:
+    """A file path, a directory written by ``irreps data convert``, or the path of the bundled
+    dataset ``bundled:NAME``."""
+    path = Path(text).expanduser()
+    if not text.startswith(BUNDLED_PREFIX) and path.is_dir():
+        read_meta(path)  # a clear error for a directory that is not a converted dataset
+        return path
+    return resolve_data_path(text)
 
 
 @dataclass
@@ -48,8 +60,10 @@ class PreparedData:
 
     Attributes
     ----------
-    train, valid : GraphDataset
-    test : GraphDataset or None
+    train, valid : GraphDataset or ShardedDataset
+    test : GraphDataset, ShardedDataset or None
+        Structures in memory (from an extended-XYZ file), or read lazily from a directory
+        that ``irreps data convert`` wrote.
     e0s : dict[int, float]
         Atomic number -> reference energy (eV).
     e0_source : str
@@ -59,9 +73,9 @@ class PreparedData:
         Of the training set after subtracting the E0s.
     """
 
-    train: GraphDataset
-    valid: GraphDataset
-    test: GraphDataset | None
+    train: GraphDataset | ShardedDataset
+    valid: GraphDataset | ShardedDataset
+    test: GraphDataset | ShardedDataset | None
     e0s: dict[int, float]
     e0_source: str
     statistics: DatasetStatistics
@@ -81,7 +95,9 @@ class PreparedData:
         )
 
 
-def _cast(dataset: GraphDataset, dtype: torch.dtype, device: torch.device | str) -> GraphDataset:
+def _cast(dataset: GraphDataset | ShardedDataset, dtype: torch.dtype, device: torch.device | str) -> GraphDataset | ShardedDataset:
+    if isinstance(dataset, ShardedDataset):
+        return dataset.to(device=device, dtype=dtype)  # a view: graphs are cast as they are read
     graphs = []
     for graph in dataset:
         moved = graph.to(device=device, dtype=dtype)
@@ -101,9 +117,14 @@ def read_structures(
     only does not stop them from being batched together. A frame with an element outside
     ``elements`` (when given: a trained model's), then a frame with overlapping atoms
     (:func:`~irreps.data.close_pairs.overlapping_atoms`) raises ``ValueError`` naming it, unless
-    ``allow_close_atoms`` for the latter.
+    ``allow_close_atoms`` for the latter. A converted directory gives a lazy
+    :class:`~irreps.data.shard_reader.ShardedDataset` (checked for overlaps when converted).
     """
-    path = resolve_data_path(text)
+    path = resolve_path(text)
+    if path.is_dir():
+        isolated = path / ISOLATED
+        frames = read_atoms(isolated, KeySpec(), fields=()) if isolated.is_file() else []
+        return ShardedDataset(path, cutoff, required, fields), frames
     everything = read_atoms(path, keys, required=())
     if elements is not None:
         refuse_unknown_elements(everything, text, elements)
@@ -180,20 +201,33 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
             raise ValueError(f"{data.train_file}: {len(train)} structures are too few to hold out {num_valid} for validation")
         num_train = min(len(train) - num_valid, data.max_train or len(train))
         train_idx, valid_idx = split_indices(len(train), (num_train, num_valid), seed=seed)
-        valid = [train[int(i)] for i in valid_idx]
-    train = [train[int(i)] for i in train_idx]
+        valid = _pick(train, valid_idx)
+    train = _pick(train, train_idx)
     test = read_structures(data.test_file, data.cutoff, keys, ("energy",), required, allow)[0] if data.test_file else None
 
+    summary = summarise(train, "the training set")  # one pass, so a converted dataset is read once
     if data.isolated_atoms_file is not None:
         e0s, source = isolated_atoms_file_e0s(data.isolated_atoms_file, keys), "isolated_atoms_file"
-    elif isolated:
-        e0s, source = e0s_from_isolated_atoms(isolated, keys), "training file"
+    elif isolated:  # a converted directory keeps them under the standard keys
+        standard = isinstance(train, ShardedDataset)
+        e0s, source = e0s_from_isolated_atoms(isolated, KeySpec() if standard else keys), "training file"
     else:
-        e0s, source = fit_e0s(train), FITTED_E0S
-    statistics = compute_statistics(train, e0s)
+        e0s, source = summary.fit_e0s(), FITTED_E0S
+    statistics = summary.statistics(e0s)
     log(
         f"data: {len(train)} train / {len(valid)} validation"
         + (f" / {len(test)} test" if test is not None else "")
         + f" structures; E0 from {source}; elements {list(statistics.elements)}"
     )
-    return PreparedData(GraphDataset(train), GraphDataset(valid), GraphDataset(test) if test else None, e0s, source, statistics)
+    return PreparedData(_dataset(train), _dataset(valid), _dataset(test) if test else None, e0s, source, statistics)
+
+
+def _pick(structures: list[AtomicGraph] | ShardedDataset, indices) -> list[AtomicGraph] | ShardedDataset:
+    """The structures at ``indices``: a list, or a view of a converted dataset."""
+    if isinstance(structures, ShardedDataset):
+        return structures.subset(indices)
+    return [structures[int(i)] for i in indices]
+
+
+def _dataset(structures: list[AtomicGraph] | ShardedDataset) -> GraphDataset | ShardedDataset:
+    return structures if isinstance(structures, ShardedDataset) else GraphDataset(structures)

@@ -13,6 +13,7 @@ plots. The run directory ends up holding::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime
@@ -23,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 import irreps
 from irreps.config import config_to_dict
@@ -32,7 +34,8 @@ from irreps.models.registry import model_entry
 from irreps.io import write_atomic
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import TrainConfig, dump_config
-from irreps.train.distributed import ProcessGroup, run_parallel
+from irreps.train.distributed import World, init_world
+from irreps.train.launch import Launch, launch_from_environment, run_local
 from irreps.train.losses import WeightedLoss
 from irreps.train.evaluation import evaluate_set, write_evaluation
 from irreps.train.plots import plot_learning_curve
@@ -49,7 +52,8 @@ class TrainingResult:
 
     A run stopped by SIGINT or SIGTERM has ``stopped_by`` set (the signal's name), no
     metrics, ``model_path`` None when no epoch had finished, and ``checkpoint_epoch``, the
-    epoch ``--resume`` continues from (0: there is no checkpoint to resume).
+    epoch ``--resume`` continues from (0: there is no checkpoint to resume). In a data-parallel
+    run only rank 0's result has files and metrics; ``rank`` says whose result it is.
     """
 
     run_dir: Path
@@ -60,6 +64,7 @@ class TrainingResult:
     test_metrics: dict[str, Any] | None
     stopped_by: str | None = None
     checkpoint_epoch: int = 0
+    rank: int = 0
 
 
 def resolve_device(text: str) -> torch.device:
@@ -150,77 +155,118 @@ def train(
         Replace the files of an earlier run in ``run_dir``.
 
     ``run.threads``, when set, holds for the run; the previous thread count is restored.
-    With ``run.processes`` > 1 the training is data-parallel (:mod:`irreps.train.distributed`):
-    this process is rank 0 and does everything below; the others only train.
+    Under torchrun or srun (:mod:`irreps.train.launch`), or with ``run.processes`` > 1, the
+    training is data-parallel (:mod:`irreps.train.distributed`): every process trains its
+    share of each batch; rank 0 logs and writes the run directory, and its result is the
+    run's (the others return theirs with ``rank`` set and no files).
     """
-    if config.run.processes > 1:
-        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
-        return run_parallel(
-            config.run.processes, config.run.threads,
-            lambda group: _train(config, run_dir, resume, overwrite, log, group),
-            _train_share, (config, run_dir, resume),
-        )
+    launch = launch_from_environment()
+    if launch is not None and config.run.processes > 1:
+        raise ValueError(f"run.processes={config.run.processes} starts processes itself; under torchrun or srun "
+                         f"(a world of {launch.world_size}) leave it at 1")
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+    if launch is None and config.run.processes > 1:
+        return run_local(config.run.processes, config.run.threads, train_rank, (config, run_dir, resume, overwrite), log=log)
     threads = torch.get_num_threads()
     if config.run.threads is not None:
         torch.set_num_threads(config.run.threads)
     try:
-        return _train(config, run_dir, resume, overwrite, log)
+        return train_rank(launch, config, run_dir, resume, overwrite, log)
     finally:
         torch.set_num_threads(threads)
 
 
-def _setup(config: TrainConfig, log: Callable[[str], None]) -> tuple[PreparedData, PreparedData, torch.nn.Module]:
+def train_rank(
+    launch: Launch | None, config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool,
+    log: Callable[[str], None] = print,
+) -> TrainingResult:
+    """One process's part of a run: all of it without ``launch``; else it joins the process
+    group on its device (``cuda:LOCAL_RANK`` for ``run.device`` cuda or auto with GPUs) and
+    trains its shares, and only rank 0 logs."""
+    if launch is None:
+        return _train(config, run_dir, resume, overwrite, log, None)
+    device = resolve_device(config.run.device) if config.run.processes == 1 else torch.device("cpu")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", launch.local_rank)
+    world = init_world(launch.rank, launch.world_size, device, launch.init_method)
+    try:
+        return _train(config, run_dir, resume, overwrite, log if world.is_main else _quiet, world)
+    finally:
+        dist.destroy_process_group()
+
+
+def _quiet(line: str) -> None:
+    """The log of the ranks other than 0."""
+
+
+def _together(world: World | None, what: str, action: Callable[[], Any]) -> Any:
+    """``action()``; in a data-parallel run every rank raises when it failed on any."""
+    if world is None:
+        return action()
+    result, error = None, None
+    try:
+        result = action()
+    except Exception as err:  # handed to World.agree, which raises it here and stops the others
+        error = err
+    world.agree(error, what)
+    return result
+
+
+def _setup(config: TrainConfig, log: Callable[[str], None], device: torch.device) -> tuple[PreparedData, PreparedData, torch.nn.Module]:
     """The data (float64 and in the training dtype) and the freshly initialised model."""
     seed_everything(config.run.seed)
     dtype = DTYPES[config.run.dtype]
-    device = torch.device("cpu") if config.run.processes > 1 else resolve_device(config.run.device)
     data64 = prepare_data(config.data, config.loss.weights(), config.run.seed, log=log)
     data = data64.cast(dtype, device)
     model = build_model(config.model.name, model_options(config, data64)).to(device=device, dtype=dtype)
     return data64, data, model
 
 
-def _train_share(config: TrainConfig, run_dir: Path, resume: bool, group: ProcessGroup) -> None:
-    """A data-parallel helper (rank > 0): trains its share of every batch and writes nothing."""
-    _, data, model = _setup(config, log=lambda line: None)
-    trainer = Trainer(
-        model, data.train, data.valid, config.optim, config.loss, config.run,
-        config.data.batch_size, config.data.valid_batch_size, log=lambda line: None, group=group,
-    )
-    if resume:
-        trainer.load_state_dict(load_checkpoint(run_dir / "checkpoints" / "last.pt"))
-    trainer.fit()
-
-
 def _train(
-    config: TrainConfig, run_dir: str | Path | None, resume: bool, overwrite: bool, log: Callable[[str], None],
-    group: ProcessGroup | None = None,
+    config: TrainConfig, run_dir: Path, resume: bool, overwrite: bool, log: Callable[[str], None], world: World | None,
 ) -> TrainingResult:
-    run_dir = check_run_dir(run_dir if run_dir is not None else default_run_dir(config), resume, overwrite)
-    data64, data, model = _setup(config, log)
-    # Claimed only now: a run whose data fails to load leaves no directory behind.
-    with claim_run_dir(run_dir, resume, overwrite):
-        write_atomic(run_dir / "config.yaml", dump_config(config))
-        log(f"run directory: {run_dir}")
-        return _fit(config, run_dir, resume, log, group, data64, data, model)
+    main = world is None or world.is_main
+    device = world.device if world is not None else resolve_device(config.run.device)
+
+    def setup() -> tuple[PreparedData, PreparedData, torch.nn.Module]:
+        if main or resume:  # every rank reads the checkpoint; only rank 0 writes
+            check_run_dir(run_dir, resume, overwrite)
+        return _setup(config, log, device)
+
+    data64, data, model = _together(world, "loading the data", setup)
+    with contextlib.ExitStack() as stack:
+
+        def claim() -> None:  # only now: a run whose data fails to load leaves no directory behind
+            if main:
+                stack.enter_context(claim_run_dir(run_dir, resume, overwrite))
+                write_atomic(run_dir / "config.yaml", dump_config(config))
+                log(f"run directory: {run_dir}")
+
+        _together(world, "claiming the run directory", claim)
+        return _fit(config, run_dir, resume, log, world, data64, data, model)
 
 
 def _fit(
-    config: TrainConfig, run_dir: Path, resume: bool, log: Callable[[str], None], group: ProcessGroup | None,
+    config: TrainConfig, run_dir: Path, resume: bool, log: Callable[[str], None], world: World | None,
     data64: PreparedData, data: PreparedData, model: torch.nn.Module,
 ) -> TrainingResult:
-    """Train, then write the final model, its evaluation and the plots into ``run_dir``."""
+    """Train, then (rank 0) write the final model, its evaluation and the plots into ``run_dir``."""
     loss = WeightedLoss(config.loss.weights(), config.loss.kind, config.loss.huber_delta)
     device = next(model.parameters()).device
-    parallel = f", {group.size} processes" if group is not None else ""
+    main = world is None or world.is_main
+    parallel = f", {world.size} processes" if world is not None else ""
     log(f"model: {config.model.name}, {sum(p.numel() for p in model.parameters()):,} parameters, {config.run.dtype} on {device}{parallel}")
+    run = config.run if main else dataclasses.replace(config.run, progress=False)
     trainer = Trainer(
-        model, data.train, data.valid, config.optim, config.loss, config.run,
-        config.data.batch_size, config.data.valid_batch_size, run_dir=run_dir, log=log, group=group,
+        model, data.train, data.valid, config.optim, config.loss, run,
+        config.data.batch_size, config.data.valid_batch_size, run_dir=run_dir if main else None, log=log, world=world,
     )
     if resume:
         trainer.resume(run_dir / "checkpoints" / "last.pt")
     trainer.fit()
+    if not main:
+        return TrainingResult(run_dir, None, trainer.history, trainer.best_epoch, None, None, trainer.stopped_by,
+                              trainer.checkpoint_epoch, rank=world.rank)
     final = copy.deepcopy(model)
     if trainer.stopped_by is not None:
         return _stopped(config, run_dir, data, trainer, final)

@@ -30,13 +30,14 @@ from typing import Any, Callable
 
 import torch
 
+from irreps.data.batch import collate
 from irreps.data.graph import AtomicGraph
 from irreps.data.loader import GraphLoader
 from irreps.io import write_atomic
 from irreps.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from irreps.train.compiled_step import CompiledStep
 from irreps.train.config import LossConfig, OptimConfig, RunConfig
-from irreps.train.distributed import ProcessGroup
+from irreps.train.distributed import DataParallel, World
 from irreps.train.ema import ExponentialMovingAverage
 from irreps.train.losses import WeightedLoss
 from irreps.train.metrics import ErrorAccumulator
@@ -91,9 +92,10 @@ class Trainer:
         Where logs and checkpoints go; nothing is written when omitted.
     log : callable
         Receives one line of text per epoch.
-    group : ProcessGroup, optional
+    world : World, optional
         This process's place in a data-parallel run (:mod:`irreps.train.distributed`): each
-        batch is shared out and the gradients averaged. Only rank 0 should get ``run_dir``.
+        batch is shared out over the ranks and the model trained under DDP. Only rank 0
+        should get ``run_dir``.
     """
 
     def __init__(
@@ -108,18 +110,20 @@ class Trainer:
         valid_batch_size: int,
         run_dir: Path | None = None,
         log: Callable[[str], None] = print,
-        group: ProcessGroup | None = None,
+        world: World | None = None,
     ):
         self.model = model
-        self.group = group
-        if group is not None:
-            group.broadcast_module(model)
+        self.world = world
+        if world is not None and run.compile:
+            raise ValueError("run.compile is not supported in data-parallel runs yet: set run.compile=false")
         self.optim_config, self.run_config = optim, run
         self.loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta)
         self.direct_loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta, direct_forces=True)
         self.direct_forces_epochs = loss.direct_forces_epochs
+        losses = [self.loss] + ([self.direct_loss] if self.direct_forces_epochs else [])
+        self.parallel = DataParallel(world, model, collate([train_set[0]]), losses) if world is not None else None
         self.compiled_step = CompiledStep(model, self.loss) if run.compile else None
-        share = (group.rank, group.size) if group is not None else None
+        share = (world.rank, world.size) if world is not None else None
         self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed, share=share)
         self.valid_loader = GraphLoader(valid_set, valid_batch_size)
         self.optimizer = build_optimizer(model, optim)
@@ -167,8 +171,8 @@ class Trainer:
         bar = progress_bar(len(self.train_loader), f"epoch {self.epoch + 1}", self.run_config.progress)
         for index, batch in enumerate(self.train_loader):
             self.optimizer.zero_grad(set_to_none=True)
-            if batch is None:  # this process's share of a short last batch is empty
-                total, terms = torch.zeros(()), {}
+            if self.parallel is not None:  # batch None: this rank's share of a short last batch is empty
+                total, terms = self.parallel.backward(loss, batch)
             elif self.compiled_step is not None and loss is self.loss:
                 total, terms = self.compiled_step(batch)
             else:
@@ -177,8 +181,8 @@ class Trainer:
                 total.backward()
             clock = self.train_seconds + self._clock() - self._epoch_start
             stop = self.signals.received is not None
-            if self.group is not None:
-                total, terms, clock, stop = self._reduce(loss, batch, total, terms, clock, stop)
+            if self.parallel is not None:
+                total, terms, clock, stop = self.parallel.reduce(total, terms, clock, stop)
             problem = nonfinite_step(total, gradient_norm(self.model.parameters(), clip))
             if problem is not None:
                 self.recovery.recover(f"epoch {self.epoch + 1}, step {index + 1}: {problem}")
@@ -198,20 +202,6 @@ class Trainer:
         bar.close()
         return {f"train_{k}": v / steps for k, v in sums.items()}
 
-    def _reduce(
-        self, loss: WeightedLoss, batch: AtomicGraph | None, total: torch.Tensor, terms: dict[str, torch.Tensor],
-        clock: float, stop: bool,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], float, bool]:
-        """Average gradients, loss terms and the clock over the processes of a data-parallel
-        run; ``stop`` becomes true everywhere when one process received a stop signal."""
-        names = list(loss.weights)
-        values = [0.0] * (len(names) + 1) if batch is None else [float(total.detach())] + [float(terms[k].detach()) for k in names]
-        structures = 0 if batch is None else batch.num_graphs
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        values, clock, stop = self.group.reduce_step(params, structures, values, clock, stop)
-        as_tensor = lambda value: torch.tensor(value, dtype=torch.float64)  # noqa: E731
-        return as_tensor(values[0]), {k: as_tensor(v) for k, v in zip(names, values[1:])}, clock, stop
-
     def _signal_name(self) -> str:
         """The name of the signal received; in a data-parallel run one that reached only
         another process counts as SIGTERM (a scheduler's)."""
@@ -221,11 +211,11 @@ class Trainer:
     def _stop_requested(self) -> bool:
         """Whether a process of the run received a stop signal (all processes agree)."""
         stop = float(self.signals.received is not None)
-        return (stop if self.group is None else self.group.mean(stop)) > 0
+        return (stop if self.world is None else self.world.mean(stop)) > 0
 
     def _agree(self, seconds: float) -> float:
         """A clock reading every process of a data-parallel run agrees on (their mean)."""
-        return seconds if self.group is None else self.group.mean(seconds)
+        return seconds if self.world is None else self.world.mean(seconds)
 
     def evaluate(self, batches: Any) -> ErrorAccumulator:
         """Errors of the model (with the EMA weights when enabled) over ``batches``."""

@@ -156,8 +156,11 @@ def sigterm_training(src: Path, folder: Path, after_s: float = 90.0) -> Outcome:
     result = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
     message = summary(result) if process.returncode != 0 else (stderr.strip().splitlines() or [summary(result)])[-1]
     wrote = (folder / "runs" / "term" / "model.pt").exists()
+    extra = {"model_pt_written": wrote}
+    if "Traceback" in stderr:
+        extra["traceback_tail"] = stderr.strip().splitlines()[-3:]
     return Outcome(f"train: SIGTERM after {after_s:g} s", "irreps " + " ".join(args) + "  (then SIGTERM)",
-                   process.returncode, message, {"model_pt_written": wrote})
+                   process.returncode, message, extra)
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -165,7 +168,7 @@ def table(outcomes: list[Outcome]) -> str:
              "| --- | ---: | --- | --- |"]
     for o in outcomes:
         message = o.message if len(o.message) <= 160 else o.message[:157] + "..."
-        notes = ", ".join(f"{k}={v}" for k, v in o.extra.items())
+        notes = ", ".join(f"{k}={v}" for k, v in o.extra.items() if k != "traceback_tail")
         lines.append(f"| {o.case} | {o.exit_code} | {message.replace('|', '/')} | {notes} |")
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-ORDER = ["o3", "ops", "data", "nn", "models", "train", "calculators", "sim", "groups", "testing", "cli"]
+ORDER = ["o3", "ops", "data", "nn", "models", "export", "train", "calculators", "sim", "groups", "testing", "cli"]
 # Leaf modules with no irreps imports of their own, usable from every layer.
 BASE = {"irreps", "irreps.config", "irreps.io"}
 # Extra rules on top of the order.

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from irreps.export.checks import check_artefact, probe_structure, with_neighbours
 from irreps.export.core import NodeEnergy
-from irreps.export.potential import lookup_table
+from irreps.export.potential import lookup_table, strained_edge_vectors
 from irreps.export.torchscript import DTYPES, declared_metadata
 from irreps.io import atomic_path
 from irreps.nn.potential import EnergyModel
@@ -47,9 +47,7 @@ class _EnergyAndDerivatives(torch.nn.Module):
         with torch.enable_grad():
             leaf = positions.detach().requires_grad_(True)
             strain = torch.zeros(3, 3, dtype=positions.dtype, device=positions.device, requires_grad=True)
-            deform = torch.eye(3, dtype=positions.dtype, device=positions.device) + 0.5 * (strain + strain.T)
-            pos = leaf @ deform
-            vectors = pos[edge_index[1]] - pos[edge_index[0]] + cell_shifts.to(positions.dtype) @ (cell @ deform)
+            vectors = strained_edge_vectors(leaf, cell, edge_index, cell_shifts, strain)
             node_energy = self.core(vectors, edge_index, rows.clamp(min=0))
             energy = node_energy.sum()
             grad_pos, grad_strain = torch.autograd.grad(energy, (leaf, strain))
@@ -75,7 +73,7 @@ def export_aotinductor(model: EnergyModel, path: str | os.PathLike, dtype: str =
     try:
         with capturing(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            recorded = make_fx(module, tracing_mode="symbolic")(*example)
+            recorded = make_fx(module, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*example)
             atoms, edges = torch.export.Dim("atoms", min=2), torch.export.Dim("edges", min=2)
             program = torch.export.export(recorded, example, dynamic_shapes=(
                 {0: atoms}, {0: atoms}, None, {1: edges}, {0: edges}), strict=False)
@@ -85,8 +83,13 @@ def export_aotinductor(model: EnergyModel, path: str | os.PathLike, dtype: str =
                          f"{lines[0] if lines else type(err).__name__}") from err
     path = Path(path)
     with atomic_path(path) as tmp:
-        aoti_compile_and_package(program, package_path=str(tmp), inductor_configs={
-            "aot_inductor.metadata": {key: str(value) for key, value in meta.items()}})
+        package = tmp.with_name(tmp.name + ".pt2")  # Inductor insists on the suffix
+        try:
+            aoti_compile_and_package(program, package_path=str(package), inductor_configs={
+                "aot_inductor.metadata": {key: str(value) for key, value in meta.items()}})
+            os.replace(package, tmp)
+        finally:
+            package.unlink(missing_ok=True)
         runner = aoti_load_package(str(tmp))
 
         def run(positions, numbers, cell, pbc, edge_index, cell_shifts):

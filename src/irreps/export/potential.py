@@ -33,6 +33,15 @@ def element_rows(lookup: Tensor, atomic_numbers: Tensor) -> Tensor:
     return rows
 
 
+def strained_edge_vectors(positions: Tensor, cell: Tensor, edge_index: Tensor, cell_shifts: Tensor,
+                          strain: Tensor) -> Tensor:
+    """``r_ij`` [E, 3] of the structure deformed by the symmetric part of ``strain`` [3, 3] (zeros:
+    differentiating by it gives ``dE/d(strain)``, the virial's negative)."""
+    deform = torch.eye(3, dtype=positions.dtype, device=positions.device) + 0.5 * (strain + strain.T)
+    pos = positions @ deform
+    return pos[edge_index[1]] - pos[edge_index[0]] + cell_shifts.to(positions.dtype) @ (cell @ deform)
+
+
 def lookup_table(elements: List[int]) -> Tensor:
     """``lookup[Z]`` = row of element ``Z`` in ``elements``, -1 for elements the model does not know."""
     table = torch.full((max(elements) + 1,), -1, dtype=torch.long)
@@ -76,10 +85,7 @@ class ExportedPotential(torch.nn.Module):
         species = element_rows(self.lookup, atomic_numbers)
         leaf = positions.detach().requires_grad_(True)
         strain = torch.zeros(3, 3, dtype=positions.dtype, device=positions.device).requires_grad_(compute_virial)
-        deform = torch.eye(3, dtype=positions.dtype, device=positions.device) + 0.5 * (strain + strain.T)
-        pos = leaf @ deform
-        shifts = cell_shifts.to(positions.dtype) @ (cell @ deform)
-        vectors = pos[edge_index[1]] - pos[edge_index[0]] + shifts
+        vectors = strained_edge_vectors(leaf, cell, edge_index, cell_shifts, strain)
         node_energy = self.core(vectors, edge_index, species)
         energy = node_energy.sum()
         inputs = [leaf, strain] if compute_virial else [leaf]

@@ -70,6 +70,9 @@ def export_aotinductor(model: EnergyModel, path: str | os.PathLike, dtype: str =
     model = model.to(dtype=DTYPES[dtype]).eval()
     module = _EnergyAndDerivatives(model)
     example = _example(model, DTYPES[dtype])
+    # One eager pass first: constants built on first use and cached (basis matrices) are then
+    # plain tensors to the recording, not ops that Inductor would have to lower.
+    module(*example)
     try:
         with capturing(), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -61,12 +61,12 @@ class MetatomicPotential(torch.nn.Module):
                 chosen = selected_atoms.values
                 atoms = chosen[chosen[:, 0] == s, 1].to(torch.long)
                 node_energy = node_energy[atoms]
-            node_energy = node_energy.to(vectors.dtype)
+            # Outputs in the model's dtype, as metatomic asks; the total is summed in float64 first.
             if per_atom:
-                values.append(node_energy.reshape(-1, 1))
+                values.append(node_energy.to(vectors.dtype).reshape(-1, 1))
                 samples.append(torch.stack((torch.full_like(atoms, s), atoms), 1))
             else:
-                values.append(node_energy.sum().reshape(1, 1))
+                values.append(node_energy.sum().to(vectors.dtype).reshape(1, 1))
                 samples.append(torch.tensor([[s]], device=vectors.device))
         names = ["system", "atom"] if per_atom else ["system"]
         block = TensorBlock(

@@ -118,3 +118,15 @@ def test_forces_of_the_artefact_are_minus_the_energy_gradient(artefact):
             energies.append(module(moved, *inputs[1:])["energy"].item())
         assert -(energies[0] - energies[1]) / (2 * eps) == pytest.approx(forces[atom, axis], abs=1e-6)
     assert np.abs(forces).max() > 1e-2
+
+
+def test_atoms_without_neighbours_get_their_e0(artefact):
+    # An empty neighbour list (E = 0) runs, and a lone atom has exactly its E0 (shift weighted by neighbours).
+    dtype, path = artefact
+    module = torch.jit.load(str(path))
+    positions = torch.tensor([[0.0, 0.0, 0.0], [20.0, 0.0, 0.0]], dtype=getattr(torch, dtype))
+    out = module(positions, torch.tensor([6, 8]), torch.zeros(3, 3, dtype=positions.dtype),
+                 torch.zeros(3, dtype=torch.bool), torch.zeros(2, 0, dtype=torch.long),
+                 torch.zeros(0, 3, dtype=torch.long), per_atom=True)
+    assert out["energies"].tolist() == pytest.approx([-1029.8, -2041.8], abs=1e-6)
+    assert out["forces"].abs().max().item() == 0.0

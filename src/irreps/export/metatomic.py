@@ -129,6 +129,8 @@ def _runner(exported: "AtomisticModel", cutoff: float):
         out = exported([system], ModelEvaluationOptions(length_unit="angstrom", outputs={
             "energy": ModelOutput(unit="eV", sample_kind="system")}), check_consistency=True)
         energy = out["energy"].block().values.sum()
+        if not energy.requires_grad:  # a model without edge terms; the check then says why
+            return energy.detach(), torch.zeros_like(positions)
         (grad,) = torch.autograd.grad(energy, positions)
         return energy.detach(), -grad
 

@@ -105,8 +105,6 @@ def export_aotinductor(model: EnergyModel, path: str | os.PathLike, dtype: str =
 
 def _example(model: EnergyModel, dtype: torch.dtype) -> tuple[Tensor, ...]:
     """Inputs to record with: 8 atoms of the model's elements, open boundaries (sizes above 1)."""
-    structure = probe_structure(model, dtype, seed=3)
-    structure = {key: value[:8] if key in ("positions", "atomic_numbers") else value for key, value in structure.items()}
-    structure["pbc"] = torch.zeros(3, dtype=torch.bool)
+    structure = probe_structure(model, dtype, seed=3, num_atoms=8, periodic=False)
     edge_index, cell_shifts = with_neighbours(structure, float(model.cutoff))
     return (structure["positions"], structure["atomic_numbers"], structure["cell"], edge_index, cell_shifts)

@@ -24,15 +24,18 @@ Runner = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], tuple[Tensor
 SKIN = 1.0  # Å added to the probe's neighbour list
 
 
-def probe_structure(model: EnergyModel, dtype: torch.dtype, seed: int = 2) -> dict[str, Tensor]:
-    """Random periodic structure of ``model``'s elements: 12 atoms in a slightly sheared 4.5 Å cell."""
+def probe_structure(model: EnergyModel, dtype: torch.dtype, seed: int = 2, num_atoms: int = 12,
+                    periodic: bool = True) -> dict[str, Tensor]:
+    """Random structure of ``model``'s elements (every element, repeated): atoms on a jittered
+    cubic grid 1.6 Å apart, in a slightly sheared cell when ``periodic`` (zero cell otherwise)."""
     rng = np.random.default_rng(seed)
-    cell = np.diag([4.5, 4.7, 4.9]) + rng.uniform(-0.3, 0.3, (3, 3))
-    grid = np.stack(np.meshgrid(range(2), range(2), range(3), indexing="ij"), -1).reshape(-1, 3) / [2, 2, 3]
-    positions = (grid + rng.uniform(-0.05, 0.05, grid.shape)) @ cell
-    numbers = np.array(model.elements)[np.arange(len(positions)) % len(model.elements)]
+    side = int(np.ceil(num_atoms ** (1 / 3)))
+    grid = np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)[:num_atoms]
+    positions = 1.6 * grid + rng.uniform(-0.2, 0.2, (num_atoms, 3))
+    cell = 1.6 * side * (np.eye(3) + rng.uniform(-0.05, 0.05, (3, 3))) if periodic else np.zeros((3, 3))
+    numbers = np.array(model.elements)[np.arange(num_atoms) % len(model.elements)]
     return {"positions": torch.tensor(positions, dtype=dtype), "atomic_numbers": torch.tensor(numbers),
-            "cell": torch.tensor(cell, dtype=dtype), "pbc": torch.ones(3, dtype=torch.bool)}
+            "cell": torch.tensor(cell, dtype=dtype), "pbc": torch.full((3,), periodic)}
 
 
 def with_neighbours(structure: dict[str, Tensor], radius: float) -> tuple[Tensor, Tensor]:

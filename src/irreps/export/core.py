@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
-from irreps.data.neighbors import neighbor_list
+from irreps.export.checks import probe_structure, with_neighbours
 from irreps.nn.potential import EnergyModel
 from irreps.ops.scatter import capturing
 
@@ -61,20 +60,12 @@ class NodeEnergy(torch.nn.Module):
 
 def probe_inputs(model: EnergyModel, num_atoms: int, periodic: bool, dtype: torch.dtype,
                  seed: int) -> tuple[Tensor, Tensor, Tensor]:
-    """A random structure of ``model``'s elements as ``(edge_vectors, edge_index, species)``.
-
-    Atoms sit on a jittered cubic grid 1.6 Å apart (every element, repeated), in a periodic
-    cell when ``periodic``: a test structure with many neighbours inside the cutoff.
-    """
-    rng = np.random.default_rng(seed)
-    side = int(np.ceil(num_atoms ** (1 / 3)))
-    grid = np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)[:num_atoms]
-    positions = 1.6 * grid + rng.uniform(-0.2, 0.2, (num_atoms, 3))
-    cell = np.eye(3) * 1.6 * side if periodic else np.zeros((3, 3))
-    edge_index, shifts, _ = neighbor_list(positions, cell, periodic, float(model.cutoff))
-    vectors = positions[edge_index[1]] - positions[edge_index[0]] + shifts
-    species = np.arange(num_atoms) % len(model.elements)
-    return (torch.tensor(vectors, dtype=dtype), torch.tensor(edge_index), torch.tensor(species))
+    """:func:`~irreps.export.checks.probe_structure` as ``(edge_vectors, edge_index, species)``."""
+    structure = probe_structure(model, dtype, seed, num_atoms, periodic)
+    edge_index, cell_shifts = with_neighbours(structure, float(model.cutoff))
+    positions = structure["positions"]
+    vectors = positions[edge_index[1]] - positions[edge_index[0]] + cell_shifts.to(dtype) @ structure["cell"]
+    return vectors, edge_index, torch.arange(num_atoms) % len(model.elements)
 
 
 def trace_node_energy(model: EnergyModel, dtype: torch.dtype) -> torch.jit.ScriptModule:

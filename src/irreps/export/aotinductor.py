@@ -86,20 +86,25 @@ def export_aotinductor(model: EnergyModel, path: str | os.PathLike, dtype: str =
                          f"{lines[0] if lines else type(err).__name__}") from err
     path = Path(path)
     with atomic_path(path) as tmp:
-        package = tmp.with_name(tmp.name + ".pt2")  # Inductor insists on the suffix
+        package = tmp.with_name(tmp.name + ".pt2")  # Inductor reads and writes only *.pt2 names
         try:
-            aoti_compile_and_package(program, package_path=str(package), inductor_configs={
-                "aot_inductor.metadata": {key: str(value) for key, value in meta.items()}})
+            try:
+                aoti_compile_and_package(program, package_path=str(package), inductor_configs={
+                    "aot_inductor.metadata": {key: str(value) for key, value in meta.items()}})
+            except Exception as err:  # Inductor raises its own types; say which step failed
+                lines = str(err).strip().splitlines()
+                raise ValueError(f"Inductor could not compile {type(model).__name__}: "
+                                 f"{lines[0] if lines else type(err).__name__}") from err
+            runner = aoti_load_package(str(package))
+
+            def run(positions, numbers, cell, pbc, edge_index, cell_shifts):
+                energy, forces, _, _ = runner(positions, numbers, cell, edge_index, cell_shifts)
+                return energy, forces
+
+            check_artefact(model, run, DTYPES[dtype], "AOTInductor")
             os.replace(package, tmp)
         finally:
             package.unlink(missing_ok=True)
-        runner = aoti_load_package(str(tmp))
-
-        def run(positions, numbers, cell, pbc, edge_index, cell_shifts):
-            energy, forces, _, _ = runner(positions, numbers, cell, edge_index, cell_shifts)
-            return energy, forces
-
-        check_artefact(model, run, DTYPES[dtype], "AOTInductor")
     return path
 
 

@@ -85,6 +85,7 @@ class _PairPotential(EnergyModel):
         self.config = config
         self.elements = tuple(config.elements)
         self.cutoff = float(config.cutoff)
+        self.interaction_hops = 1
         self.element_index = ElementIndex(self.elements)
         self.readout = AtomicEnergyReadout(len(self.elements), config.e0)
 
@@ -183,6 +184,7 @@ class DoubleWellSurface(EnergyModel):
         self.elements = tuple(config.elements)
         # The field needs no neighbours; a short cutoff keeps the neighbour lists small.
         self.cutoff = 0.5
+        self.interaction_hops = 0
 
     def atomic_outputs(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool) -> dict[str, Tensor]:
         c = self.config

@@ -25,10 +25,17 @@ from irreps.nn.readout import sum_per_structure
 
 
 class EnergyModel(torch.nn.Module):
-    """Base class of energy models; subclasses set ``self.cutoff`` (Å) and ``self.elements``."""
+    """Base class of energy models; subclasses set ``self.cutoff`` (Å) and ``self.elements``.
+
+    ``interaction_hops``: how many times information crosses one cutoff sphere on its way to an
+    atom's energy (message-passing steps, counting an embedding that sums over neighbours), so
+    an atom's energy depends on atoms up to ``interaction_hops * cutoff`` away: the ghost-atom
+    depth of a domain-decomposed engine (:mod:`irreps.export`).
+    """
 
     cutoff: float
     elements: tuple[int, ...]
+    interaction_hops: int
 
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool

@@ -27,6 +27,8 @@ import math
 import torch
 from torch import Tensor
 
+from irreps.ops.scatter import composed
+
 I_PART = slice(0, 1)
 A_PART = slice(1, 4)
 S_PART = slice(4, 9)
@@ -184,11 +186,15 @@ def channel_matmul(x: Tensor, y: Tensor) -> Tensor:
 
     Differentiable to any order (the backward is made of the same products).
     """
+    if composed():  # plain ops a tracer can record (see irreps.ops.scatter.capturing)
+        return _matmul_kernel(((x, y),))
     return _ChannelMatmul.apply(x, y)
 
 
 def matrix_square(x: Tensor) -> Tensor:
     """``x @ x`` per channel, ``[..., 3, 3, C]`` (differentiable to any order)."""
+    if composed():
+        return _matmul_kernel(((x, x),))
     return _Square.apply(x)
 
 
@@ -198,6 +204,8 @@ def o3_product(y: Tensor, m: Tensor) -> Tensor:
     Under inversion TensorNet's tensors transpose (A flips sign), and this symmetric
     combination commutes with transposition, so the update is O(3)-equivariant.
     """
+    if composed():
+        return _matmul_kernel(((m, y), (y, m)))
     return _Anticommutator.apply(y, m)
 
 

@@ -13,12 +13,13 @@ _capturing = False
 
 @contextmanager
 def capturing() -> Iterator[None]:
-    """Run the fused message-passing ops as plain torch ops while a graph is being captured.
+    """Run the fused ops as plain torch ops while a graph is being captured.
 
     Inside this block (and under ``torch.compile``) :func:`gather_scale_scatter` and
-    :func:`gather_dot` skip their chunk loop and custom gradients: a tracer such as
-    ``make_fx`` then records ordinary differentiable ops with symbolic edge counts, and the
-    compiler fuses them itself. Results are the same up to rounding.
+    :func:`gather_dot` skip their chunk loop and custom gradients, and so do the channel
+    matrix products of :mod:`irreps.ops.cartesian`: a tracer such as ``make_fx`` or
+    ``torch.jit.trace`` then records ordinary differentiable ops with symbolic edge counts, and
+    the compiler fuses them itself. Results are the same up to rounding.
     """
     global _capturing
     previous, _capturing = _capturing, True
@@ -28,7 +29,8 @@ def capturing() -> Iterator[None]:
         _capturing = previous
 
 
-def _composed() -> bool:
+def composed() -> bool:
+    """True inside :func:`capturing` or ``torch.compile``: fused ops then run as plain torch ops."""
     return _capturing or torch.compiler.is_compiling()
 
 
@@ -163,7 +165,7 @@ def gather_scale_scatter(
     -------
     Tensor [dim_size, K, C]
     """
-    if _composed():
+    if composed():
         w = weights if weight_index is None else weights.index_select(0, weight_index)
         return scatter_sum(values.index_select(0, gather_index) * w[:, None, :], scatter_index, dim_size)
     return _GatherScaleScatter.apply(values, weights, gather_index, scatter_index, dim_size, weight_index)
@@ -171,7 +173,7 @@ def gather_scale_scatter(
 
 def gather_dot(a: Tensor, b: Tensor, index_a: Tensor, index_b: Tensor) -> Tensor:
     """``out[e, c] = sum_k a[index_a[e], k, c] * b[index_b[e], k, c]``: ``[E, C]`` (chunked, differentiable)."""
-    if _composed():
+    if composed():
         return (a.index_select(0, index_a) * b.index_select(0, index_b)).sum(1)
     return _GatherDot.apply(a, b, index_a, index_b)
 

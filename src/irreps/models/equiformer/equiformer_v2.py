@@ -193,6 +193,7 @@ class EquiformerV2(EnergyModel):
         super().__init__()
         cfg = self.config = config
         self.cutoff, self.elements = float(cfg.cutoff), tuple(cfg.elements)
+        self.interaction_hops = cfg.num_layers + 1  # the edge-degree embedding sums over neighbours
         n_el, c = len(cfg.elements), cfg.sphere_channels
         edge_elements = n_el if cfg.use_atom_edge_embedding else 0
         radial_dims = [cfg.num_distance_basis, cfg.edge_channels, cfg.edge_channels]

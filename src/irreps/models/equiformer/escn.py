@@ -129,6 +129,7 @@ class ESCN(EnergyModel):
         super().__init__()
         cfg = self.config = config
         self.cutoff, self.elements = float(cfg.cutoff), tuple(cfg.elements)
+        self.interaction_hops = cfg.num_layers  # the embedding is of the element alone
         n_el, c = len(cfg.elements), cfg.sphere_channels
         self.element_index = ElementIndex(cfg.elements)
         self.sphere_embedding = torch.nn.Embedding(n_el, c)

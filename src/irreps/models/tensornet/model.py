@@ -139,6 +139,7 @@ class TensorNet(EnergyModel):
         self.config = config
         self.cutoff = float(config.cutoff)
         self.elements = tuple(config.elements)
+        self.interaction_hops = config.num_layers + 1  # the embedding sums over neighbours too
         c = config.hidden_dim
         self.element_index = ElementIndex(config.elements)
         self.radial = ExpNormalBasis(config.num_rbf, config.cutoff)
@@ -172,17 +173,25 @@ class TensorNet(EnergyModel):
         captured training step (:mod:`irreps.train.compiled_step`) computes them outside the
         captured graph and passes them in. Raises ``ValueError`` for unknown elements.
         """
-        species = self.element_index(graph.atomic_numbers)
-        # One extra atom per element, without neighbours, rides along in the same pass: the
-        # network's value for it is subtracted, so an isolated atom gets exactly its E0 (plus
-        # shift), the right dissociation limit. (Edges never touch these rows.)
-        with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
-        present, local = torch.unique(with_isolated, return_inverse=True)
-        out = {"species": with_isolated, "present": present, "local": local}
+        out = self.species_indices(self.element_index(graph.atomic_numbers))
         pairing = pair_reverse_edges(graph.edge_index, graph.shifts)
         if pairing is not None:
             out.update(pair_canonical=pairing.canonical, pair_expand=pairing.expand)
         return out
+
+    def species_indices(self, species: Tensor) -> dict[str, Tensor]:
+        """The indices of :meth:`graph_indices` that come from the element rows ``species`` [N].
+
+        One extra atom per element, without neighbours, rides along in the same pass: the
+        network's value for it is subtracted, so an isolated atom gets exactly its E0 (plus
+        shift), the right dissociation limit. (Edges never touch these rows.) With one such
+        atom per element every element is present, so the species present are all rows and
+        each atom's row among them is its own: no data-dependent ``unique``, which keeps this
+        recordable with symbolic sizes (:mod:`irreps.export`).
+        """
+        every = torch.arange(len(self.elements), device=species.device)
+        with_isolated = torch.cat((species, every))
+        return {"species": with_isolated, "present": every, "local": with_isolated}
 
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,

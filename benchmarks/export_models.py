@@ -30,6 +30,11 @@ CONFIGS = {
                           attn_alpha_channels=4, attn_value_channels=3, ffn_hidden_channels=8, edge_channels=6,
                           num_distance_basis=12, cutoff=5.0),
     "escn": dict(lmax=2, mmax=1, sphere_channels=6, hidden_channels=5, edge_channels=6, num_layers=2, cutoff=5.0),
+    "gaunt_ace": dict(channels=4, lmax=2, hidden_lmax=1, correlation=3, num_layers=2, cutoff=5.0, num_bessel=4,
+                      radial_hidden=[8], readout_hidden=4, avg_degree=8.0),
+    "tfn": dict(channels=4, lmax=2, num_layers=2, cutoff=5.0, num_basis=6, radial_dim=8, avg_degree=8.0),
+    "se3_transformer": dict(channels=4, lmax=2, num_layers=2, cutoff=5.0, num_basis=6, radial_dim=8, num_heads=2,
+                            key_channels=2),
     "morse_pair": dict(cutoff=5.0),
     "harmonic_pair": dict(cutoff=5.0),
     "double_well_surface": dict(),
@@ -56,7 +61,7 @@ def _compare(name: str, fmt: str, path: Path) -> float:
 
     atoms = ase.io.read(bundled_path("acac_test"), index=0)
     ref = atoms.copy()
-    ref.calc = IrrepsCalculator(_model(name), dtype="float64", skin=0.0)
+    ref.calc = IrrepsCalculator(_model(name), dtype="float64", skin=0.0, limits=None)  # random weights, any force
     want = ref.get_forces()
     if fmt == "metatomic":
         from metatomic_ase import MetatomicCalculator

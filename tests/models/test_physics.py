@@ -404,6 +404,33 @@ def test_unknown_element_and_nan_positions_raise(name):
 
 
 @every_model
+def test_interaction_range_is_the_declared_hops_times_the_cutoff(name):
+    """Engines size their ghost-atom shells by ``interaction_hops x cutoff`` (irreps.export): on a
+    chain whose neighbours sit 0.8 cutoff apart, atom 0's energy must not move when atom
+    ``hops + 1`` moves (too small a declaration loses forces across domain boundaries), and must
+    move when atom ``hops - 1`` does (a declaration more than one hop too generous wastes ghosts)."""
+    model = _model(name)
+    hops = model.interaction_hops
+    assert isinstance(hops, int) and hops >= 1
+    spacing = 0.8 * float(model.cutoff)
+    chain = ase.Atoms(numbers=[6, 1, 8] * (hops // 3 + 2), positions=np.zeros((3 * (hops // 3 + 2), 3)))
+    chain.positions[:, 0] = spacing * np.arange(len(chain))
+    chain.positions[:, 1] = 0.05 * np.sin(np.arange(len(chain)))  # no straight line: every direction contributes
+
+    def first_atom_energy(atoms: ase.Atoms) -> float:
+        return float(model(_graph(atoms), compute_forces=False)["node_energy"][0])
+
+    def moved(k: int) -> ase.Atoms:
+        atoms = chain.copy()
+        atoms.positions[k] += [0.0, 0.07, -0.05]
+        return atoms
+
+    reference = first_atom_energy(chain)
+    assert first_atom_energy(moved(hops + 1)) == reference
+    assert abs(first_atom_energy(moved(max(hops - 1, 1))) - reference) > 1e-12
+
+
+@every_model
 def test_save_load_round_trip(name, tmp_path):
     model = _model(name)
     graph = _graph(_molecule(13))

@@ -126,6 +126,7 @@ class GauntACE(EnergyModel):
         super().__init__()
         cfg = self.config = config
         self.cutoff, self.elements = float(cfg.cutoff), tuple(cfg.elements)
+        self.interaction_hops = cfg.num_layers  # the embedding is of the element alone
         n_el, c = len(cfg.elements), cfg.channels
         self.element_index = ElementIndex(cfg.elements)
         self.embedding = torch.nn.Embedding(n_el, c)

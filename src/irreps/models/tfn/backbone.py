@@ -29,6 +29,7 @@ class PointCloudModel(EnergyModel):
         super().__init__()
         self.config = config
         self.cutoff, self.elements = float(config.cutoff), tuple(config.elements)
+        self.interaction_hops = config.num_layers  # one convolution per layer; the embedding is of the element alone
         self.element_index = ElementIndex(config.elements)
         self.embedding = torch.nn.Embedding(len(config.elements), config.channels)
         self.basis = GaussianBasis(config.num_basis, config.cutoff)

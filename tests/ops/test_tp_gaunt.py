@@ -145,18 +145,6 @@ def test_auto_change_of_basis_by_degree(generator):
     torch.testing.assert_close(g(x1, x2), ref, atol=1e-10, rtol=0)
 
 
-def test_zero_edges_forward_and_backward():
-    """A batch of lone atoms has no edges: the convolution and its gradients see zero rows."""
-    conv = GauntConvolution("2x0e+2x1o+2x2e", lmax_out=2, lmax_filter=2).double()
-    x = torch.zeros(0, conv.irreps_in.dim, dtype=torch.float64, requires_grad=True)
-    r = torch.zeros(0, 3, dtype=torch.float64, requires_grad=True)
-    w = torch.zeros(0, conv.weight_numel, dtype=torch.float64, requires_grad=True)
-    out = conv(x, r, w)
-    assert out.shape == (0, conv.irreps_out.dim)
-    grads = torch.autograd.grad(out.sum(), (x, r, w), create_graph=True)
-    assert [g.shape for g in grads] == [x.shape, r.shape, w.shape]
-
-
 @pytest.mark.parametrize("basis", ["dense", "sparse"])
 @pytest.mark.parametrize("phi_transform", ["matmul", "fft"])
 def test_product_of_zero_rows(basis, phi_transform):

@@ -18,6 +18,10 @@ to TensorNet's median. ``--clock cpu`` (default) times each call by its process'
 on a shared machine leaves out the time spent waiting for a core (cache and memory-bandwidth
 contention still count); ``--clock wall`` is the plain wall clock, right on an idle machine.
 
+``--parts`` first times gaunt_ace's two engine-bound parts for each engine and layer on the same
+batch: the edge convolution (one row per edge) and the many-body product (one row per atom),
+forward + backward (what a force call needs), on random inputs of the model's shapes.
+
     python benchmarks/bench_model_speed.py --threads 1 --repeats 7 --json model_speed.json
 """
 
@@ -83,6 +87,33 @@ def our_calls(labels: list[str], batch: list, clock: str) -> dict:
     return calls
 
 
+def time_ace_parts(batch: list, repeats: int) -> list[dict]:
+    """ms of gaunt_ace's convolution and product, forward + backward, per engine and layer."""
+    graph = collate(atoms_list_to_graphs(batch, CUTOFF, keys=None))
+    edges, atoms = graph.edge_index.shape[1], graph.num_atoms
+    rows = []
+    for label in ("gaunt_ace[gaunt]", "gaunt_ace[cg]", "gaunt_ace[cg+odd]"):
+        torch.manual_seed(0)
+        name, options = MODELS[label]
+        for k, layer in enumerate(build_model(name, options()).layers):
+            conv, product = layer.conv, layer.product
+            x = torch.randn(edges, conv.irreps_in.dim, requires_grad=True)
+            r = torch.randn(edges, 3, requires_grad=True)
+            w = torch.randn(edges, conv.weight_numel, requires_grad=True)
+            a = torch.randn(atoms, product.irreps_in.dim, requires_grad=True)
+            species = torch.randint(0, len(ELEMENTS), (atoms,))
+            parts = {"convolution": lambda: torch.autograd.grad(conv(x, r, w).sum(), (x, r, w)),
+                     "product": lambda: torch.autograd.grad(product(a, species).sum(), a)}
+            for part, call in parts.items():
+                call()
+                ms = statistics.median(_timed(call, "cpu") for _ in range(repeats))
+                rows.append(dict(model=label, layer=k + 1, part=part, rows=edges if part == "convolution" else atoms, ms=ms))
+    print(f"gaunt_ace parts, forward + backward, CPU time, median of {repeats}:")
+    for row in rows:
+        print(f"  {row['model']:<20}layer {row['layer']}  {row['part']:<13}{row['rows']:>7} rows{row['ms']:>9.1f} ms")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32, help="structures in the batch (default 32)")
@@ -91,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                         help="time calls by process CPU time (default; for loaded machines) or wall clock")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--parts", action="store_true", help="first time gaunt_ace's convolution and product per engine")
     parser.add_argument("--no-mace", action="store_true", help="leave MACE out")
     parser.add_argument("--mace-python", help="python of MACE's virtualenv (default: benchmarks.peers)")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -100,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     batch, system = load_batch(args.batch)
     atoms = sum(len(a) for a in batch)
+    parts = time_ace_parts(batch, args.repeats) if args.parts else []
     calls = our_calls(args.models, batch, args.clock)
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                          samples_ms=times[label]))
     if args.json:
         write_json(str(args.json), dict(system=system, batch=len(batch), atoms=atoms, threads=args.threads,
-                                        clock=args.clock, dtype="float32", repeats=args.repeats, results=rows))
+                                        clock=args.clock, dtype="float32", repeats=args.repeats, results=rows,
+                                        ace_parts=parts))
     return 0
 
 

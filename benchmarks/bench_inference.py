@@ -88,19 +88,24 @@ def systems() -> list[tuple[str, list]]:
     return out
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _timed(fn, clock: str = "wall") -> float:
+    """Milliseconds of ``fn()`` by the wall clock or by this process's CPU time (``clock='cpu'``)."""
+    now = CLOCKS[clock]
+    start = now()
     fn()
-    return 1e3 * (time.perf_counter() - start)
+    return 1e3 * (now() - start)
 
 
 class PeerProcess:
     """One peer in its own interpreter, kept alive and asked for one timed call at a time."""
 
-    def __init__(self, name: str, python: str, path: Path, threads: int):
+    def __init__(self, name: str, python: str, path: Path, threads: int, clock: str = "wall"):
         self.name = name
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-        cmd = [python, __file__, "--peer-worker", str(path), "--peer", name, "--threads", str(threads)]
+        cmd = [python, __file__, "--peer-worker", str(path), "--peer", name, "--threads", str(threads), "--clock", clock]
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self._read_until(lambda line: line == "ready")
 
@@ -124,7 +129,7 @@ class PeerProcess:
         self.process.wait()
 
 
-def start_peers(peers, batch, threads: int, tmp: str) -> dict[str, PeerProcess]:
+def start_peers(peers, batch, threads: int, tmp: str, clock: str = "wall") -> dict[str, PeerProcess]:
     """Start every peer (name, python, builder) on the batch; a failing one is reported and left out."""
     path = Path(tmp) / "batch.npz"
     np.savez(
@@ -137,7 +142,7 @@ def start_peers(peers, batch, threads: int, tmp: str) -> dict[str, PeerProcess]:
     running = {}
     for name, python, _ in peers:
         try:
-            running[name] = PeerProcess(name, python, path, threads)
+            running[name] = PeerProcess(name, python, path, threads, clock)
         except (OSError, RuntimeError) as error:
             print(f"[skip] {name}: {error}", flush=True)
     return running
@@ -288,7 +293,7 @@ def peer_table(args) -> list[tuple[str, str, object]]:
             ("nequip", peer_python_or_none("nequip", args.nequip_python), _nequip_call)]
 
 
-def peer_worker(path: str, builder, threads: int) -> None:
+def peer_worker(path: str, builder, threads: int, clock: str = "wall") -> None:
     """Runs inside a peer's virtualenv: answer each "run" line with one call's ms."""
     import warnings
 
@@ -301,7 +306,7 @@ def peer_worker(path: str, builder, threads: int) -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() == "run":
-            print("ms", _timed(call), flush=True)
+            print("ms", _timed(call, clock), flush=True)
 
 
 def peer_export(path: str) -> None:
@@ -366,11 +371,12 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="first check both give the same forces for the same weights")
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     parser.add_argument("--peer", help=argparse.SUPPRESS)
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall", help=argparse.SUPPRESS)
     parser.add_argument("--peer-export", help=argparse.SUPPRESS)
     args = parser.parse_args()
     peers = peer_table(args)
     if args.peer_worker:
-        peer_worker(args.peer_worker, {name: builder for name, _, builder in peers}[args.peer], args.threads[0])
+        peer_worker(args.peer_worker, {name: builder for name, _, builder in peers}[args.peer], args.threads[0], args.clock)
         return
     if args.peer_export:
         peer_export(args.peer_export)

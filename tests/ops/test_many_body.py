@@ -133,3 +133,16 @@ def test_bad_inputs_raise():
         m(torch.randn(3, 7), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="species"):
         m(torch.randn(3, 8), torch.zeros(2, dtype=torch.long))
+
+
+@pytest.mark.parametrize("engine, odd_paths", [("gaunt", False), ("cg", False), ("cg", True)])
+def test_zero_atoms_forward_and_backward(engine, odd_paths):
+    """An empty batch: zero rows in, zero rows out, gradients of the right shapes."""
+    p = SymmetricProduct(_basis(3, 2), 1, 3, 2, engine, odd_paths=odd_paths).double()
+    x = torch.zeros(0, p.irreps_in.dim, dtype=torch.float64, requires_grad=True)
+    out = p(x, torch.zeros(0, dtype=torch.long))
+    assert out.shape == (0, p.irreps_out.dim)
+    (g,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    assert g.shape == x.shape
+    out.sum().backward()
+    assert p.factor_weights.grad.abs().sum() == 0

@@ -143,3 +143,15 @@ def test_auto_change_of_basis_by_degree(generator):
     x2 = torch.randn(2, 9, generator=generator, dtype=torch.float64)
     ref = GauntProduct([9, 2], 8, change_of_basis="sparse")(x1, x2)
     torch.testing.assert_close(g(x1, x2), ref, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("basis", ["dense", "sparse"])
+@pytest.mark.parametrize("phi_transform", ["matmul", "fft"])
+def test_product_of_zero_rows(basis, phi_transform):
+    g = GauntProduct([2, 1, 3], 2, phi_transform=phi_transform, change_of_basis=basis)
+    xs = [torch.zeros(0, 5, (l + 1) ** 2, requires_grad=True) for l in (2, 1, 3)]
+    out = g(*xs)
+    assert out.shape == (0, 5, 9)
+    assert [t.shape for t in torch.autograd.grad(out.sum(), xs)] == [x.shape for x in xs]
+    tp = GauntTensorProduct(["2x0e+2x1o", "2x0e+2x1o"], 2)
+    assert tp(torch.zeros(0, 8), torch.zeros(0, 8)).shape == (0, tp.irreps_out.dim)

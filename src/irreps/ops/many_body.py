@@ -117,9 +117,9 @@ class SymmetricProduct(torch.nn.Module):
         # [N, nu, C, D]: per-degree weights spread over the 2l+1 components
         w = self.factor_weights.index_select(0, species).index_select(2, self._in_degree).transpose(2, 3)
         v = self.output_weights.index_select(0, species).index_select(2, self._out_degree).transpose(2, 3)
-        factors = [(a * w[:, k]).reshape(n * c, -1) for k in range(self.correlation)]
+        factors = [(a * w[:, k]).reshape(n * c, a.shape[-1]) for k in range(self.correlation)]
         orders = self._orders_gaunt(factors) if self.engine == "gaunt" else self.chain(factors)
-        out = sum(b.reshape(n, c, -1) * v[:, k] for k, b in enumerate(orders))
+        out = sum(b.reshape(n, c, b.shape[-1]) * v[:, k] for k, b in enumerate(orders))
         return from_sphere_layout(out, self.irreps_out)
 
     def _orders_gaunt(self, factors: list[Tensor]) -> list[Tensor]:

@@ -79,11 +79,8 @@ class Interaction(torch.nn.Module):
                 radial_basis: Tensor, envelope: Tensor) -> Tensor:
         """``h [N, irreps_in.dim]``, ``species [N]``, edges ``j -> i`` (``r_ij`` = ``vectors [E, 3]``),
         ``radial_basis [E, B]``, ``envelope [E]`` -> ``[N, irreps_out.dim]``."""
-        if senders.numel() == 0:  # lone atoms (the Gaunt and small-CG convolutions need edges)
-            basis = h.new_zeros(h.shape[0], self.linear_basis.irreps_in.dim)
-        else:
-            weights = self.radial(radial_basis) * envelope[:, None]
-            messages = self.conv(self.linear_up(h).index_select(0, senders), vectors, weights)
-            basis = self.linear_basis(scatter_sum(messages, receivers, h.shape[0]) / self.avg_degree)
+        weights = self.radial(radial_basis) * envelope[:, None]
+        messages = self.conv(self.linear_up(h).index_select(0, senders), vectors, weights)
+        basis = self.linear_basis(scatter_sum(messages, receivers, h.shape[0]) / self.avg_degree)
         out = self.linear_out(self.product(basis, species))
         return out if self.skip is None else out + self.skip(h)

@@ -230,10 +230,11 @@ class GauntProduct(torch.nn.Module):
     def _to_grid_sparse(self, x: Tensor, k: int, phi_transform: str) -> Tensor:
         lmax, b = self.lmax_in[k], x.shape[0]
         xs = torch.cat([x, x.new_zeros(b, 1)], dim=1).index_select(1, getattr(self, f"_in_index{k}"))
-        G = torch.bmm(xs.reshape(b, lmax + 1, -1).transpose(0, 1), getattr(self, f"_in_map{k}").to(x.dtype))
+        G = torch.bmm(xs.reshape(b, lmax + 1, xs.shape[1] // (lmax + 1)).transpose(0, 1), getattr(self, f"_in_map{k}").to(x.dtype))
         G = G.reshape(lmax + 1, b, self.n_rows, 2).permute(1, 2, 0, 3)
-        if phi_transform == "matmul":  # [B, n_rows, 2 (lmax+1)] @ [2 (lmax+1), n_phi]
-            return G.reshape(b, self.n_rows, -1) @ getattr(self, f"_phi_synthesis{k}").to(x.dtype)
+        # MKL's FFT rejects empty batches (no edges); the matmul DFT is the same map
+        if phi_transform == "matmul" or b == 0:  # [B, n_rows, 2 (lmax+1)] @ [2 (lmax+1), n_phi]
+            return G.reshape(b, self.n_rows, 2 * (lmax + 1)) @ getattr(self, f"_phi_synthesis{k}").to(x.dtype)
         G = torch.view_as_complex(G.contiguous())
         return torch.fft.irfft(G, n=self.n_phi, dim=-1, norm="forward")  # [B, n_rows, n_phi]
 
@@ -241,18 +242,18 @@ class GauntProduct(torch.nn.Module):
         """Harmonic coefficients [B, (lmax_out+1)^2] of a product given on the grid rows [B, n_rows, n_phi]."""
         b, v = grid.shape[0], self.lmax_out + 1
         if self._dense_out:
-            return grid.reshape(b, -1) @ self._out_dense.to(grid.dtype)
+            return grid.reshape(b, self.n_rows * self.n_phi) @ self._out_dense.to(grid.dtype)
         return self._from_grid_sparse(grid, self.phi_transform)
 
     def _from_grid_sparse(self, grid: Tensor, phi_transform: str) -> Tensor:
         b, v = grid.shape[0], self.lmax_out + 1
-        if phi_transform == "matmul":
+        if phi_transform == "matmul" or b == 0:
             c = (grid @ self._phi_analysis.to(grid.dtype)).reshape(b, self.n_rows, v, 2)
         else:
             c = torch.view_as_real(torch.fft.rfft(grid, dim=-1, norm="forward")[:, :, :v])  # [B, n_rows, V, 2]
         c = c.permute(2, 0, 1, 3).reshape(v, b, 2 * self.n_rows)
         rows = torch.bmm(c, self._out_map.to(grid.dtype))  # [V, B, R]
-        return rows.transpose(0, 1).reshape(b, -1).index_select(1, self._out_gather)
+        return rows.transpose(0, 1).reshape(b, v * rows.shape[2]).index_select(1, self._out_gather)
 
     def forward(self, *xs: Tensor) -> Tensor:
         if len(xs) != len(self.lmax_in):
@@ -295,7 +296,7 @@ def to_sphere_layout(x: Tensor, irreps: Irreps) -> Tensor:
 def from_sphere_layout(x: Tensor, irreps: Irreps) -> Tensor:
     """Sphere layout ``[..., C, (L+1)^2]`` -> irreps layout ``[..., dim]``."""
     blocks = x.split([m.ir.dim for m in irreps], dim=-1)
-    return torch.cat([b.reshape(*x.shape[:-2], -1) for b in blocks], dim=-1)
+    return torch.cat([b.reshape(*x.shape[:-2], m.dim) for b, m in zip(blocks, irreps)], dim=-1)
 
 
 def _degree_index(lmax: int) -> Tensor:
@@ -393,12 +394,12 @@ class GauntConvolution(torch.nn.Module):
         # the filter depends on the channel only through w_filter[l]: transform each degree part of
         # Y(r) once per edge and mix the grids per channel
         parts = spherical_harmonics(list(range(self.lmax_filter + 1)), edge_vec)[:, None, :] * self._degree_mask.to(x.dtype)
-        block = max(1, _BLOCK_ELEMENTS // (c * p.n_rows * p.n_phi))
+        block, d = max(1, _BLOCK_ELEMENTS // (c * p.n_rows * p.n_phi)), self.lmax_filter + 1
         outs = []
         for f, s, wf in zip(feature.split(block), parts.split(block), w_filter.split(block)):
             b = f.shape[0]
-            grid = p.to_grid(f.reshape(b * c, -1), 0).reshape(b, c, -1)
-            filt = wf @ p.to_grid(s.reshape(b * (self.lmax_filter + 1), -1), 1).reshape(b, self.lmax_filter + 1, -1)
-            outs.append(p.from_grid((grid * filt).reshape(b * c, p.n_rows, p.n_phi)).reshape(b, c, -1))
+            grid = p.to_grid(f.reshape(b * c, f.shape[-1]), 0).reshape(b, c, p.n_rows * p.n_phi)
+            filt = wf @ p.to_grid(s.reshape(b * d, s.shape[-1]), 1).reshape(b, d, p.n_rows * p.n_phi)
+            outs.append(p.from_grid((grid * filt).reshape(b * c, p.n_rows, p.n_phi)).reshape(b, c, (p.lmax_out + 1) ** 2))
         blocks = torch.cat(outs).split([m.ir.dim for m in self.irreps_out], dim=-1)
-        return torch.cat([(b * w_out[:, :, l, None]).reshape(e, -1) for l, b in enumerate(blocks)], dim=-1)
+        return torch.cat([(b * w_out[:, :, l, None]).reshape(e, m.dim) for l, (b, m) in enumerate(zip(blocks, self.irreps_out))], dim=-1)

@@ -168,12 +168,13 @@ class SO2Convolution(torch.nn.Module):
             _ContiguousGrad.apply(D[ir.l] @ xi.reshape(e, c, ir.dim).transpose(1, 2)).transpose(0, 1)
             for xi, (_, ir) in zip(x.split([m.dim for m in self.irreps_in], dim=1), self.irreps_in)
         ]
-        rotated = torch.cat(rotated + [x.new_zeros(1, e, c)]).reshape(-1, e * c)
-        pairs = rotated.index_select(0, self._pairs).reshape(-1, 2, e * c) * self._pair_sign.to(x.dtype)
+        rotated = torch.cat(rotated + [x.new_zeros(1, e, c)])
+        rotated = rotated.reshape(rotated.shape[0], e * c)  # sizes, not -1: e may be 0 (no edges)
+        pairs = rotated.index_select(0, self._pairs).reshape(self._pairs.numel() // 2, 2, e * c) * self._pair_sign.to(x.dtype)
         w = weights.reshape(e, self.num_params, c).transpose(0, 1).reshape(self.num_params, 1, e * c)
         terms = w * pairs.index_select(0, self._src)
         y = x.new_zeros(self.num_out_pairs, 2, e * c).index_add_(0, self._dst, terms)
-        y = torch.cat([y.reshape(-1, e, c), y.new_zeros(1, e, c)]).index_select(0, self._gather_out)
+        y = torch.cat([y.reshape(2 * self.num_out_pairs, e, c), y.new_zeros(1, e, c)]).index_select(0, self._gather_out)
         out = [
             _ContiguousGrad.apply(D[ir.l].transpose(1, 2) @ yo.transpose(0, 1).contiguous()).transpose(1, 2).reshape(e, c * ir.dim)
             for yo, (_, ir) in zip(y.split([ir.dim for _, ir in self.irreps_out]), self.irreps_out)

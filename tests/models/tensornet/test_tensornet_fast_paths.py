@@ -102,8 +102,8 @@ def _dense_interaction(layer, x, edge_index, rbf, fcut, rbf_self):
 
 @pytest.mark.parametrize("paired", [True, False])
 def test_interaction_equals_the_dense_matrix_form(paired):
-    """Old-vs-new guard for the layer's fused form (reciprocal normalisation, one radial product
-    split per part, pairing): values and gradients to 1e-12 in float64."""
+    """Guard for every rewrite of the layer's form (components, reciprocal normalisation, fused
+    products, chunked message passing, pairing): values and gradients to 1e-12 in float64."""
     rng = np.random.default_rng(3)
     atoms = ase.Atoms(numbers=rng.choice([1, 6, 8], size=9), positions=rng.uniform(0, 3.5, size=(9, 3)))
     model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 6, "num_rbf": 5}).double()

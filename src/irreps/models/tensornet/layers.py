@@ -160,12 +160,13 @@ class Interaction(torch.nn.Module):
         """Radial MLP times cutoff for the I, A and S messages: three ``[E_half, C]`` tensors.
 
         Evaluated once per reverse pair (``rbf``, ``fcut`` are ``[E_half, ...]``); the
-        message passing gathers them per edge through ``pairing.expand``. One ``[E_half, 3C]``
-        product, activation and cutoff product, then split (views; their backward is one
-        concatenation), rather than three of each.
+        message passing gathers them per edge through ``pairing.expand``. Three contiguous
+        products (one ``[E_half, 3C]`` product split into strided views measured 5-7% slower
+        for the whole model: the message passing gathers rows of these tensors).
         """
-        c = self.hidden_dim
-        return list((self.linears_scalar(rbf) * fcut[:, None]).split(c, dim=1))
+        *hidden, last, act = self.linears_scalar
+        h = torch.nn.Sequential(*hidden)(rbf)
+        return [act(w) * fcut[:, None] for w in _per_part(last, h)]
 
     def forward(
         self, x: Tensor, edge_index: Tensor, rbf: Tensor, fcut: Tensor, pairing: EdgePairing | None,

@@ -30,6 +30,11 @@ reported without and with building the graph ("ours" / "ours+nl": neighbour list
 for small molecules, conversion and collation); ratios are peer time / ours+nl time.
 
     python benchmarks/bench_inference.py --threads 1 2 --json bench.json
+    python benchmarks/bench_inference.py --profile --systems "3bpa x32"   # per-op table of ours
+
+``--profile`` prints, for each selected system, torch.profiler's table of the operators with
+the most self CPU time in our model's energy + forces call (graph prebuilt, float32 or
+``--dtype float64``) and skips the timing table.
 """
 
 from __future__ import annotations
@@ -185,6 +190,25 @@ def time_all(batch, threads: int, repeats: int, peers) -> dict[str, float]:
         for peer in running.values():
             peer.close()
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def profile_ours(name: str, batch, threads: int, dtype: str) -> None:
+    """Print the per-operator profile of our E+F call on ``batch`` (graph built once)."""
+    import torch
+
+    from benchmarks.profile_table import op_table
+    from irreps.data import atoms_list_to_graphs, collate
+    from irreps.models import build_model
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    torch_dtype = getattr(torch, dtype)
+    model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).eval().to(torch_dtype)
+    graph = collate(atoms_list_to_graphs(batch, HYPER["cutoff"], keys=None, dtype=torch_dtype))
+    atoms = sum(len(a) for a in batch)
+    print(f"## irreps TensorNet, energy + forces, {name} ({atoms} atoms, {graph.edge_index.shape[1]} edges), "
+          f"{dtype}, {threads} thread(s)")
+    print(op_table(lambda: model(graph)["forces"].detach()), flush=True)
 
 
 def _peer_model(max_z: int, box, precision: int):
@@ -369,6 +393,8 @@ def main() -> None:
     parser.add_argument("--nequip-python", help="python of NequIP's virtualenv (default: benchmarks.peers)")
     parser.add_argument("--json", help="write one record per (system, impl, threads) here")
     parser.add_argument("--check", action="store_true", help="first check both give the same forces for the same weights")
+    parser.add_argument("--profile", action="store_true", help="print per-operator profiles of ours instead of timing")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="for --profile")
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     parser.add_argument("--peer", help=argparse.SUPPRESS)
     parser.add_argument("--clock", choices=list(CLOCKS), default="wall", help=argparse.SUPPRESS)
@@ -380,6 +406,11 @@ def main() -> None:
         return
     if args.peer_export:
         peer_export(args.peer_export)
+        return
+    if args.profile:
+        for name, batch in systems():
+            if not args.systems or name in args.systems:
+                profile_ours(name, batch, args.threads[0], args.dtype)
         return
     if args.check and peers[0][1] is not None:
         check_against_peer(peers[0][1])

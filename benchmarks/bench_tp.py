@@ -13,6 +13,13 @@ the process's peak resident memory (``resource.getrusage(...).ru_maxrss``) durin
 forward+backward pass, relative to the state after building inputs and module (torch allocations are
 invisible to tracemalloc).
 
+Distance to the physical limit: the shape formulas of ``torch.utils.flop_counter`` count the floating-point
+operations of every matrix product of one call (``mm``, ``bmm``, ``addmm``, einsum contractions:
+``2 m n k`` from the shapes; elementwise work is not counted), and ``GF/s`` is that count over the
+median time, so it is the rate of the hot loops' matrix products with the rest of the call's time
+counted against them (a lower bound). ``peak`` is the same process's rate on a 2048 x 2048 float32
+matmul (``torch.mm``), measured just before, under the same load and thread count; ``%pk`` = GF/s / peak.
+
 Usage::
 
     python benchmarks/bench_tp.py                      # L = 1..8, 16 channels
@@ -69,11 +76,52 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def peak_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a ``size`` x ``size`` float32 matmul in this process (median of ``repeats``)."""
+    import torch
+
+    a = torch.randn(size, size)
+    a @ a
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - t0)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def matmul_flops(call) -> int:
+    """Floating-point operations of the matrix products ``call()`` runs (``2 m n k`` per product).
+
+    Uses the shape formulas of ``torch.utils.flop_counter`` (its ``flop_registry``: mm, bmm, addmm,
+    baddbmm, convolutions, attention) in a bare dispatch mode: ``FlopCounterMode`` itself also
+    tracks modules with autograd hooks, which fails inside the CG engine's forward under torch 2.13
+    ("Expected gradient function to be set").
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            formula = flop_registry.get(func._overloadpacket)
+            if formula is not None:
+                self.total += formula(*args, **(kwargs or {}), out_val=out)
+            return out
+
+    with Count() as counter:
+        call()
+    return counter.total
+
+
 def worker(engine: str, lmax: int, channels: int, edges: int, repeats: int, threads: int) -> dict:
     """Measure one (engine, L) in this process."""
     import torch
 
     torch.set_num_threads(threads)
+    peak = peak_gflops()
     gen = torch.Generator().manual_seed(0)
     fn, dim, numel = _build(engine, lmax, channels)
     x = torch.randn(edges, dim, generator=gen, requires_grad=True)
@@ -81,7 +129,10 @@ def worker(engine: str, lmax: int, channels: int, edges: int, repeats: int, thre
     w = torch.randn(edges, numel, generator=gen, requires_grad=True)
     base = _rss_mb()
     fn(x, r, w).square().sum().backward()  # warm-up (and the memory peak)
-    peak = _rss_mb() - base
+    peak_mb = _rss_mb() - base
+    with torch.no_grad():
+        flops_fwd = matmul_flops(lambda: fn(x, r, w))
+    flops_fwdbwd = matmul_flops(lambda: fn(x, r, w).square().sum().backward())
     fwd, fwdbwd = [], []
     for _ in range(repeats):
         with torch.no_grad():
@@ -91,9 +142,12 @@ def worker(engine: str, lmax: int, channels: int, edges: int, repeats: int, thre
         t0 = time.perf_counter()
         fn(x, r, w).square().sum().backward()
         fwdbwd.append(time.perf_counter() - t0)
+    fwd_s, fwdbwd_s = statistics.median(fwd), statistics.median(fwdbwd)
     return {
         "L": lmax, "channels": channels, "engine": engine,
-        "fwd_ms": 1e3 * statistics.median(fwd), "fwdbwd_ms": 1e3 * statistics.median(fwdbwd), "peak_mb": peak,
+        "fwd_ms": 1e3 * fwd_s, "fwdbwd_ms": 1e3 * fwdbwd_s, "peak_mb": peak_mb,
+        "matmul_gflop_fwd": flops_fwd / 1e9, "matmul_gflop_fwdbwd": flops_fwdbwd / 1e9,
+        "gflops_fwd": flops_fwd / fwd_s / 1e9, "gflops_fwdbwd": flops_fwdbwd / fwdbwd_s / 1e9, "peak_gflops": peak,
     }
 
 
@@ -145,6 +199,16 @@ def _table(records: list[dict], engines: list[str]) -> str:
                 else:
                     cells.append(f"{'-':>9} {'-':>9}")
             lines.append(f"{L:>2} | " + " | ".join(cells))
+    lines += ["", "matrix-product rate of the call (GFLOP counted / median time) against this CPU's float32 matmul peak",
+              f"{'L':>2} | " + " | ".join(f"{e + ' GFLOP':>10} {'GF/s':>6} {'peak':>5} {'%pk':>4}" for e in engines),
+              "   | (fwd+bwd)"]
+    for L in sorted({r["L"] for r in records}):
+        cells = []
+        for e in engines:
+            r = by.get((L, e))
+            cells.append(f"{r['matmul_gflop_fwdbwd']:10.3f} {r['gflops_fwdbwd']:6.1f} {r['peak_gflops']:5.0f} "
+                         f"{100 * r['gflops_fwdbwd'] / r['peak_gflops']:3.0f}%" if r else f"{'-':>28}")
+        lines.append(f"{L:>2} | " + " | ".join(cells))
     return "\n".join(lines)
 
 
@@ -186,8 +250,8 @@ def main(argv: list[str] | None = None) -> None:
             rec = _spawn(e, L, args)
             if rec is not None:
                 records.append(rec)
-                print(f"  L={L} {e:>5}: fwd {rec['fwd_ms']:.1f} ms, fwd+bwd {rec['fwdbwd_ms']:.1f} ms, {rec['peak_mb']:.0f} MB",
-                      flush=True)
+                print(f"  L={L} {e:>5}: fwd {rec['fwd_ms']:.1f} ms, fwd+bwd {rec['fwdbwd_ms']:.1f} ms, {rec['peak_mb']:.0f} MB, "
+                      f"{rec['gflops_fwdbwd']:.1f} GFLOP/s of matmuls (peak {rec['peak_gflops']:.0f})", flush=True)
     print(_table(records, engines))
     if args.json:
         _write_json(args.json, records)

@@ -11,6 +11,10 @@ runs), and how far the compiled step's first loss and gradient vector are from t
 
     python benchmarks/bench_train_step.py                  # both datasets, one thread
     python benchmarks/bench_train_step.py --threads 2 --json steps.json
+    python benchmarks/bench_train_step.py --dataset acac --batch-size 5 --profile
+
+``--profile`` prints torch.profiler's table of the operators with the most self CPU time in
+the eager step (forward, forces, loss, both backward passes; no optimiser) instead of timing.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from pathlib import Path
 from train_acac import DATASETS, DEFAULT_DATA, RECIPE
 
 
-def _setup(name: str, data: Path):
+def _setup(name: str, data: Path, seed: int = 0, batch_size: int | None = None):
+    """Config, model and a trainer factory for ``name``; ``seed`` picks the train/validation split,
+    ``batch_size`` overrides the recipe's."""
     import torch
 
     from irreps.train.config import load_config
@@ -39,10 +45,10 @@ def _setup(name: str, data: Path):
     config = load_config(RECIPE, [
         f"data.train_file={data / spec['train']}", "data.test_file=null",
         f"data.isolated_atoms_file={data / spec['isolated']}", f"data.valid_fraction={spec['valid_fraction']}",
-        f"data.batch_size={spec['recipe']['data.batch_size']}", "run.progress=false", "run.compile=false",
+        f"data.batch_size={batch_size or spec['recipe']['data.batch_size']}", "run.progress=false", "run.compile=false",
     ])
-    seed_everything(0)
-    prepared = prepare_data(config.data, config.loss.weights(), 0, log=lambda line: None)
+    seed_everything(seed)
+    prepared = prepare_data(config.data, config.loss.weights(), seed, log=lambda line: None)
     prepared = prepared.cast(torch.float32, torch.device("cpu"))
     model = build_model(config.model.name, model_options(config, prepared))
     trainer = lambda m, run: Trainer(  # noqa: E731
@@ -106,10 +112,29 @@ def _agreement(model, trainer, batch) -> tuple[float, float, float]:
     return loss_diff, float((grads - eager_grads).norm() / eager_grads.norm()), seconds
 
 
+def profile_eager(name: str, args: argparse.Namespace) -> None:
+    """Print the per-operator profile of the eager step (loss with forces, then backward)."""
+    from profile_table import op_table
+
+    config, model, make_trainer = _setup(name, args.data_dir, batch_size=args.batch_size)
+    trainer = make_trainer(model, config.run)
+    batch = next(iter(trainer.train_loader))
+    model.train()
+    loss = trainer.loss
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        loss(model(batch, **loss.prediction_flags()), batch)[0].backward()
+
+    print(f"## eager training step, {name}, {batch.num_graphs} structures ({int(batch.num_atoms)} atoms, "
+          f"{batch.edge_index.shape[1]} edges), float32, {args.threads} thread(s)")
+    print(op_table(step, rounds=10), flush=True)
+
+
 def run(name: str, args: argparse.Namespace) -> dict:
     import torch
 
-    config, model, make_trainer = _setup(name, args.data_dir)
+    config, model, make_trainer = _setup(name, args.data_dir, batch_size=args.batch_size)
     eager_trainer = make_trainer(copy.deepcopy(model), config.run)
     batches = [b for b in eager_trainer.train_loader][: args.batches]
     eager = _time_steps(eager_trainer, batches, compiled=False, repeats=args.repeats)
@@ -132,6 +157,8 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=40, help="batches per repeat (default 40)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding acac/ and ethanol/")
+    parser.add_argument("--batch-size", type=int, help="structures per step (default: the recipe's)")
+    parser.add_argument("--profile", action="store_true", help="print the eager step's per-operator profile instead")
     parser.add_argument("--json", help="write one record per dataset to this file")
     args = parser.parse_args()
     missing = [args.data_dir / DATASETS[d][k] for d in args.dataset for k in ("train", "isolated")
@@ -146,6 +173,10 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.profile:
+        for name in args.dataset:
+            profile_eager(name, args)
+        return 0
     records = [run(name, args) for name in args.dataset]
     print(f"{'dataset':8} {'batch':>5} {'atoms':>5} {'threads':>7} {'eager ms':>9} {'compiled ms':>11} "
           f"{'speedup':>7} {'capture s':>9} {'loss diff':>9} {'grad diff':>9}")

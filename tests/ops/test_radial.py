@@ -1,5 +1,6 @@
 """Radial bases and cutoff functions: values against closed forms, smoothness, edge cases."""
 
+import copy
 import math
 
 import pytest
@@ -59,3 +60,28 @@ def test_trainable_bases_have_parameters_and_bad_sizes_raise():
         BesselBasis(0, 3.0)
     with pytest.raises(ValueError, match="cutoff"):
         GaussianBasis(3, -1.0)
+
+
+@pytest.mark.parametrize("basis", [ExpNormalBasis(32, 5.0), GaussianBasis(32, 5.0)], ids=["expnormal", "gaussian"])
+def test_float32_bases_hold_no_tiny_values_and_match_the_unflushed_formula(basis):
+    # Subnormal features make every matrix product that reads them take the CPU's slow path
+    # (400x in bench_ab): values below sqrt(tiny) are set to 0, a change far below rounding.
+    r = torch.linspace(0.05, 5.5, 2001)
+    values = basis(r)
+    tiny = math.sqrt(torch.finfo(torch.float32).tiny)
+    assert not ((values != 0) & (values.abs() < tiny)).any()
+    raw = copy.deepcopy(basis).double()(r.double())  # float64 features of the same radii hold the unflushed values
+    assert ((raw > 0) & (raw < torch.finfo(torch.float32).tiny)).any()  # the case the flush exists for
+    assert (values.double() - raw).abs().max() < 1e-6 and (values.double() - raw)[raw < tiny].abs().max() < tiny
+
+
+def test_flush_underflow_zeroes_only_tiny_entries_and_passes_gradients():
+    from irreps.ops.radial import flush_underflow
+
+    x = torch.tensor([1e-30, -1e-25, 1e-10, -2.0, 0.0], requires_grad=True)
+    y = flush_underflow(x)
+    assert y.tolist() == [0.0, 0.0, x[2].item(), -2.0, 0.0]
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert grad.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0]
+    x64 = torch.tensor([1e-200, 1e-100], dtype=torch.float64)
+    assert flush_underflow(x64).tolist() == [0.0, 1e-100]

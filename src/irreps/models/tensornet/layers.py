@@ -44,8 +44,12 @@ def _expand(values: Tensor, pairing: EdgePairing | None) -> Tensor:
 
 
 def _normalise(x: Tensor) -> Tensor:
-    """``X / (||X||^2 + 1)`` per atom and channel, ``[N, 9, C]``."""
-    return x / (x.square().sum(1, keepdim=True) + 1.0)
+    """``X / (||X||^2 + 1)`` per atom and channel, ``[N, 9, C]``.
+
+    The reciprocal is taken of the ``[N, 1, C]`` norms and the features multiplied by it: a
+    division of the ``[N, 9, C]`` tensor costs more, forward and backward (same value to rounding).
+    """
+    return x * (x.square().sum(1, keepdim=True) + 1.0).reciprocal()
 
 
 class TensorEmbedding(torch.nn.Module):
@@ -156,7 +160,9 @@ class Interaction(torch.nn.Module):
         """Radial MLP times cutoff for the I, A and S messages: three ``[E_half, C]`` tensors.
 
         Evaluated once per reverse pair (``rbf``, ``fcut`` are ``[E_half, ...]``); the
-        message passing gathers them per edge through ``pairing.expand``.
+        message passing gathers them per edge through ``pairing.expand``. Three contiguous
+        products (one ``[E_half, 3C]`` product split into strided views measured 5-7% slower
+        for the whole model: the message passing gathers rows of these tensors).
         """
         *hidden, last, act = self.linears_scalar
         h = torch.nn.Sequential(*hidden)(rbf)

@@ -14,8 +14,11 @@ MODEL=$(realpath "${1:?usage: bash examples/ipi/run.sh MODEL [OUTDIR]}")
 OUT=${2:-ipi_acac}
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -e "$OUT" ]; then echo "$OUT exists: choose another OUTDIR" >&2; exit 2; fi
-if [ -e /tmp/ipi_irreps-acac ]; then
-    echo "/tmp/ipi_irreps-acac exists: another run uses it, or a crashed i-PI left it (then remove it)" >&2; exit 2
+# i-PI itself names a UNIX socket `ipi_<address>` in the system's temporary directory (fixed by
+# i-PI, not by this script); a stale one from a crashed run blocks the next start.
+SOCKET=/tmp/ipi_irreps-acac
+if [ -e "$SOCKET" ]; then
+    echo "$SOCKET exists: another run uses it, or a crashed i-PI left it (then remove it)" >&2; exit 2
 fi
 mkdir -p "$OUT"
 sed "s|<total_steps> [0-9]* </total_steps>|<total_steps> ${IPI_STEPS:-400} </total_steps>|" "$HERE/input.xml" > "$OUT/input.xml"

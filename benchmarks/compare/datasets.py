@@ -101,6 +101,12 @@ class DatasetFiles:
                 "e0s": {str(k): v for k, v in self.e0s.items()}, "elements": list(self.elements)}
 
 
+def _only_elements(path: Path, elements: tuple[int, ...]) -> bool:
+    import ase.io
+
+    return {int(a.numbers[0]) for a in ase.io.read(path, index=":")} == set(elements)
+
+
 def materialise(name: str, data_dir: Path, out_dir: Path) -> DatasetFiles:
     """Write train/valid/test/isolated-atom files of dataset ``name`` into ``out_dir`` (once)."""
     import ase.io
@@ -130,11 +136,17 @@ def materialise(name: str, data_dir: Path, out_dir: Path) -> DatasetFiles:
             else:
                 chosen = [frames[i] for i in range(len(frames)) if i not in used]
             ase.io.write(tests[test], [_labelled(f) for f in chosen], format="extxyz")
-        ase.io.write(files["isolated"], [_labelled(a) for a in ase.io.read(data_dir / split["isolated"], index=":")],
-                     format="extxyz")
+    elements = tuple(sorted({int(z) for i in split["train"] for z in frames[i].numbers}))
+    if not files["isolated"].is_file() or not _only_elements(files["isolated"], elements):
+        # Only the training set's elements: a peer sizes its element table from the training data
+        # and rejects E0s of others (ethanol's file also holds N; MACE then fails on a shape).
+        lone = [a for a in ase.io.read(data_dir / split["isolated"], index=":") if int(a.numbers[0]) in elements]
+        ase.io.write(files["isolated"], [_labelled(a) for a in lone], format="extxyz")
     isolated = ase.io.read(files["isolated"], index=":")
     e0s = {int(a.numbers[0]): float(a.info[ENERGY_KEY]) for a in isolated}
-    elements = tuple(sorted({int(z) for i in split["train"] for z in frames[i].numbers}))
+    if set(e0s) != set(elements):
+        raise ValueError(f"{data_dir / split['isolated']} has isolated atoms of {sorted(e0s)}, "
+                         f"the training set has elements {list(elements)}")
     return DatasetFiles(files["train"], files["valid"], tests, files["isolated"], e0s, elements)
 
 

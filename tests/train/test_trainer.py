@@ -10,7 +10,7 @@ import torch
 from irreps.data import bundled_path
 from irreps.models import load_model
 from irreps.models.domain import shortest_distances
-from irreps.train.checkpoint import load_checkpoint
+from irreps.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from irreps.train.config import load_config
 from irreps.train.prepare import prepare_data
 from irreps.train.run import model_options, train
@@ -106,6 +106,28 @@ def test_resume_continues_bitwise(tmp_path, schedule):
         for name, value in state.items():
             assert torch.equal(torch.as_tensor(value), torch.as_tensor(b["optimizer"]["state"][index][name]))
     assert a["schedule"] == b["schedule"]
+
+
+def test_resume_from_best_when_last_is_missing_or_older(tmp_path):
+    """With run.checkpoint_every > 1 a killed run can hold only best.pt (or a last.pt older than
+    it): --resume continues from the later one, bit-for-bit as if never stopped (float64)."""
+    common = TINY + ["optim.schedule=plateau", "run.dtype=float64", "run.epochs=3"]
+    whole = train(load_config(None, common), tmp_path / "whole", log=_quiet)
+    stopped = train(load_config(None, common + ["run.max_minutes=1e-9"]), tmp_path / "split", log=_quiet)
+    assert len(stopped.history) == 1
+    (tmp_path / "split" / "checkpoints" / "last.pt").unlink()
+    assert latest_checkpoint(tmp_path / "split").name == "best.pt"
+    resumed = train(load_config(None, common), tmp_path / "split", resume=True, log=_quiet)
+    drop_time = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    assert drop_time(resumed.history) == drop_time(whole.history)
+
+    state = load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.pt")
+    save_checkpoint(tmp_path / "both" / "checkpoints" / "last.pt", {**state, "epoch": 2})
+    save_checkpoint(tmp_path / "both" / "checkpoints" / "best.pt", {**state, "epoch": 3})
+    assert latest_checkpoint(tmp_path / "both").name == "best.pt"
+    save_checkpoint(tmp_path / "both" / "checkpoints" / "last.pt", {**state, "epoch": 3})
+    assert latest_checkpoint(tmp_path / "both").name == "last.pt"
+    assert latest_checkpoint(tmp_path / "none") is None
 
 
 def test_refuses_a_used_run_directory(tmp_path):

@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", metavar="DIR", help="run directory (default: run.output_dir/run.name)")
     parser.add_argument(
         "--resume", metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from checkpoints/last.pt with its config.yaml (plus --set)",
+        help="continue the run in RUN_DIR from its later checkpoint (checkpoints/last.pt or best.pt) with its config.yaml (plus --set)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier run in the run directory")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")

@@ -59,3 +59,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     return read_torch_file(path, "checkpoint")
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint of ``run_dir`` a resume continues from: ``last.pt`` or ``best.pt``,
+    whichever holds the later epoch (with ``run.checkpoint_every`` > 1 an improving epoch
+    writes only ``best.pt``, so it can be the newer), or None when neither exists."""
+    found = [p for p in (Path(run_dir) / "checkpoints" / "last.pt", Path(run_dir) / "checkpoints" / "best.pt")
+             if p.is_file()]
+    if not found:
+        return None
+    return max(found, key=lambda p: int(load_checkpoint(p)["epoch"]))  # ties: last.pt, listed first

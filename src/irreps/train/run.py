@@ -32,7 +32,7 @@ from irreps.models import build_model, save_model
 from irreps.models.domain import SHORTEST_DISTANCES, encode_shortest_distances
 from irreps.models.registry import model_entry
 from irreps.io import write_atomic
-from irreps.train.checkpoint import load_checkpoint
+from irreps.train.checkpoint import latest_checkpoint, load_checkpoint
 from irreps.train.config import TrainConfig, dump_config
 from irreps.train.distributed import World, init_world
 from irreps.train.launch import Launch, launch_from_environment, run_local
@@ -150,7 +150,8 @@ def train(
         process using it raises ``ValueError`` naming that process
         (:mod:`irreps.train.run_dir`).
     resume : bool
-        Continue the run saved in ``run_dir/checkpoints/last.pt`` exactly where it stopped.
+        Continue the run saved in ``run_dir/checkpoints`` exactly where its later checkpoint
+        (``last.pt`` or ``best.pt``, :func:`~irreps.train.checkpoint.latest_checkpoint`) stopped.
     overwrite : bool
         Replace the files of an earlier run in ``run_dir``.
 
@@ -262,7 +263,7 @@ def _fit(
         config.data.batch_size, config.data.valid_batch_size, run_dir=run_dir if main else None, log=log, world=world,
     )
     if resume:
-        trainer.resume(run_dir / "checkpoints" / "last.pt")
+        trainer.resume(latest_checkpoint(run_dir))
     trainer.fit()
     if not main:
         return TrainingResult(run_dir, None, trainer.history, trainer.best_epoch, None, None, trainer.stopped_by,

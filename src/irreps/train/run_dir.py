@@ -49,7 +49,8 @@ def check_run_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool
     Parameters
     ----------
     resume : bool
-        The directory must hold ``checkpoints/last.pt`` from an earlier run.
+        The directory must hold ``checkpoints/last.pt`` or ``checkpoints/best.pt`` from an
+        earlier run.
     overwrite : bool
         Allow a non-empty directory (:func:`claim_run_dir` deletes the earlier run's files).
     """
@@ -57,8 +58,8 @@ def check_run_dir(path: str | os.PathLike, resume: bool = False, overwrite: bool
     if resume and overwrite:
         raise ValueError("choose either --resume or --overwrite, not both")
     if resume:
-        if not (path / "checkpoints" / "last.pt").is_file():
-            raise ValueError(f"cannot resume: {path / 'checkpoints' / 'last.pt'} does not exist")
+        if not any((path / "checkpoints" / name).is_file() for name in ("last.pt", "best.pt")):
+            raise ValueError(f"cannot resume: {path / 'checkpoints'} holds neither last.pt nor best.pt")
         return path
     if path.exists() and not path.is_dir():
         raise ValueError(f"output path {path} exists and is not a directory")

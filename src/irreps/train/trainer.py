@@ -13,8 +13,8 @@ history), so ``--resume`` continues exactly where a run stopped.
 SIGINT (Ctrl-C) or SIGTERM during :meth:`Trainer.fit` stops it after the current training step
 (:mod:`irreps.train.signals`); :attr:`Trainer.stopped_by` then names the signal. A signal
 that arrives between epochs stops the run once that epoch's checkpoint is written; one within
-an epoch drops that epoch's unfinished work, and ``--resume`` starts again from the last
-checkpoint (:attr:`Trainer.checkpoint_epoch`).
+an epoch drops that epoch's unfinished work, and ``--resume`` starts again from the later of the
+``last`` and ``best`` checkpoints (:attr:`Trainer.checkpoint_epoch`).
 """
 
 from __future__ import annotations
@@ -325,6 +325,7 @@ class Trainer:
             self.checkpoint_epoch = self.epoch
         if improved:
             save_checkpoint(self.run_dir / "checkpoints" / "best.pt", state)
+            self.checkpoint_epoch = self.epoch
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the run exactly."""

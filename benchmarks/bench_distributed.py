@@ -80,20 +80,20 @@ def _write_synthetic(path: Path, count: int, seed: int = 0) -> None:
 
     frames, isolated, _ = _sources()
     rng = np.random.default_rng(seed)
-    symbols = [a.get_chemical_symbols() for a in frames]
+    # one %-format per frame: a template per geometry with the symbols in place
+    templates = ["".join(f"{symbol} %.8f %.8f %.8f %.8f %.8f %.8f\n" for symbol in a.get_chemical_symbols()) for a in frames]
+    references = [(a.positions.copy(), float(a.get_potential_energy()), a.get_forces()) for a in frames]
     with open(path, "w") as out:
         for atom in isolated:
             out.write(f"1\nProperties=species:S:1:pos:R:3 config_type=isolated_atom energy={float(atom.get_potential_energy())!r} "
                       f"pbc=\"F F F\"\n{atom.get_chemical_symbols()[0]} 0.0 0.0 0.0\n")
         for n in range(count):
             k = n % len(frames)
-            atoms = frames[k]
-            shift = rng.normal(scale=0.05, size=atoms.positions.shape)
-            energy = float(atoms.get_potential_energy()) + 0.5 * float((shift**2).sum())
-            forces = atoms.get_forces() - shift
-            out.write(f"{len(atoms)}\nProperties=species:S:1:pos:R:3:forces:R:3 energy={energy!r} pbc=\"F F F\"\n")
-            for symbol, p, f in zip(symbols[k], atoms.positions + shift, forces):
-                out.write(f"{symbol} {p[0]:.8f} {p[1]:.8f} {p[2]:.8f} {f[0]:.8f} {f[1]:.8f} {f[2]:.8f}\n")
+            positions, energy, forces = references[k]
+            shift = rng.normal(scale=0.05, size=positions.shape)
+            energy = energy + 0.5 * float((shift**2).sum())
+            out.write(f"{len(positions)}\nProperties=species:S:1:pos:R:3:forces:R:3 energy={energy!r} pbc=\"F F F\"\n")
+            out.write(templates[k] % tuple(np.hstack([positions + shift, forces - shift]).ravel().tolist()))
 
 
 def _peak_rss_mb() -> float:

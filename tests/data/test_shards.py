@@ -51,6 +51,25 @@ def _assert_same(graph, want) -> None:
     assert graph.info == want.info
 
 
+@pytest.mark.parametrize("block", [1, 2, 512])
+def test_iterating_in_blocks_equals_indexing(tmp_path, monkeypatch, block):
+    """Iteration reads runs of rows with one slice per dataset (the statistics pass); it must
+    give every structure exactly as indexing does, for views in any order, Hessians included."""
+    import irreps.data.shard_reader as reader
+
+    monkeypatch.setattr(reader, "READ_BLOCK", block)
+    source = tmp_path / "data.xyz"
+    ase.io.write(source, _frames(np.random.default_rng(1)), format="extxyz")
+    convert_to_shards(source, tmp_path / "out", shard_size=4, log=lambda line: None)
+    dataset = ShardedDataset(tmp_path / "out", 3.0)
+    for view in (dataset, dataset.subset([6, 0, 1, 3, 2, 5]), dataset.subset([0, 2, 3, 4, 6])):
+        graphs = list(view)
+        assert len(graphs) == len(view)
+        for k, graph in enumerate(graphs):
+            _assert_same(graph, view[k])
+            assert graph.targets["hessian"].numel() == 9 * graph.num_atoms**2
+
+
 def test_round_trip_keeps_every_field(tmp_path):
     source = tmp_path / "data.xyz"
     ase.io.write(source, _frames(np.random.default_rng(0)), format="extxyz")
@@ -64,8 +83,9 @@ def test_round_trip_keeps_every_field(tmp_path):
     dataset = ShardedDataset(tmp_path / "out", 3.0)
     assert len(dataset) == len(want) == 7
     assert {name for g in want for name in g.targets} | {"config_type"} == set(numeric)
-    for graph, reference in zip(dataset, want):
+    for k, (graph, reference) in enumerate(zip(dataset, want)):  # read in blocks, and one by one
         _assert_same(graph, reference)
+        _assert_same(dataset[k], reference)
     isolated = ase.io.read(tmp_path / "out" / "isolated_atoms.xyz", ":")
     assert [a.get_chemical_symbols() for a in isolated] == [["O"]] and isolated[0].get_potential_energy() == -432.1
 

@@ -94,9 +94,10 @@ class GraphLoader:
 
     def __iter__(self) -> Iterator[AtomicGraph | None]:
         n = len(self.dataset)
-        order = torch.randperm(n, generator=self.generator).tolist() if self.shuffle else list(range(n))
+        # a tensor, not a list: 8 bytes per structure instead of a Python int each
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            batch = order[start : start + self.batch_size]
+            batch = order[start : start + self.batch_size].tolist()
             if self.share is not None:
                 k, parts = self.share
                 batch = batch[k * len(batch) // parts : (k + 1) * len(batch) // parts]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,8 @@ from irreps.data.conversion import graph_from_arrays
 from irreps.data.graph import AtomicGraph
 from irreps.data.neighbors import ALL_PAIRS_MAX_ATOMS, neighbor_list, open_boundary_pairs
 from irreps.data.shard_writer import FORMAT, META, VERSION
+
+READ_BLOCK = 512  # most structures read together when iterating in order (memory: one block)
 
 
 def is_sharded(path: str | os.PathLike) -> bool:
@@ -93,17 +95,12 @@ class ShardedDataset(Sequence[AtomicGraph]):
                     raise ValueError(f"{self.path}, structure {int(self.offsets[s] + missing[0])}: "
                                      f"missing required field '{name}'")
 
-    def _shard(self, index: int):
-        """The open h5py file of shard ``index`` in this process."""
-        import h5py
-
+    def _shard(self, index: int) -> "_OpenShard":
+        """Shard ``index``, opened in this process."""
         if self._pid != os.getpid():
             self._handles, self._pid = {}, os.getpid()
         if index not in self._handles:
-            try:
-                self._handles[index] = h5py.File(self.files[index], "r")
-            except (OSError, FileNotFoundError) as err:
-                raise ValueError(f"cannot read shard {self.files[index]} ({err})") from None
+            self._handles[index] = _OpenShard(self.files[index])
         return self._handles[index]
 
     def __len__(self) -> int:
@@ -112,36 +109,86 @@ class ShardedDataset(Sequence[AtomicGraph]):
     def __getitem__(self, index: int) -> AtomicGraph:
         if not -len(self) <= index < len(self):
             raise IndexError(f"structure {index} of a dataset of {len(self)}")
-        structure = int(self.indices[index])
+        s, j = self._locate(int(self.indices[index]))
+        return self._read_block(s, j, j + 1, [j])[0]
+
+    def __iter__(self) -> Iterator[AtomicGraph]:
+        """The structures in order, read in blocks of nearby rows of one shard: one pass over
+        the dataset (the statistics) then costs a few reads per block instead of per structure,
+        and memory holds one block."""
+        k = 0
+        while k < len(self.indices):
+            s, first = self._locate(int(self.indices[k]))
+            limit = min(int(self.offsets[s + 1] - self.offsets[s]), first + 2 * READ_BLOCK)  # bounds the slice read
+            rows = [first]
+            for structure in self.indices[k + 1 : k + READ_BLOCK]:
+                j = int(structure - self.offsets[s])
+                if not rows[-1] < j < limit:
+                    break
+                rows.append(j)
+            yield from self._read_block(s, first, rows[-1] + 1, rows)
+            k += len(rows)
+
+    def _locate(self, structure: int) -> tuple[int, int]:
+        """(shard, row in the shard) of a structure of the directory."""
         s = bisect.bisect_right(self.offsets, structure) - 1
-        j = structure - int(self.offsets[s])
-        shard = self._shard(s)
-        a, b = int(self._atom_starts[s][j]), int(self._atom_starts[s][j + 1])
-        positions, numbers = shard["positions"][a:b], shard["atomic_numbers"][a:b].astype(np.int64)
-        cell, pbc = shard["cell"][j], shard["pbc"][j]
-        if not pbc.any() and b - a <= ALL_PAIRS_MAX_ATOMS:
-            edge_index = open_boundary_pairs([positions], self.cutoff)[0]
-            shifts = np.zeros((edge_index.shape[1], 3))
-        else:
-            edge_index, shifts, _ = neighbor_list(positions, cell, pbc, self.cutoff)
-        values, info = {}, {K.CONFIG_TYPE: None}
-        for name in self.fields:
-            if not shard[f"present/{name}"][j]:
-                continue
-            field, data = K.FIELDS[name], shard[f"fields/{name}"]
-            if field.kind == "str":
-                info[name] = data[j].decode()
-            elif field.level == "atom":
-                values[name] = data[a:b]
-            elif field.level == "graph":
-                values[name] = data[j]
-            else:  # atom_pair: the Hessians of the shard's structures one after another
-                starts = 9 * np.concatenate([[0], np.cumsum(np.diff(self._atom_starts[s]) ** 2)])
-                values[name] = data[int(starts[j]) : int(starts[j + 1])]
-        graph = graph_from_arrays(positions, numbers, cell, pbc, edge_index, shifts, values, info, self.dtype)
-        if K.ENERGY in values:
-            graph.targets[K.ENERGY] = torch.as_tensor(values[K.ENERGY], dtype=torch.float64).reshape(1)
-        return graph if self.device.type == "cpu" else _to_device(graph, self.device)
+        return s, structure - int(self.offsets[s])
+
+    def _read_block(self, s: int, start: int, stop: int, rows: Sequence[int]) -> list[AtomicGraph]:
+        """The graphs of ``rows`` (increasing, within ``[start, stop)``) of shard ``s``, read with
+        one slice of each dataset over ``[start, stop)``."""
+        shard, starts = self._shard(s), self._atom_starts[s]
+        first_atom = int(starts[start])
+        atoms = slice(first_atom, int(starts[stop]))
+        positions, numbers = shard["positions"][atoms], shard["atomic_numbers"][atoms].astype(np.int64)
+        cell, pbc = shard["cell"][start:stop], shard["pbc"][start:stop]
+        present = {name: shard[f"present/{name}"][start:stop] for name in self.fields}
+        columns = {name: self._field_block(s, name, start, stop) for name in self.fields if present[name].any()}
+        spans = [(int(starts[j]) - first_atom, int(starts[j + 1]) - first_atom) for j in rows]
+        small = [n for n, (j, (a, b)) in enumerate(zip(rows, spans)) if not pbc[j - start].any() and b - a <= ALL_PAIRS_MAX_ATOMS]
+        pairs = dict(zip(small, open_boundary_pairs([positions[spans[n][0] : spans[n][1]] for n in small], self.cutoff)))
+        graphs = []
+        for n, (j, (a, b)) in enumerate(zip(rows, spans)):
+            r = j - start
+            if n in pairs:
+                edge_index, shifts = pairs[n], np.zeros((pairs[n].shape[1], 3))
+            else:
+                edge_index, shifts, _ = neighbor_list(positions[a:b], cell[r], pbc[r], self.cutoff)
+            values, info = {}, {K.CONFIG_TYPE: None}
+            for name, column in columns.items():
+                if not present[name][r]:
+                    continue
+                field = K.FIELDS[name]
+                if field.kind == "str":
+                    info[name] = column[r].decode()
+                elif field.level == "atom":
+                    values[name] = column[a:b]
+                elif field.level == "graph":
+                    values[name] = column[r]
+                else:  # atom_pair: rows 9 N^2 long, one after another
+                    h0, h1 = 9 * self._pair_starts(s, start, j)
+                    values[name] = column[h0:h1]
+            graph = graph_from_arrays(positions[a:b], numbers[a:b], cell[r], pbc[r], edge_index, shifts, values, info, self.dtype)
+            if K.ENERGY in values:
+                graph.targets[K.ENERGY] = torch.as_tensor(values[K.ENERGY], dtype=torch.float64).reshape(1)
+            graphs.append(graph if self.device.type == "cpu" else _to_device(graph, self.device))
+        return graphs
+
+    def _pair_starts(self, s: int, start: int, j: int) -> np.ndarray:
+        """Start and end of structure ``j``'s atom-pair rows (units of 9) counted from structure ``start``."""
+        counts = np.diff(self._atom_starts[s][start : j + 2]) ** 2
+        return np.array([counts[:-1].sum(), counts.sum()], dtype=np.int64)
+
+    def _field_block(self, s: int, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` of field ``name`` in shard ``s`` (atoms' rows for per-atom fields)."""
+        shard, field, starts = self._shard(s), K.FIELDS[name], self._atom_starts[s]
+        data = shard[f"fields/{name}"]
+        if field.kind == "str" or field.level == "graph":
+            return data[start:stop]
+        if field.level == "atom":
+            return data[int(starts[start]) : int(starts[stop])]
+        before = int((np.diff(starts[: start + 1]) ** 2).sum())
+        return data[9 * before : 9 * (before + int((np.diff(starts[start : stop + 1]) ** 2).sum()))]
 
     def _view(self, indices: np.ndarray, dtype: torch.dtype, device: torch.device) -> "ShardedDataset":
         view = object.__new__(ShardedDataset)
@@ -156,6 +203,25 @@ class ShardedDataset(Sequence[AtomicGraph]):
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "ShardedDataset":
         """A view whose graphs come in floating ``dtype`` on ``device`` (energies in float64)."""
         return self._view(self.indices, dtype or self.dtype, torch.device(device) if device is not None else self.device)
+
+
+class _OpenShard:
+    """An open shard file whose datasets are looked up once: h5py's lookup by name costs far
+    more than reading a structure's rows, which are read as slices (h5py's fast path)."""
+
+    def __init__(self, path: Path) -> None:
+        import h5py
+
+        try:
+            self.file = h5py.File(path, "r")
+        except (OSError, FileNotFoundError) as err:
+            raise ValueError(f"cannot read shard {path} ({err})") from None
+        self._datasets: dict[str, object] = {}
+
+    def __getitem__(self, name: str):
+        if name not in self._datasets:
+            self._datasets[name] = self.file[name]
+        return self._datasets[name]
 
 
 def _to_device(graph: AtomicGraph, device: torch.device) -> AtomicGraph:

@@ -172,24 +172,27 @@ def compute_statistics(graphs: Sequence[AtomicGraph], e0s: dict[int, float]) -> 
 
 
 class DatasetSummary:
-    """What E0 fits and statistics need, gathered in one pass over a dataset: a few numbers per
-    structure (energy, atom count, element counts), so a dataset read lazily is read once and
-    memory does not hold its structures. Built by :func:`summarise`."""
+    """What E0 fits and statistics need, gathered in one pass over a dataset, so a dataset read
+    lazily is read once. Memory per structure is 12 bytes (its energy and the index of its
+    composition in a table of distinct compositions), not Python objects: a dataset of millions
+    of structures summarises in a few tens of MB. Built by :func:`summarise`."""
 
     def __init__(self, graphs: Iterable[AtomicGraph], caller: str):
-        self.energies: list[Tensor] = []
-        self.counts: list[dict[int, int]] = []
+        self._energies = _Growing(np.float64)
+        self._composition_ids = _Growing(np.int32)
+        self._compositions: dict[tuple[tuple[int, int], ...], int] = {}  # ((Z, count), ...) -> id
         self.num_atoms, self.num_edges, self.force_sq, self.force_count = 0, 0, 0.0, 0
         self.with_forces = True
         self._best = torch.full((_PAIRS,), math.inf, dtype=torch.float64)
         for n, graph in enumerate(graphs):
             if K.ENERGY not in graph.targets:
                 raise ValueError(f"{caller}: graph {n} has no energy target")
-            self.energies.append(graph.targets[K.ENERGY].double().cpu())
-            numbers = graph.atomic_numbers.cpu()
+            self._energies.extend(graph.targets[K.ENERGY].double().cpu().numpy().reshape(-1))
+            numbers, batch = graph.atomic_numbers.cpu(), graph.batch.cpu()
             for b in range(graph.num_graphs):
-                z, c = torch.unique(numbers[graph.batch.cpu() == b], return_counts=True)
-                self.counts.append(dict(zip(z.tolist(), c.tolist())))
+                z, c = torch.unique(numbers[batch == b], return_counts=True)
+                key = tuple(zip(z.tolist(), c.tolist()))
+                self._composition_ids.extend([self._compositions.setdefault(key, len(self._compositions))])
             self.num_atoms += graph.num_atoms
             self.num_edges += graph.num_edges
             self.with_forces = self.with_forces and K.FORCES in graph.targets
@@ -198,23 +201,32 @@ class DatasetSummary:
                 self.force_sq += float((forces**2).sum())
                 self.force_count += forces.numel()
             _update_shortest(self._best, graph)
-        if not self.counts:
+        if not len(self._composition_ids):
             raise ValueError(f"{caller} needs at least one structure")
-        self.elements = sorted({z for c in self.counts for z in c})
+        self.elements = sorted({z for key in self._compositions for z, _ in key})
 
-    def _matrix(self) -> np.ndarray:
-        """Element counts, [structures, elements]."""
+    def _composition_matrix(self) -> np.ndarray:
+        """Element counts of each distinct composition, [compositions, elements]."""
         column = {z: k for k, z in enumerate(self.elements)}
-        matrix = np.zeros((len(self.counts), len(self.elements)))
-        for row, counts in enumerate(self.counts):
-            for z, c in counts.items():
+        matrix = np.zeros((len(self._compositions), len(self.elements)))
+        for key, row in self._compositions.items():
+            for z, c in key:
                 matrix[row, column[z]] = c
         return matrix
 
     def fit_e0s(self) -> dict[int, float]:
-        """The least-squares E0s (see :func:`fit_e0s`)."""
-        energies = torch.cat(self.energies).numpy()
-        solution, _, rank, _ = np.linalg.lstsq(self._matrix(), energies, rcond=None)
+        """The least-squares E0s (see :func:`fit_e0s`).
+
+        Structures of one composition share a row of the design matrix, so the fit is the
+        same as a weighted fit of each composition's mean energy (weight: its number of
+        structures): the same normal equations, hence the same minimum-norm solution.
+        """
+        ids, energies = self._composition_ids.array(), self._energies.array()
+        sizes = np.bincount(ids, minlength=len(self._compositions)).astype(np.float64)
+        means = np.bincount(ids, weights=energies, minlength=len(self._compositions)) / sizes
+        weights = np.sqrt(sizes)
+        matrix = self._composition_matrix()
+        solution, _, rank, _ = np.linalg.lstsq(matrix * weights[:, None], means * weights, rcond=None)
         if rank < len(self.elements):
             warnings.warn(
                 f"fit_e0s: element counts have rank {rank} < {len(self.elements)} elements; E0s are the "
@@ -228,9 +240,10 @@ class DatasetSummary:
         missing = sorted(set(self.elements) - set(e0s))
         if missing:
             raise ValueError(f"no reference energy (E0) for atomic numbers {missing}; E0s known for {sorted(e0s)}")
-        matrix = torch.as_tensor(self._matrix())
+        matrix = torch.as_tensor(self._composition_matrix())
         reference = matrix @ torch.tensor([e0s[z] for z in self.elements], dtype=torch.float64)
-        per_atom = (torch.cat(self.energies) - reference) / matrix.sum(dim=1)
+        ids = torch.as_tensor(self._composition_ids.array(), dtype=torch.int64)
+        per_atom = (torch.as_tensor(self._energies.array()) - reference[ids]) / matrix.sum(dim=1)[ids]
         found = torch.isfinite(self._best).nonzero().flatten().tolist()
         return DatasetStatistics(
             num_graphs=int(per_atom.numel()),
@@ -242,6 +255,26 @@ class DatasetSummary:
             avg_num_neighbors=self.num_edges / self.num_atoms,
             shortest_distances={(k // _SIZE, k % _SIZE): float(self._best[k]) for k in found},
         )
+
+
+class _Growing:
+    """A 1-D numpy array appended to in amortised O(1), stored contiguously (no per-item objects)."""
+
+    def __init__(self, dtype: type) -> None:
+        self._data, self._size = np.empty(1024, dtype=dtype), 0
+
+    def extend(self, values: Sequence[float] | np.ndarray) -> None:
+        values = np.asarray(values, dtype=self._data.dtype)
+        if self._size + len(values) > len(self._data):
+            self._data = np.resize(self._data, max(2 * len(self._data), self._size + len(values)))
+        self._data[self._size : self._size + len(values)] = values
+        self._size += len(values)
+
+    def array(self) -> np.ndarray:
+        return self._data[: self._size]
+
+    def __len__(self) -> int:
+        return self._size
 
 
 def summarise(graphs: Iterable[AtomicGraph], caller: str = "summarise") -> DatasetSummary:

@@ -99,6 +99,21 @@ class AffineGroupConv(_AffineConv):
         self.mlp = torch.nn.Sequential(torch.nn.Linear(self.group.coordinate_dim, hidden), torch.nn.GELU(),
                                        torch.nn.Linear(hidden, out_channels * in_channels * kernel_size**2))
 
+    def integration_weights(self, samples: GroupSamples, relative: torch.Tensor, chart: torch.Tensor) -> torch.Tensor:
+        """``[M_out, M_in]``: self-normalised importance weights over the input samples, over ``|det g_i|``.
+
+        ``nu_ij = w_j env(g_i^{-1} h_j) / |det(g_i^{-1} h_j)|`` (importance weight, envelope, Haar
+        measure ``dh / |det h|`` in the frame of ``g_i``), normalised over j; the ``1 / |det g_i|``
+        turns the pixel sum over the moved stencil into the integral, as in the lifting layer.
+        Normalising bounds each weight by 1: the raw weights ``w_j`` have infinite mean (the Haar
+        measure has infinite mass), and the diagonal term ``w_i``, which no envelope damps, would
+        otherwise set the scale of the features at ``g_i``. Consistent as M grows, biased at finite
+        M; all terms depend on the samples only through ``w_j`` and ``g_i^{-1} h_j``, so moving
+        the samples with the input keeps the layer exactly equivariant."""
+        log_envelope = -0.5 * chart[..., : len(self.group.basis)].pow(2).sum(-1) / self.envelope**2
+        log_nu = samples.log_weights[None] + log_envelope - torch.linalg.det(relative).abs().log()
+        return torch.softmax(log_nu, dim=1) / torch.linalg.det(samples.matrices).abs()[:, None]
+
     def forward(self, x: torch.Tensor, samples: GroupSamples) -> torch.Tensor:
         m = len(samples)
         if x.dim() != 5 or x.shape[1] != self.in_channels or x.shape[2] != m:
@@ -107,8 +122,7 @@ class AffineGroupConv(_AffineConv):
         interp = self.interpolation(samples)  # output samples g_i
         relative = torch.linalg.inv(samples.matrices)[:, None] @ samples.matrices[None]  # g_i^{-1} h_j
         chart = self.group.coordinates(relative)  # [M, M, d]
-        envelope = torch.exp(-0.5 * chart[..., : len(self.group.basis)].pow(2).sum(-1) / self.envelope**2)
-        scale = envelope * samples.log_weights.exp()[None] / torch.linalg.det(samples.matrices).abs()[None] / m
+        scale = self.integration_weights(samples, relative, chart)
         values = self.mlp(chart.to(x.dtype)).reshape(m, m, self.out_channels, self.in_channels, -1)
         values = values * scale.to(x.dtype)[:, :, None, None, None]
         kernel = torch.einsum("mzc,mnoic->omniz", interp.to(x.dtype), values)  # [out, M_out, M_in, in, K*K]

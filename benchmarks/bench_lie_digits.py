@@ -1,6 +1,7 @@
 """Affine-invariant digit classification: Monte-Carlo GL+(2) / SL(2) G-CNNs against a CNN.
 
     python benchmarks/bench_lie_digits.py [--json out.json] [--epochs 15] [--samples 8] [--test-draws 4]
+                                          [--scale 0.2] [--norm batch]
 
 Needs scikit-learn (its 8x8 digits ship with the package: ``pip install scikit-learn``). The
 1797 digits are scaled to [0, 1], placed in a 14 x 14 canvas and split 80/20 (fixed seed). All
@@ -94,6 +95,9 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--samples", type=int, default=8, help="group samples per forward pass")
     parser.add_argument("--test-draws", type=int, default=4, help="sample draws averaged at test time")
+    parser.add_argument("--scale", type=float, default=0.2, help="std of the sampled symmetric part (scale/shear)")
+    parser.add_argument("--norm", choices=["batch", "layer"], default="batch",
+                        help="G-CNN feature norm: per channel over the batch, or per example (AffineGCNN)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -105,7 +109,7 @@ def main(argv=None) -> None:
     records = []
     runs = [("CNN", lambda: CNN(), False), ("CNN + affine aug.", lambda: CNN(), True)]
     runs += [(f"{g} G-CNN", lambda g=g: AffineGCNN(g, channels=(6, 12), kernel_size=5, num_samples=args.samples,
-                                                   scale=0.2), False) for g in ("SL", "GL+")]
+                                                   scale=args.scale, norm=args.norm), False) for g in ("SL", "GL+")]
     for name, build, augment in runs:
         torch.manual_seed(args.seed)
         model = build()

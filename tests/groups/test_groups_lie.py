@@ -119,10 +119,11 @@ def test_layers_are_exactly_equivariant_when_samples_move(name):
     features = lift(img, samples)
     torch.testing.assert_close(lift(rot(img), moved), rot(features), atol=1e-10, rtol=0)
     torch.testing.assert_close(conv(rot(features), moved), rot(conv(features, samples)), atol=1e-10, rtol=0)
-    model = AffineGCNN(name, in_channels=2, channels=(3, 4), kernel_size=3, num_samples=5).double().eval()
-    torch.testing.assert_close(model(rot(img), moved), model(img, samples), atol=1e-10, rtol=0)
-    # the samples must move too: with the old ones the output changes
-    assert (model(rot(img), samples) - model(img, samples)).abs().max() > 1e-6
+    for norm in ("batch", "layer"):
+        model = AffineGCNN(name, in_channels=2, channels=(3, 4), kernel_size=3, num_samples=5, norm=norm).double().eval()
+        torch.testing.assert_close(model(rot(img), moved), model(img, samples), atol=1e-10, rtol=0)
+        # the samples must move too: with the old ones the output changes
+        assert (model(rot(img), samples) - model(img, samples)).abs().max() > 1e-6
 
 
 @pytest.mark.parametrize("name", ["GL+", "SL"])
@@ -170,6 +171,8 @@ def test_bad_input_is_named():
         MatrixLieGroup("GL+", 2).check(torch.diag(torch.tensor([1.0, -1.0])))
     with pytest.raises(ValueError, match="det = 1"):
         MatrixLieGroup("SL", 2).check(2 * torch.eye(2))
+    with pytest.raises(ValueError, match="unknown norm 'instance'"):
+        AffineGCNN("SL", norm="instance")
     with pytest.raises(ValueError, match="odd"):
         AffineLiftingConv("GL+", 1, 1, kernel_size=4)
     with pytest.raises(ValueError, match="n = 2"):

@@ -5,21 +5,21 @@ Features live on the pixel grid times a set of sampled elements ``{g_i}`` of H (
 ((row, column) coordinates, the ones H acts on):
 
 - lifting: ``(L f)(x, g_i) = sum_z k(g_i^{-1} z) f(x + z) / |det g_i|``;
-- group convolution: ``(K F)(x, g_i) = (1/M) sum_j w_j sum_z k(g_i^{-1} z, g_i^{-1} h_j) F(x + z, h_j) / |det h_j|``,
-  the Monte-Carlo estimate (weights ``w_j = dg/dq``) of the integral over ``R^2 x| H`` against its
-  left Haar measure ``dy dh / |det h|``.
+- group convolution: ``(K F)(x, g_i) = sum_j a_ij sum_z k(g_i^{-1} z, g_i^{-1} h_j) F(x + z, h_j) / |det g_i|``,
+  the Monte-Carlo estimate of the integral over ``R^2 x| H`` against its left Haar measure
+  ``dy dh / |det h|``, with self-normalised importance weights ``a_ij`` (`AffineGroupConv.integration_weights`).
 
 Both are exactly equivariant in the sense that transforming the image by ``a`` and the samples to
 ``{a g_i}`` transforms the output (for ``a`` that maps the pixel grid to itself, e.g. the 90°
-rotations); for other ``a`` they are equivariant in expectation, up to resampling the image on
-pixels and the finite stencil.
+rotations); for other ``a``, the lifting is equivariant in expectation over the draw and the
+group convolution in the limit of many samples (self-normalised weights are consistent, not
+unbiased), up to resampling the image on pixels and the finite stencil.
 
 The kernel is a K x K stencil of values read off at the moved offset ``w = g^{-1} z`` by Gaussian
 interpolation, ``k(w, .) = sum_c exp(-|w - c|^2 / (2 s^2)) W_c(.)`` (centres c on the stencil,
 s = 0.5 px): at ``g = 1`` it is an ordinary K x K kernel. In the group convolution the stencil
 values ``W_c`` are an MLP of the polar chart of ``g_i^{-1} h_j`` (`MatrixLieGroup.coordinates`),
-times a Gaussian envelope in its symmetric part, so the integrand decays over H and the
-Monte-Carlo estimate has finite variance.
+times a Gaussian envelope in its symmetric part, so the integrand decays over H.
 """
 
 from __future__ import annotations

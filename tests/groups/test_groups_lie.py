@@ -120,7 +120,8 @@ def test_layers_are_exactly_equivariant_when_samples_move(name):
     torch.testing.assert_close(lift(rot(img), moved), rot(features), atol=1e-10, rtol=0)
     torch.testing.assert_close(conv(rot(features), moved), rot(conv(features, samples)), atol=1e-10, rtol=0)
     for norm in ("batch", "layer"):
-        model = AffineGCNN(name, in_channels=2, channels=(3, 4), kernel_size=3, num_samples=5, norm=norm).double().eval()
+        model = AffineGCNN(name, in_channels=2, channels=(3, 4), kernel_size=3, num_samples=5, norm=norm)
+        model = model.double().eval()
         torch.testing.assert_close(model(rot(img), moved), model(img, samples), atol=1e-10, rtol=0)
         # the samples must move too: with the old ones the output changes
         assert (model(rot(img), samples) - model(img, samples)).abs().max() > 1e-6
@@ -133,7 +134,8 @@ def test_group_conv_weights_are_normalised(name):
     group = MatrixLieGroup(name, 2)
     conv = AffineGroupConv(group, 1, 1, kernel_size=3).double()
     samples = group.sample(6, 0.2, generator=_gen(7))
-    tail = GroupSamples(samples.matrices, samples.log_weights + torch.tensor([20.0, 0, 0, 0, 0, 0], dtype=torch.float64))
+    far = torch.tensor([20.0, 0, 0, 0, 0, 0], dtype=torch.float64)
+    tail = GroupSamples(samples.matrices, samples.log_weights + far)
     for draw in (samples, tail):
         relative = torch.linalg.inv(draw.matrices)[:, None] @ draw.matrices[None]
         weights = conv.integration_weights(draw, relative, group.coordinates(relative))
@@ -152,8 +154,8 @@ def test_group_conv_output_scale_is_stable_over_draws(name):
     conv = AffineGroupConv(group, 3, 4, kernel_size=3).double()
     features = torch.randn(4, 3, 8, 9, 9, dtype=torch.float64, generator=_gen(1))
     with torch.no_grad():
-        stds = torch.stack([(conv(features, group.sample(8, 0.2, generator=_gen(seed))) - conv.bias[:, None, None, None]).std()
-                            for seed in range(30)])
+        draws = [group.sample(8, 0.2, generator=_gen(seed)) for seed in range(30)]
+        stds = torch.stack([(conv(features, draw) - conv.bias[:, None, None, None]).std() for draw in draws])
     assert stds.max() / stds.min() < 6
 
 

@@ -3,11 +3,12 @@
 lift -> (norm, gelu, group conv) x (layers - 1) -> norm, gelu -> mean over the group samples, max over
 the pixels -> linear. Both norms commute with the group action: ``"batch"`` takes one mean and
 variance per channel over batch, samples and pixels (running statistics at test time);
-``"layer"`` one per example over channels, samples and pixels (as Mironenco & Forré's code), so
-a draw whose Monte-Carlo features come out larger or smaller overall is rescaled on its own. The pooled features are invariant in expectation
-under rotations (the sampling distribution is rotation-invariant) and approximately under scalings
-and shears; with the samples moved along with the image (`GroupSamples.left_translate`) the
-logits are exactly invariant for grid-preserving maps.
+``"layer"`` one per example over channels, samples and pixels (as Mironenco & Forré's code), so a
+draw whose Monte-Carlo features come out larger or smaller overall is rescaled on its own. The
+pooled features are invariant in expectation under rotations (the sampling distribution is
+rotation-invariant) and approximately under scalings and shears; with the samples moved along
+with the image (`GroupSamples.left_translate`) the logits are exactly invariant for
+grid-preserving maps.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ Three tables (one thread, fixed seeds; needs scikit-learn for the digits of `ben
    before the fix; its diagonal term carries ``w_i`` undamped) against the self-normalised weights
    the layer uses now (`AffineGroupConv.integration_weights`).
 3. Training accuracy of the GL+ G-CNN over the last third of ``--steps`` Adam steps (3e-3, batch 32)
-   with a fresh draw every step against one fixed draw: the Monte-Carlo noise that remains.
+   with a fresh draw every step, one fixed draw, and fresh draws with either part held fixed
+   (rotations equally spaced without random offset, or the symmetric parts of the fixed draw):
+   the Monte-Carlo noise that remains.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
 from benchmarks.bench_lie_digits import load_digits_canvas  # noqa: E402
 from benchmarks.json_out import write_json  # noqa: E402
-from irreps.groups.lie import AffineGCNN, MatrixLieGroup  # noqa: E402
+from irreps.groups.lie import AffineGCNN, GroupSamples, MatrixLieGroup, exp_symmetric, polar  # noqa: E402
 
 SCALE = 0.2
 
@@ -61,22 +63,38 @@ def output_spread(images: torch.Tensor, draws: int) -> list[dict]:
                 conv.integration_weights = types.MethodType(raw_weights, conv)
             else:
                 del conv.integration_weights  # back to the class's method
-            stds = []
+            stds, shares = [], []
             with torch.no_grad():
                 for seed in range(draws):
                     samples = model.draw(torch.Generator().manual_seed(1000 + seed))
                     features = torch.nn.functional.gelu(model.norms[0](model.lift(images, samples)))
                     stds.append(conv(features, samples).std())
-            stds = torch.stack(stds)
+                    shares.append(samples.log_weights.softmax(0).max())
+            stds, shares = torch.stack(stds), torch.stack(shares)
+            corr = torch.corrcoef(torch.stack([stds.log(), shares]))[0, 1].item()
             records.append({"table": "spread", "group": name, "weights": label, "median": stds.median().item(),
                             "q05": stds.quantile(0.05).item(), "q95": stds.quantile(0.95).item(),
-                            "max_over_min": (stds.max() / stds.min()).item()})
+                            "max_over_min": (stds.max() / stds.min()).item(), "corr_log_std_top_share": corr})
     return records
+
+
+def _mixed_draw(fresh: GroupSamples, fixed: GroupSamples, keep: str) -> GroupSamples:
+    """``fresh`` with its rotations replaced by angles 2 pi k / M (``keep="rotations"``), or with the
+    symmetric parts and weights of ``fixed`` (``keep="symmetric"``)."""
+    x, r = polar(fresh.matrices.double())
+    if keep == "rotations":
+        angle = 2 * torch.pi * torch.arange(len(fresh), dtype=torch.float64) / len(fresh)
+        r = torch.stack([torch.stack([angle.cos(), -angle.sin()], -1), torch.stack([angle.sin(), angle.cos()], -1)], -2)
+        return GroupSamples((exp_symmetric(x) @ r).to(fresh.matrices), fresh.log_weights)
+    return GroupSamples((exp_symmetric(polar(fixed.matrices.double())[0]) @ r).to(fresh.matrices), fixed.log_weights)
+
+
+MODES = ("fresh draw per step", "one fixed draw", "fixed rotations", "fixed symmetric parts")
 
 
 def fresh_against_fixed(images: torch.Tensor, labels: torch.Tensor, steps: int) -> list[dict]:
     records = []
-    for mode in ("fresh draw per step", "one fixed draw"):
+    for mode in MODES:
         torch.manual_seed(0)
         model = AffineGCNN("GL+", channels=(6, 12), kernel_size=5, num_samples=8, scale=SCALE)
         fixed = model.draw(torch.Generator().manual_seed(99))
@@ -85,7 +103,10 @@ def fresh_against_fixed(images: torch.Tensor, labels: torch.Tensor, steps: int) 
         correct = []
         for _ in range(steps):
             idx = torch.randint(len(labels), (32,), generator=gen)
-            out = model(images[idx], fixed if mode == "one fixed draw" else None)
+            samples = fixed if mode == "one fixed draw" else model.draw()
+            if mode.startswith("fixed "):
+                samples = _mixed_draw(samples, fixed, mode.split()[1])
+            out = model(images[idx], samples)
             loss = torch.nn.functional.cross_entropy(out, labels[idx])
             opt.zero_grad()
             loss.backward()
@@ -115,15 +136,16 @@ def main(argv=None) -> None:
     spread = output_spread(train_x[:64], args.draws)
     records += spread
     print(f"\nGroup-convolution output std over {args.draws} draws of 8 samples (initialisation, 64 digits)")
-    print(f"{'group':<6}{'weights':<17}{'median':>8}{'5%':>8}{'95%':>8}{'max/min':>9}")
+    print(f"{'group':<6}{'weights':<17}{'median':>8}{'5%':>8}{'95%':>8}{'max/min':>9}  corr(log std, top weight share)")
     for r in spread:
-        print(f"{r['group']:<6}{r['weights']:<17}{r['median']:>8.3f}{r['q05']:>8.3f}{r['q95']:>8.3f}{r['max_over_min']:>9.1f}")
+        print(f"{r['group']:<6}{r['weights']:<17}{r['median']:>8.3f}{r['q05']:>8.3f}{r['q95']:>8.3f}"
+              f"{r['max_over_min']:>9.1f}  {r['corr_log_std_top_share']:.2f}")
     if args.steps:
         training = fresh_against_fixed(train_x, train_y, args.steps)
         records += training
         print(f"\nGL+ G-CNN training accuracy over the last third of {args.steps} steps")
         for r in training:
-            print(f"  {r['mode']:<22}{r['train_acc_last_third']:.3f}")
+            print(f"  {r['mode']:<24}{r['train_acc_last_third']:.3f}")
     total = time.perf_counter() - begin
     print(f"wall time {total:.0f} s")
     if args.json:

@@ -10,9 +10,10 @@ and under one random affine map each (bilinear resampling): rotation U(-60°, 60
 U(0.8, 1.2), shear U(-0.3, 0.3), as in the affNIST protocol of Mironenco & Forré (train centred,
 test transformed), scaled to this data set. Baselines: the CNN with the same widths, and that CNN
 trained with random affine maps of the same distribution (augmentation, for reference). The G-CNNs
-(scale 0.2, 8 samples) draw fresh group samples every step and average their logits over 4 fixed
-draws at test time. One thread, float32,
-Adam, no hyper-parameter chosen on the test set.
+(scale 0.2, 8 samples, batch norm unless ``--norm layer``) draw fresh group samples every step
+and average their logits over 4 fixed draws at test time. One thread, float32, Adam, no
+hyper-parameter chosen on the test set. `bench_lie_weights.py` measures why the GL+ model did not
+train before its group convolution's weights were self-normalised.
 
 JSON records per model: ``{"model", "params", "train_s", "test_acc", "affine_acc"}``.
 """

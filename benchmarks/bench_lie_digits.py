@@ -1,6 +1,7 @@
 """Affine-invariant digit classification: Monte-Carlo GL+(2) / SL(2) G-CNNs against a CNN.
 
     python benchmarks/bench_lie_digits.py [--json out.json] [--epochs 15] [--samples 8] [--test-draws 4]
+                                          [--scale 0.2] [--norm batch]
 
 Needs scikit-learn (its 8x8 digits ship with the package: ``pip install scikit-learn``). The
 1797 digits are scaled to [0, 1], placed in a 14 x 14 canvas and split 80/20 (fixed seed). All
@@ -9,9 +10,10 @@ and under one random affine map each (bilinear resampling): rotation U(-60°, 60
 U(0.8, 1.2), shear U(-0.3, 0.3), as in the affNIST protocol of Mironenco & Forré (train centred,
 test transformed), scaled to this data set. Baselines: the CNN with the same widths, and that CNN
 trained with random affine maps of the same distribution (augmentation, for reference). The G-CNNs
-(scale 0.2, 8 samples) draw fresh group samples every step and average their logits over 4 fixed
-draws at test time. One thread, float32,
-Adam, no hyper-parameter chosen on the test set.
+(scale 0.2, 8 samples, batch norm unless ``--norm layer``) draw fresh group samples every step
+and average their logits over 4 fixed draws at test time. One thread, float32, Adam, no
+hyper-parameter chosen on the test set. `bench_lie_weights.py` measures why the GL+ model did not
+train before its group convolution's weights were self-normalised.
 
 JSON records per model: ``{"model", "params", "train_s", "test_acc", "affine_acc"}``.
 """
@@ -94,6 +96,9 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--samples", type=int, default=8, help="group samples per forward pass")
     parser.add_argument("--test-draws", type=int, default=4, help="sample draws averaged at test time")
+    parser.add_argument("--scale", type=float, default=0.2, help="std of the sampled symmetric part (scale/shear)")
+    parser.add_argument("--norm", choices=["batch", "layer"], default="batch",
+                        help="G-CNN feature norm: per channel over the batch, or per example (AffineGCNN)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -105,7 +110,7 @@ def main(argv=None) -> None:
     records = []
     runs = [("CNN", lambda: CNN(), False), ("CNN + affine aug.", lambda: CNN(), True)]
     runs += [(f"{g} G-CNN", lambda g=g: AffineGCNN(g, channels=(6, 12), kernel_size=5, num_samples=args.samples,
-                                                   scale=0.2), False) for g in ("SL", "GL+")]
+                                                   scale=args.scale, norm=args.norm), False) for g in ("SL", "GL+")]
     for name, build, augment in runs:
         torch.manual_seed(args.seed)
         model = build()

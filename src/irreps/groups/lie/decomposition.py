@@ -12,7 +12,9 @@ Haar measure in the chart (G unimodular, ``G / SO(n)`` = positive-definite matri
 Lebesgue measure on (traceless) symmetric matrices in an orthonormal basis and dR the Haar
 measure of SO(n) (the constant is dropped). Samples draw X's coordinates from ``N(0, scale^2)``
 and R uniformly (for n = 2 at equally spaced angles with one random offset); ``log_weights = log(dg / dq)`` make ``mean(w_j phi(h_j))`` an unbiased estimate of
-``integral phi dg``, so a layer built on it is equivariant in expectation. The sampling
+``integral phi dg``. The Haar measure has infinite mass, so the weights have infinite mean
+(``P(w > t) ~ 1/t``): where ``phi`` does not decay away from the samples' own positions, the
+largest weight of a draw dominates (`AffineGroupConv` self-normalises them). The sampling
 distribution is itself invariant under left multiplication by rotations (``r exp(X) R =
 exp(r X r^T) r R``), not by scalings or shears.
 """

@@ -5,21 +5,21 @@ Features live on the pixel grid times a set of sampled elements ``{g_i}`` of H (
 ((row, column) coordinates, the ones H acts on):
 
 - lifting: ``(L f)(x, g_i) = sum_z k(g_i^{-1} z) f(x + z) / |det g_i|``;
-- group convolution: ``(K F)(x, g_i) = (1/M) sum_j w_j sum_z k(g_i^{-1} z, g_i^{-1} h_j) F(x + z, h_j) / |det h_j|``,
-  the Monte-Carlo estimate (weights ``w_j = dg/dq``) of the integral over ``R^2 x| H`` against its
-  left Haar measure ``dy dh / |det h|``.
+- group convolution: ``(K F)(x, g_i) = sum_j a_ij sum_z k(g_i^{-1} z, g_i^{-1} h_j) F(x + z, h_j) / |det g_i|``,
+  the Monte-Carlo estimate of the integral over ``R^2 x| H`` against its left Haar measure
+  ``dy dh / |det h|``, with self-normalised importance weights ``a_ij`` (`AffineGroupConv.integration_weights`).
 
 Both are exactly equivariant in the sense that transforming the image by ``a`` and the samples to
 ``{a g_i}`` transforms the output (for ``a`` that maps the pixel grid to itself, e.g. the 90°
-rotations); for other ``a`` they are equivariant in expectation, up to resampling the image on
-pixels and the finite stencil.
+rotations); for other ``a``, the lifting is equivariant in expectation over the draw and the
+group convolution in the limit of many samples (self-normalised weights are consistent, not
+unbiased), up to resampling the image on pixels and the finite stencil.
 
 The kernel is a K x K stencil of values read off at the moved offset ``w = g^{-1} z`` by Gaussian
 interpolation, ``k(w, .) = sum_c exp(-|w - c|^2 / (2 s^2)) W_c(.)`` (centres c on the stencil,
 s = 0.5 px): at ``g = 1`` it is an ordinary K x K kernel. In the group convolution the stencil
 values ``W_c`` are an MLP of the polar chart of ``g_i^{-1} h_j`` (`MatrixLieGroup.coordinates`),
-times a Gaussian envelope in its symmetric part, so the integrand decays over H and the
-Monte-Carlo estimate has finite variance.
+times a Gaussian envelope in its symmetric part, so the integrand decays over H.
 """
 
 from __future__ import annotations
@@ -99,6 +99,21 @@ class AffineGroupConv(_AffineConv):
         self.mlp = torch.nn.Sequential(torch.nn.Linear(self.group.coordinate_dim, hidden), torch.nn.GELU(),
                                        torch.nn.Linear(hidden, out_channels * in_channels * kernel_size**2))
 
+    def integration_weights(self, samples: GroupSamples, relative: torch.Tensor, chart: torch.Tensor) -> torch.Tensor:
+        """``[M_out, M_in]``: self-normalised importance weights over the input samples, over ``|det g_i|``.
+
+        ``nu_ij = w_j env(g_i^{-1} h_j) / |det(g_i^{-1} h_j)|`` (importance weight, envelope, Haar
+        measure ``dh / |det h|`` in the frame of ``g_i``), normalised over j; the ``1 / |det g_i|``
+        turns the pixel sum over the moved stencil into the integral, as in the lifting layer.
+        Normalising bounds each weight by 1: the raw weights ``w_j`` have infinite mean (the Haar
+        measure has infinite mass), and the diagonal term ``w_i``, which no envelope damps, would
+        otherwise set the scale of the features at ``g_i``. Consistent as M grows, biased at finite
+        M; all terms depend on the samples only through ``w_j`` and ``g_i^{-1} h_j``, so moving
+        the samples with the input keeps the layer exactly equivariant."""
+        log_envelope = -0.5 * chart[..., : len(self.group.basis)].pow(2).sum(-1) / self.envelope**2
+        log_nu = samples.log_weights[None] + log_envelope - torch.linalg.det(relative).abs().log()
+        return torch.softmax(log_nu, dim=1) / torch.linalg.det(samples.matrices).abs()[:, None]
+
     def forward(self, x: torch.Tensor, samples: GroupSamples) -> torch.Tensor:
         m = len(samples)
         if x.dim() != 5 or x.shape[1] != self.in_channels or x.shape[2] != m:
@@ -107,8 +122,7 @@ class AffineGroupConv(_AffineConv):
         interp = self.interpolation(samples)  # output samples g_i
         relative = torch.linalg.inv(samples.matrices)[:, None] @ samples.matrices[None]  # g_i^{-1} h_j
         chart = self.group.coordinates(relative)  # [M, M, d]
-        envelope = torch.exp(-0.5 * chart[..., : len(self.group.basis)].pow(2).sum(-1) / self.envelope**2)
-        scale = envelope * samples.log_weights.exp()[None] / torch.linalg.det(samples.matrices).abs()[None] / m
+        scale = self.integration_weights(samples, relative, chart)
         values = self.mlp(chart.to(x.dtype)).reshape(m, m, self.out_channels, self.in_channels, -1)
         values = values * scale.to(x.dtype)[:, :, None, None, None]
         kernel = torch.einsum("mzc,mnoic->omniz", interp.to(x.dtype), values)  # [out, M_out, M_in, in, K*K]

@@ -29,7 +29,7 @@ from irreps.export.potential import lookup_table, strained_edge_vectors
 from irreps.export.torchscript import DTYPES, declared_metadata
 from irreps.io import atomic_path
 from irreps.nn.potential import EnergyModel
-from irreps.ops.scatter import capturing
+from irreps.capture import capturing
 
 
 class _EnergyAndDerivatives(torch.nn.Module):

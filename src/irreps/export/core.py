@@ -22,7 +22,7 @@ from torch import Tensor
 from irreps.data.graph import AtomicGraph
 from irreps.export.checks import probe_structure, with_neighbours
 from irreps.nn.potential import EnergyModel
-from irreps.ops.scatter import capturing
+from irreps.capture import capturing
 
 
 class NodeEnergy(torch.nn.Module):

@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from irreps.capture import capturing
 from irreps.export.checks import check_artefact, probe_structure, with_neighbours
 from irreps.export.core import NodeEnergy
 from irreps.export.potential import lookup_table, strained_edge_vectors
 from irreps.export.torchscript import DTYPES, declared_metadata
 from irreps.io import atomic_path
 from irreps.nn.potential import EnergyModel
-from irreps.capture import capturing
 
 
 class _EnergyAndDerivatives(torch.nn.Module):

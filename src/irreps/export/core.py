@@ -19,10 +19,10 @@ import warnings
 import torch
 from torch import Tensor
 
+from irreps.capture import capturing
 from irreps.data.graph import AtomicGraph
 from irreps.export.checks import probe_structure, with_neighbours
 from irreps.nn.potential import EnergyModel
-from irreps.capture import capturing
 
 
 class NodeEnergy(torch.nn.Module):

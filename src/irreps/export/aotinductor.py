@@ -26,7 +26,7 @@ from torch import Tensor
 from irreps.capture import capturing
 from irreps.export.checks import check_artefact, probe_structure, with_neighbours
 from irreps.export.core import NodeEnergy
-from irreps.export.potential import lookup_table, strained_edge_vectors
+from irreps.export.potential import lookup_table, strained_edge_vectors, zeros_if_none
 from irreps.export.torchscript import DTYPES, declared_metadata
 from irreps.io import atomic_path
 from irreps.nn.potential import EnergyModel
@@ -50,7 +50,10 @@ class _EnergyAndDerivatives(torch.nn.Module):
             vectors = strained_edge_vectors(leaf, cell, edge_index, cell_shifts, strain)
             node_energy = self.core(vectors, edge_index, rows.clamp(min=0))
             energy = node_energy.sum()
-            grad_pos, grad_strain = torch.autograd.grad(energy, (leaf, strain))
+            grads = [None, None]
+            if energy.requires_grad:  # false only for a model without any edge term
+                grads = torch.autograd.grad(energy, (leaf, strain), allow_unused=True)
+        grad_pos, grad_strain = zeros_if_none(grads[0], leaf), zeros_if_none(grads[1], strain)
         poison = torch.where(unknown.any(), float("nan"), 0.0)
         return energy + poison, -grad_pos + poison, -grad_strain, node_energy
 

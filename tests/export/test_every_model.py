@@ -108,11 +108,12 @@ def test_artefact_equals_the_model(case, fmt, tmp_path):
         assert_same(got, want, "float64", keys=keys)
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", pytest.param("metatomic", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("fmt", ["torchscript", "aotinductor", pytest.param("metatomic", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_a_model_no_format_holds_is_refused_with_its_reason(name, fmt, tmp_path):
     if fmt == "metatomic" and not HAS_METATOMIC:
         pytest.skip("the metatomic extra is absent: pip install 'irreps[metatomic]'")
+    # AOTInductor checks the uncompiled module first: refused before any compiling
     with pytest.raises(ValueError, match=REFUSED[name]):
         export_model(build_model(name, {"elements": [1, 6, 8]}), tmp_path / "x.pt", fmt, "float64")
     assert not (tmp_path / "x.pt").exists()

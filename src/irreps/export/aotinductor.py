@@ -111,7 +111,7 @@ def _runner(package) -> Runner:
     """``package`` (the module or its compiled form) as the exporter's check calls an artefact."""
     def run(positions, numbers, cell, pbc, edge_index, cell_shifts):
         energy, forces, _, _ = package(positions, numbers, cell, edge_index, cell_shifts)
-        return energy, forces
+        return energy.detach(), forces.detach()
 
     return run
 

@@ -8,7 +8,7 @@ directly; metatomic: through metatomic-ase when installed). Prints one row per m
 with the largest relative force error, or the error that refused the export.
 
     python benchmarks/export_models.py --formats torchscript metatomic --json export_models.json
-    python benchmarks/export_models.py --formats aotinductor   # Inductor compiles C++: minutes per model
+    python benchmarks/export_models.py --formats aotinductor --json export_models_aotinductor.json  # minutes per model
 """
 
 from __future__ import annotations

@@ -49,10 +49,11 @@ def structures() -> list[Atoms]:
 STRUCTURE_IDS = ["acac0", "acac1", "acac2", "water_box"]
 
 
-def reference(model: torch.nn.Module, atoms: Atoms, dtype: str) -> dict[str, np.ndarray]:
-    """Energy, forces, per-atom energies (and stress when periodic) from our ASE calculator."""
+def reference(model: torch.nn.Module, atoms: Atoms, dtype: str, limits="auto") -> dict[str, np.ndarray]:
+    """Energy, forces, per-atom energies (and stress when periodic) from our ASE calculator
+    (``limits=None`` for random-weight models, whose forces may be any size)."""
     atoms = atoms.copy()
-    atoms.calc = IrrepsCalculator(model, dtype=dtype, skin=0.0)
+    atoms.calc = IrrepsCalculator(model, dtype=dtype, skin=0.0, limits=limits)
     out = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
            "energies": atoms.get_potential_energies()}
     if atoms.pbc.all():

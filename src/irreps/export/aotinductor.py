@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from irreps.export.checks import check_artefact, probe_structure, with_neighbours
+from irreps.capture import capturing
+from irreps.export.checks import Runner, check_artefact, probe_structure, with_neighbours
 from irreps.export.core import NodeEnergy
-from irreps.export.potential import lookup_table, strained_edge_vectors
+from irreps.export.potential import lookup_table, strained_edge_vectors, zeros_if_none
 from irreps.export.torchscript import DTYPES, declared_metadata
 from irreps.io import atomic_path
 from irreps.nn.potential import EnergyModel
-from irreps.ops.scatter import capturing
 
 
 class _EnergyAndDerivatives(torch.nn.Module):
@@ -50,7 +50,10 @@ class _EnergyAndDerivatives(torch.nn.Module):
             vectors = strained_edge_vectors(leaf, cell, edge_index, cell_shifts, strain)
             node_energy = self.core(vectors, edge_index, rows.clamp(min=0))
             energy = node_energy.sum()
-            grad_pos, grad_strain = torch.autograd.grad(energy, (leaf, strain))
+            grads = [None, None]
+            if energy.requires_grad:  # false only for a model without any edge term
+                grads = torch.autograd.grad(energy, (leaf, strain), allow_unused=True)
+        grad_pos, grad_strain = zeros_if_none(grads[0], leaf), zeros_if_none(grads[1], strain)
         poison = torch.where(unknown.any(), float("nan"), 0.0)
         return energy + poison, -grad_pos + poison, -grad_strain, node_energy
 
@@ -71,8 +74,10 @@ def export_aotinductor(model: EnergyModel, path: str | os.PathLike, dtype: str =
     module = _EnergyAndDerivatives(model)
     example = _example(model, DTYPES[dtype])
     # One eager pass first: constants built on first use and cached (basis matrices) are then
-    # plain tensors to the recording, not ops that Inductor would have to lower.
+    # plain tensors to the recording, not ops that Inductor would have to lower. The check of the
+    # uncompiled module refuses a model of more than edge vectors before minutes of compiling.
     module(*example)
+    check_artefact(model, _runner(module), DTYPES[dtype], "AOTInductor")
     try:
         with capturing(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -95,17 +100,20 @@ def export_aotinductor(model: EnergyModel, path: str | os.PathLike, dtype: str =
                 lines = str(err).strip().splitlines()
                 raise ValueError(f"Inductor could not compile {type(model).__name__}: "
                                  f"{lines[0] if lines else type(err).__name__}") from err
-            runner = aoti_load_package(str(package))
-
-            def run(positions, numbers, cell, pbc, edge_index, cell_shifts):
-                energy, forces, _, _ = runner(positions, numbers, cell, edge_index, cell_shifts)
-                return energy, forces
-
-            check_artefact(model, run, DTYPES[dtype], "AOTInductor")
+            check_artefact(model, _runner(aoti_load_package(str(package))), DTYPES[dtype], "AOTInductor")
             os.replace(package, tmp)
         finally:
             package.unlink(missing_ok=True)
     return path
+
+
+def _runner(package) -> Runner:
+    """``package`` (the module or its compiled form) as the exporter's check calls an artefact."""
+    def run(positions, numbers, cell, pbc, edge_index, cell_shifts):
+        energy, forces, _, _ = package(positions, numbers, cell, edge_index, cell_shifts)
+        return energy.detach(), forces.detach()
+
+    return run
 
 
 def _example(model: EnergyModel, dtype: torch.dtype) -> tuple[Tensor, ...]:

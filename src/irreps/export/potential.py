@@ -92,13 +92,14 @@ class ExportedPotential(torch.nn.Module):
         grads: List[Optional[Tensor]] = [None, None]
         if energy.requires_grad:  # false only for a model without any edge term
             grads = torch.autograd.grad([energy], inputs, allow_unused=True)
-        out: Dict[str, Tensor] = {"energy": energy.detach(), "forces": _or_zeros(grads[0], leaf).neg()}
+        out: Dict[str, Tensor] = {"energy": energy.detach(), "forces": zeros_if_none(grads[0], leaf).neg()}
         if compute_virial:
-            out["virial"] = _or_zeros(grads[1], strain).neg()
+            out["virial"] = zeros_if_none(grads[1], strain).neg()
         if per_atom:
             out["energies"] = node_energy.detach()
         return out
 
 
-def _or_zeros(grad: Optional[Tensor], like: Tensor) -> Tensor:
+def zeros_if_none(grad: Optional[Tensor], like: Tensor) -> Tensor:
+    """``grad``, or zeros shaped like ``like`` where autograd found no dependence."""
     return torch.zeros_like(like) if grad is None else grad

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from irreps.capture import composed
+
 MAX_ATOMIC_NUMBER = 118
 
 
@@ -23,7 +25,8 @@ class ElementIndex(torch.nn.Module):
     """``atomic_numbers [N] -> species [N]``: position of each atom's element in ``elements``.
 
     Unknown elements raise a ``ValueError`` that names them, so a model never silently reads
-    another element's embedding.
+    another element's embedding; inside a recorded graph (:func:`irreps.capture.capturing`,
+    ``torch.compile``) the check is a runtime assertion instead, which needs no data-dependent branch.
     """
 
     def __init__(self, elements: tuple[int, ...]):
@@ -42,7 +45,9 @@ class ElementIndex(torch.nn.Module):
         in_range = (atomic_numbers >= 0) & (atomic_numbers <= MAX_ATOMIC_NUMBER)
         species = self.lookup[atomic_numbers.clamp(0, MAX_ATOMIC_NUMBER)]
         unknown = ~in_range | (species < 0)
-        if bool(unknown.any()):
+        if composed():  # a recorded graph cannot branch on data: it asserts when it runs
+            torch._assert_async(~unknown.any(), "atomic numbers not among the model's elements")
+        elif bool(unknown.any()):
             found = sorted(set(atomic_numbers[unknown].tolist()))
             raise ValueError(
                 f"atomic number(s) {found} not among the model's elements {list(self.elements)}"

@@ -31,6 +31,7 @@ from typing import Iterable, Literal, Union
 import torch
 from torch import Tensor
 
+from irreps.capture import composed
 from irreps.o3.irreps import Irreps
 
 Normalization = Literal["integral", "component", "norm"]
@@ -215,6 +216,14 @@ def _to_rows(columns: Tensor) -> Tensor:
     return columns.new_empty(columns.shape[1], columns.shape[0]).copy_(columns.t())
 
 
+def _differentiable_rows(x: Tensor, lmax: int, normalize: bool, normalization: str, c0: Tensor | None) -> Tensor:
+    """[(lmax+1)^2, N] of ``x`` [N, 3] from autograd-recorded ops only (``c0`` as :func:`_unit_rows` gives)."""
+    # |x|^2 rather than |x|: its derivatives of every order are finite at the zero vector
+    # times c0: at the zero vector, where Y is defined as Y^0 only, the gradient is 0
+    unit = x.t() * (torch.rsqrt((x * x).sum(1).clamp_min(_EPS**2)) * c0) if normalize else x.t()
+    return _reference_rows(lmax, unit, c0, normalization)
+
+
 class _SphericalHarmonics(torch.autograd.Function):
     """All degrees ``0..lmax`` of ``flat`` [N, 3] -> [N, (lmax+1)^2].
 
@@ -237,10 +246,7 @@ class _SphericalHarmonics(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: build a differentiable gradient
             with torch.enable_grad():
                 x = flat if flat.requires_grad else flat.detach().requires_grad_()
-                # |x|^2 rather than |x|: its derivatives of every order are finite at the zero vector
-                # times c0: at the zero vector, where Y is defined as Y^0 only, the gradient is 0
-                unit = x.t() * (torch.rsqrt((x * x).sum(1).clamp_min(_EPS**2)) * c0) if normalize else x.t()
-                ref = _reference_rows(lmax, unit, c0, normalization)
+                ref = _differentiable_rows(x, lmax, normalize, normalization, c0)
                 if not ref.requires_grad:  # lmax = 0: constant
                     return torch.zeros_like(flat), None, None, None
                 (g,) = torch.autograd.grad(ref, x, grad.t(), create_graph=True)
@@ -291,7 +297,10 @@ def spherical_harmonics(
     lmax = max(ls)
     batch_shape = x.shape[:-1]
     flat = x.reshape(-1, 3)
-    if torch.is_grad_enabled() and flat.requires_grad:
+    if composed():  # a graph is being recorded: plain ops, whether or not x requires grad now
+        c0 = (flat * flat).sum(1).gt(_EPS**2).to(flat.dtype) if normalize else None
+        out = _differentiable_rows(flat, lmax, normalize, normalization, c0).t()
+    elif torch.is_grad_enabled() and flat.requires_grad:
         out = _SphericalHarmonics.apply(flat, lmax, normalize, normalization)
     else:
         xyz, _, c0 = _unit_rows(flat, normalize)

@@ -27,7 +27,7 @@ import math
 import torch
 from torch import Tensor
 
-from irreps.ops.scatter import composed
+from irreps.capture import composed
 
 I_PART = slice(0, 1)
 A_PART = slice(1, 4)
@@ -186,7 +186,7 @@ def channel_matmul(x: Tensor, y: Tensor) -> Tensor:
 
     Differentiable to any order (the backward is made of the same products).
     """
-    if composed():  # plain ops a tracer can record (see irreps.ops.scatter.capturing)
+    if composed():  # plain ops a tracer can record (see irreps.capture.capturing)
         return _matmul_kernel(((x, y),))
     return _ChannelMatmul.apply(x, y)
 

@@ -2,36 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
 import torch
 from torch import Tensor
 
-_capturing = False
-
-
-@contextmanager
-def capturing() -> Iterator[None]:
-    """Run the fused ops as plain torch ops while a graph is being captured.
-
-    Inside this block (and under ``torch.compile``) :func:`gather_scale_scatter` and
-    :func:`gather_dot` skip their chunk loop and custom gradients, and so do the channel
-    matrix products of :mod:`irreps.ops.cartesian`: a tracer such as ``make_fx`` or
-    ``torch.jit.trace`` then records ordinary differentiable ops with symbolic edge counts, and
-    the compiler fuses them itself. Results are the same up to rounding.
-    """
-    global _capturing
-    previous, _capturing = _capturing, True
-    try:
-        yield
-    finally:
-        _capturing = previous
-
-
-def composed() -> bool:
-    """True inside :func:`capturing` or ``torch.compile``: fused ops then run as plain torch ops."""
-    return _capturing or torch.compiler.is_compiling()
+from irreps.capture import composed
 
 
 def scatter_sum(src: Tensor, index: Tensor, dim_size: int) -> Tensor:

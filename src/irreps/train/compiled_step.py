@@ -32,10 +32,10 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from irreps.capture import capturing
 from irreps.data.graph import AtomicGraph
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import sum_per_structure
-from irreps.ops.scatter import capturing
 from irreps.train.losses import WeightedLoss
 
 SUPPORTED_TERMS = ("energy", "forces")

@@ -27,6 +27,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from irreps.capture import composed
 from irreps.o3 import Irreps, wigner_3j
 
 MAX_ELEMENTS = 1 << 14  # combined-CG size [dim2, D, R] above which the general path is faster
@@ -106,6 +107,8 @@ class SmallChannelwiseProduct(torch.nn.Module):
     def forward(self, x1: Tensor, x2: Tensor, weight: Tensor) -> Tensor:
         """``x1 [Z, dim1]``, ``x2 [Z, dim2]``, ``weight [Z, P C]`` or shared ``[P C]`` -> ``[Z, dim_out]``."""
         weight = weight.expand(x1.shape[0], weight.shape[-1])
+        if composed():  # a tracer records plain ops (it cannot record an autograd function taking a module)
+            return self.reference(x1, x2, weight)
         return _Contraction.apply(x1, x2, weight, self)
 
     def _weights(self, weight: Tensor) -> Tensor:

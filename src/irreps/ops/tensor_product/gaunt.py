@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from irreps.capture import composed
 from irreps.o3 import Irreps, spherical_harmonics
 from irreps.ops.tensor_product.checks import check_edge_inputs
 
@@ -264,8 +265,9 @@ class GauntProduct(torch.nn.Module):
         batch = torch.broadcast_shapes(*[x.shape[:-1] for x in xs])
         flat = [x.expand(*batch, x.shape[-1]).reshape(-1, x.shape[-1]) for x in xs]
         block = max(1, _BLOCK_ELEMENTS // (self.n_rows * self.n_phi))
+        # a recorded graph takes every row at once (a tracer would unroll the blocks for one size)
         outs = []
-        for parts in zip(*[f.split(block) for f in flat]):
+        for parts in [flat] if composed() else zip(*[f.split(block) for f in flat]):
             grid = self.to_grid(parts[0], 0)
             for k in range(1, len(parts)):
                 grid = grid * self.to_grid(parts[k], k)
@@ -396,7 +398,8 @@ class GauntConvolution(torch.nn.Module):
         parts = spherical_harmonics(list(range(self.lmax_filter + 1)), edge_vec)[:, None, :] * self._degree_mask.to(x.dtype)
         block, d = max(1, _BLOCK_ELEMENTS // (c * p.n_rows * p.n_phi)), self.lmax_filter + 1
         outs = []
-        for f, s, wf in zip(feature.split(block), parts.split(block), w_filter.split(block)):
+        pieces = [(feature, parts, w_filter)] if composed() else zip(*(t.split(block) for t in (feature, parts, w_filter)))
+        for f, s, wf in pieces:
             b = f.shape[0]
             grid = p.to_grid(f.reshape(b * c, f.shape[-1]), 0).reshape(b, c, p.n_rows * p.n_phi)
             filt = wf @ p.to_grid(s.reshape(b * d, s.shape[-1]), 1).reshape(b, d, p.n_rows * p.n_phi)

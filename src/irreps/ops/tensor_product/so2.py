@@ -26,6 +26,7 @@ import math
 import torch
 from torch import Tensor
 
+from irreps.capture import composed
 from irreps.o3 import Irreps, rotation_to_polar_axis, wigner_3j, wigner_D_stack
 from irreps.ops.tensor_product.cg import CGConvolution
 from irreps.ops.tensor_product.checks import check_edge_inputs
@@ -156,6 +157,8 @@ class SO2Convolution(torch.nn.Module):
         check_edge_inputs("SO2Convolution", x, edge_vec, weights, self.irreps_in.dim, self.weight_numel)
         # Edge blocks keep the [params, block, channels] temporaries cache-sized (a few MB).
         # split, not slices: the backward of a slice is a full-size zero tensor per block
+        if composed():  # a recorded graph takes every edge at once (a tracer would unroll the blocks for one size)
+            return self._block(x, edge_vec, weights)
         block = max(1, _BLOCK_ELEMENTS // (2 * self.weight_numel))
         outs = [self._block(*args) for args in zip(x.split(block), edge_vec.split(block), weights.split(block))]
         return torch.cat(outs) if len(outs) != 1 else outs[0]

@@ -66,7 +66,6 @@ class GraphAttention(torch.nn.Module):
         self.alpha_dot = torch.nn.Parameter(torch.empty(num_heads, alpha_channels).uniform_(-bound, bound))
         self.alpha_dropout = torch.nn.Dropout(alpha_drop) if alpha_drop else None
         rotation = EdgeRotation(lmax, mmax)
-        self.register_buffer("_rescale", rotation.truncation_rescale()[:, None], persistent=False)
         if use_gate_act:
             self.act = GateAct([l for l, _ in rotation.order], hidden_channels, activation_module(activation))
         else:
@@ -97,5 +96,5 @@ class GraphAttention(torch.nn.Module):
         e, k = message.shape[:2]
         weighted = message.reshape(e, k, self.num_heads, self.value_channels) * alpha[:, None, :, None]
         message = weighted.reshape(e, k, self.num_heads * self.value_channels)
-        out = scatter_sum(edges.D.from_edge(message) * self._rescale.to(x.dtype), receivers, x.shape[0])
+        out = scatter_sum(edges.D.from_edge(message, rescaled=True), receivers, x.shape[0])
         return self.proj(out)

@@ -17,7 +17,7 @@ Workloads:
     python benchmarks/bench_ab.py --old HEAD                          # before/after a change
     python benchmarks/bench_ab.py --dtype float32 float64             # float64 cost, this tree
     python benchmarks/bench_ab.py --old main --workload step --batch-size 5
-    python benchmarks/bench_ab.py --old HEAD --workload eqv2 --lmax 6
+    python benchmarks/bench_ab.py --old HEAD main --workload eqv2 --lmax 6    # three trees interleaved
 """
 
 from __future__ import annotations
@@ -131,7 +131,8 @@ class Worker:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--old", help="git revision to compare against (its src/ is exported to a temporary folder)")
+    parser.add_argument("--old", nargs="+", default=[],
+                        help="git revisions to compare against (each one's src/ is exported to a temporary folder)")
     parser.add_argument("--dtype", nargs="+", choices=("float32", "float64"), default=["float32"])
     parser.add_argument("--workload", choices=("ef", "step", "eqv2", "eqv2-direct"), default="ef")
     parser.add_argument("--lmax", type=int, default=2, help="for eqv2: the EquiformerV2's lmax")
@@ -146,7 +147,11 @@ def main() -> int:
         worker(args)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        trees = [("new", str(ROOT / "src"))] + ([(f"old {args.old}", _export(args.old, tmp))] if args.old else [])
+        trees = [("new", str(ROOT / "src"))]
+        for k, rev in enumerate(args.old):
+            folder = Path(tmp) / str(k)
+            folder.mkdir()
+            trees.append((f"old {rev}", _export(rev, str(folder))))
         workers = [Worker(f"{label} {dtype}", src, dtype, args) for label, src in trees for dtype in args.dtype]
         load_before = os.getloadavg()
         times = {w.label: [] for w in workers}

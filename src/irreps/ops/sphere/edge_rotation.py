@@ -47,6 +47,22 @@ class EdgeFrames:
         self.D, self._rescale = D, rescale
         self._back_rescaled: Tensor | None = None
 
+    def narrow(self, start: int, stop: int) -> EdgeFrames:
+        """The frames of edges ``start:stop`` (views; a folded rescale already computed is shared)."""
+        part = EdgeFrames(self.D[start:stop], self._rescale)
+        if self._back_rescaled is not None:
+            part._back_rescaled = self._back_rescaled[start:stop]
+        return part
+
+    def rescaled(self) -> EdgeFrames:
+        """These frames with the folded rescale computed now (so that :meth:`narrow` parts share it)."""
+        if self._rescale is None:
+            raise ValueError("EdgeFrames: the rescaled inverse rotation needs frames built with a rescale")
+        if self._back_rescaled is None:
+            back = self.D.transpose(1, 2)
+            self._back_rescaled = back * self._rescale.to(back.dtype)[:, None]
+        return self
+
     def to_edge(self, x: Tensor) -> Tensor:
         """Node-frame features of each edge ``[E, (L+1)^2, C]`` -> edge frame, m-primary ``[E, K, C]``."""
         return torch.bmm(self.D, x)
@@ -58,13 +74,7 @@ class EdgeFrames:
         ``m = 0`` block alone is ``K' = L + 1``). With ``rescaled``, degrees above ``m_max`` are then
         multiplied by the frames' ``rescale``.
         """
-        back = self.D.transpose(1, 2)
-        if rescaled:
-            if self._rescale is None:
-                raise ValueError("EdgeFrames.from_edge: rescaled=True needs frames built with a rescale")
-            if self._back_rescaled is None:
-                self._back_rescaled = back * self._rescale.to(back.dtype)[:, None]
-            back = self._back_rescaled
+        back = self.rescaled()._back_rescaled if rescaled else self.D.transpose(1, 2)
         k = y.shape[1]
         if k > back.shape[2]:
             raise ValueError(f"EdgeFrames.from_edge: {k} edge-frame coefficients, the frames keep {back.shape[2]}")

@@ -4,7 +4,8 @@ For each ``lmax`` (default 2, 4, 6) and system (3BPA x 32 molecules in one batch
 1536 water atoms), median seconds per call in float32 on the CPU, graph building included:
 
 * ``ours``: this library's EquiformerV2 with conservative forces (``-dE/dx``, our default);
-* ``ours direct``: the same model's attention force head (what fairchem computes);
+* ``ours direct``: the same model's attention force head (what fairchem computes), under ``no_grad``
+  as fairchem's is (results before 2026-12-06 recorded an autograd tape through the weights);
 * ``fairchem``: fairchem-core 1.10's EquiformerV2 (direct forces, its only kind; it detaches the
   edge rotations, so its autograd "forces" are not the gradient and are not timed here), run by
   ``benchmarks/peers/fairchem_worker.py`` in the environment ``python -m benchmarks.peers build
@@ -19,8 +20,8 @@ every neighbour inside it (fairchem's ``max_neighbors`` set high), random weight
     python benchmarks/bench_sphere_models.py --lmax 2 6 --systems "3bpa x32" --profile   # per-op tables
 
 ``--profile`` prints, instead of timing, torch.profiler's table of the operators with the most self
-CPU time for ours (conservative and direct, graph prebuilt) and fairchem's (batch building included,
-as it is in its timing) at each ``lmax``.
+CPU time for ours (conservative and direct) and fairchem's at each ``lmax``, graph / batch building
+included as in the timings; ``--ours-only`` leaves fairchem out.
 """
 
 from __future__ import annotations
@@ -151,9 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the records here")
     parser.add_argument("--profile", action="store_true", help="print per-operator profiles instead of timing")
     parser.add_argument("--rows", type=int, default=25, help="operators per --profile table")
+    parser.add_argument("--ours-only", action="store_true", help="leave fairchem out (timing or --profile)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    python = peer_python("fairchem")
+    python = None if args.ours_only else peer_python("fairchem")
     if args.profile:
         for name, frames in systems().items():
             if args.systems and name not in args.systems:

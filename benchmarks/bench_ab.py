@@ -1,4 +1,4 @@
-"""Interleaved A/B timing of TensorNet: this working tree against a git revision, and/or two dtypes.
+"""Interleaved A/B timing of a model: this working tree against a git revision, and/or two dtypes.
 
 Every variant (source tree x dtype) runs in its own worker process, kept alive; the parent asks
 each for one timed call in turn, round after round, so the load of a shared machine hits all
@@ -8,12 +8,16 @@ variant, with the load average before and after.
 Workloads:
 - ``ef`` (default): energy + forces of TensorNet 128 x 2 (random weights) on a system of
   ``benchmarks/bench_inference.py`` (``--system``, default ``3bpa x32``), graph prebuilt.
+- ``eqv2`` / ``eqv2-direct``: energy + forces of the EquiformerV2 of
+  ``benchmarks/bench_sphere_models.py`` at ``--lmax`` (random weights) on ``--system``, graph
+  prebuilt; conservative (``-dE/dx``) or the direct force head under ``no_grad``.
 - ``step``: the eager training step of ``benchmarks/bench_train_step.py`` without the optimiser
   (energy, forces, loss, both backward passes) on one batch of ``--batch-size`` acac structures.
 
     python benchmarks/bench_ab.py --old HEAD                          # before/after a change
     python benchmarks/bench_ab.py --dtype float32 float64             # float64 cost, this tree
     python benchmarks/bench_ab.py --old main --workload step --batch-size 5
+    python benchmarks/bench_ab.py --old HEAD main --workload eqv2 --lmax 6    # three trees interleaved
 """
 
 from __future__ import annotations
@@ -48,6 +52,23 @@ def _workload(args) -> tuple:
         model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).eval().to(dtype)
         graph = collate(atoms_list_to_graphs(batch, HYPER["cutoff"], keys=None, dtype=dtype))
         return (lambda: model(graph)["forces"].detach()), graph.positions.shape[0]
+    if args.workload.startswith("eqv2"):
+        sys.path.insert(0, str(ROOT))
+        from benchmarks.bench_inference import systems
+        from benchmarks.bench_sphere_models import CUTOFF, ours_config
+        from irreps.data import atoms_list_to_graphs, collate
+        from irreps.models import build_model
+
+        model = build_model("equiformer_v2", ours_config(args.lmax)).eval().to(dtype)
+        graph = collate(atoms_list_to_graphs(dict(systems())[args.system], CUTOFF, keys=None, dtype=dtype))
+        if args.workload == "eqv2":
+            return (lambda: model(graph)["forces"].detach()), graph.positions.shape[0]
+
+        def direct():
+            with torch.no_grad():
+                return model(graph, compute_forces=False, direct_forces=True)["direct_forces"]
+
+        return direct, graph.positions.shape[0]
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_train_step import _setup
     from train_acac import DEFAULT_DATA
@@ -87,7 +108,7 @@ class Worker:
     def __init__(self, label: str, src: str, dtype: str, args):
         self.label = label
         cmd = [sys.executable, __file__, "--worker", "--workload", args.workload, "--system", args.system,
-               "--batch-size", str(args.batch_size), "--threads", str(args.threads), "--dtype", dtype]
+               "--batch-size", str(args.batch_size), "--lmax", str(args.lmax), "--threads", str(args.threads), "--dtype", dtype]
         env = dict(os.environ, PYTHONPATH=src, OMP_NUM_THREADS=str(args.threads))
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.atoms = int(self._read("ready").split()[1])
@@ -110,9 +131,11 @@ class Worker:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--old", help="git revision to compare against (its src/ is exported to a temporary folder)")
+    parser.add_argument("--old", nargs="+", default=[],
+                        help="git revisions to compare against (each one's src/ is exported to a temporary folder)")
     parser.add_argument("--dtype", nargs="+", choices=("float32", "float64"), default=["float32"])
-    parser.add_argument("--workload", choices=("ef", "step"), default="ef")
+    parser.add_argument("--workload", choices=("ef", "step", "eqv2", "eqv2-direct"), default="ef")
+    parser.add_argument("--lmax", type=int, default=2, help="for eqv2: the EquiformerV2's lmax")
     parser.add_argument("--system", default="3bpa x32", help="for ef: a system name of bench_inference.py")
     parser.add_argument("--batch-size", type=int, default=5, help="for step: acac structures per batch")
     parser.add_argument("--threads", type=int, default=1)
@@ -124,7 +147,11 @@ def main() -> int:
         worker(args)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        trees = [("new", str(ROOT / "src"))] + ([(f"old {args.old}", _export(args.old, tmp))] if args.old else [])
+        trees = [("new", str(ROOT / "src"))]
+        for k, rev in enumerate(args.old):
+            folder = Path(tmp) / str(k)
+            folder.mkdir()
+            trees.append((f"old {rev}", _export(rev, str(folder))))
         workers = [Worker(f"{label} {dtype}", src, dtype, args) for label, src in trees for dtype in args.dtype]
         load_before = os.getloadavg()
         times = {w.label: [] for w in workers}
@@ -136,7 +163,9 @@ def main() -> int:
         load_after = os.getloadavg()
         for w in workers:
             w.close()
-    what = f"E+F {args.system}" if args.workload == "ef" else f"eager step, acac x{args.batch_size}"
+    what = {"ef": f"TensorNet E+F {args.system}", "eqv2": f"EquiformerV2 lmax {args.lmax} E+F {args.system}",
+            "eqv2-direct": f"EquiformerV2 lmax {args.lmax} E + direct F (no_grad) {args.system}",
+            "step": f"eager step, acac x{args.batch_size}"}[args.workload]
     print(f"{what}, {args.threads} thread(s), median of {args.rounds} interleaved rounds; "
           f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
     base = statistics.median(times[workers[0].label])

@@ -17,7 +17,8 @@ configs, with ``energy_block`` and ``force_block``); unset keys keep fairchem's 
 
 ``--time FILE`` times energy + forces per call on single structures of an extxyz file in
 float32 on the CPU (graph building included, as an ASE calculator would), after warm-up, and
-adds ``timing`` (median seconds per call, µs per atom). ``--forces direct`` (the default, and
+adds ``timing`` (median seconds per call, µs per atom); with ``--profile ROWS`` it adds ``profile``
+instead, torch.profiler's per-operator table of ``--repeat`` calls. ``--forces direct`` (the default, and
 fairchem's: ``regress_forces=True`` builds a force head) uses the model's direct force head,
 weights frozen (fairchem's forward re-enables grad whenever ``regress_forces`` is set);
 ``--forces autograd`` builds the model with ``regress_forces=False`` and takes -dE/dpos with
@@ -129,7 +130,8 @@ def _batch(structures: list, net, periodic: bool):
     return Batch.from_data_list(data_list)  # offsets each structure's edge_index
 
 
-def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: int, batch_size: int = 1) -> dict:
+def _calls(net, path: str, forces: str, frames: int, batch_size: int):
+    """``(structures, periodic, call)``: ``call(k)`` evaluates energy + forces of the ``k``-th batch of the file."""
     import ase.io
     import torch
 
@@ -142,11 +144,10 @@ def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: in
         # (these classes have no direct_forces attribute), so no_grad alone would still record a
         # tape through the trainable weights; frozen weights make inference what it should be
         net.requires_grad_(False)
-    times = []
-    for k in range(warmup + repeat):
+
+    def call(k: int) -> None:
         chunk = [structures[(k * batch_size + b) % len(structures)] for b in range(batch_size)]
         num_atoms = sum(len(a) for a in chunk)
-        start = time.perf_counter()
         if forces == "direct":
             with torch.no_grad():
                 batch = _batch(chunk, net, periodic)
@@ -158,6 +159,18 @@ def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: in
             energy = net(batch)["energy"]
             force = -torch.autograd.grad(energy.sum(), batch.pos)[0]
         assert force.shape == (num_atoms, 3) and torch.isfinite(energy).all()
+
+    return structures, periodic, call
+
+
+def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: int, batch_size: int = 1) -> dict:
+    import torch
+
+    structures, periodic, call = _calls(net, path, forces, frames, batch_size)
+    times = []
+    for k in range(warmup + repeat):
+        start = time.perf_counter()
+        call(k)
         if k >= warmup:
             times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
@@ -165,6 +178,20 @@ def time_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: in
     return {"file": path, "frames": len(structures), "batch": batch_size, "periodic": periodic, "forces": forces,
             "dtype": "float32", "threads": torch.get_num_threads(), "repeat": repeat, "warmup": warmup,
             "seconds_per_call": seconds, "us_per_atom": 1e6 * seconds / natoms, "atoms": natoms}
+
+
+def profile_calls(net, path: str, forces: str, frames: int, warmup: int, repeat: int, batch_size: int,
+                  rows: int) -> str:
+    from torch.profiler import ProfilerActivity, profile
+
+    _, _, call = _calls(net, path, forces, frames, batch_size)
+    for k in range(warmup):
+        call(k)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for k in range(repeat):
+            call(warmup + k)
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+    return f"{table}\n(times and calls summed over {repeat} profiled calls)"
 
 
 def main() -> int:
@@ -180,6 +207,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1, help="structures evaluated together per call")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", type=int, default=0, metavar="ROWS",
+                        help="with --time: add `profile`, torch.profiler's table of the ROWS operators with the "
+                             "most self CPU time over --repeat calls, instead of timing")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -198,7 +228,10 @@ def main() -> int:
     out["fairchem_core"] = getattr(fairchem.core, "__version__", None)
     out["torch"] = torch.__version__
     out["torch_scatter_stand_in"] = stand_in
-    if args.time:
+    if args.time and args.profile:
+        out["profile"] = profile_calls(net, args.time, args.forces, args.frames, args.warmup, args.repeat, args.batch,
+                                       args.profile)
+    elif args.time:
         out["timing"] = time_calls(net, args.time, args.forces, args.frames, args.warmup, args.repeat, args.batch)
     print(json.dumps(out))
     return 0

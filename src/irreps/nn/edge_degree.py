@@ -15,7 +15,7 @@ from torch import Tensor
 from irreps.nn.edge_inputs import EdgeInputs
 from irreps.nn.mlp import RadialMLP
 from irreps.ops.scatter import scatter_sum
-from irreps.ops.sphere import EdgeFrames, EdgeRotation
+from irreps.ops.sphere import EdgeFrames, m_primary_order
 
 
 class EdgeDegreeEmbedding(torch.nn.Module):
@@ -39,9 +39,7 @@ class EdgeDegreeEmbedding(torch.nn.Module):
                  avg_degree: float) -> None:
         super().__init__()
         self.lmax, self.channels, self.avg_degree = lmax, channels, float(avg_degree)
-        rotation = EdgeRotation(lmax, mmax)
-        self.num_kept = len(rotation.order)
-        self.register_buffer("_rescale", rotation.truncation_rescale()[:, None], persistent=False)
+        self.num_kept = len(m_primary_order(lmax, mmax))
         width = radial_dims[-1]
         self.edge_inputs = EdgeInputs(num_elements, width) if num_elements else None
         dims = [radial_dims[0] + (2 * width if num_elements else 0), *radial_dims[1:], (lmax + 1) * channels]
@@ -51,9 +49,11 @@ class EdgeDegreeEmbedding(torch.nn.Module):
                 envelope: Tensor | None = None) -> Tensor:
         inputs = basis if self.edge_inputs is None else self.edge_inputs(basis, species[senders], species[receivers])
         e = basis.shape[0]
+        if D.D.shape[1:] != (self.num_kept, (self.lmax + 1) ** 2):
+            raise ValueError(f"EdgeDegreeEmbedding: frames of shape {tuple(D.D.shape[1:])}, expected "
+                             f"{(self.num_kept, (self.lmax + 1) ** 2)} (EdgeRotation(lmax, mmax) of this layer)")
         m0 = self.rad_func(inputs).reshape(e, self.lmax + 1, self.channels)
         if envelope is not None:
             m0 = m0 * envelope[:, None, None]
-        in_frame = torch.cat((m0, m0.new_zeros(e, self.num_kept - self.lmax - 1, self.channels)), 1)
-        back = D.from_edge(in_frame) * self._rescale.to(in_frame.dtype)
+        back = D.from_edge(m0, rescaled=True)  # m0 is the m = 0 block, the first L + 1 edge-frame rows
         return scatter_sum(back, receivers, species.shape[0]) / self.avg_degree

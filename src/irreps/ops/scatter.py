@@ -37,6 +37,17 @@ def _chunks(num_edges: int, row_size: int):
     return ((start, min(start + step, num_edges)) for start in range(0, num_edges, step))
 
 
+EDGE_CHUNK_ELEMENTS = 1 << 20
+
+
+def edge_chunks(num_edges: int, row_size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` bounds of consecutive edge chunks of about ``EDGE_CHUNK_ELEMENTS / row_size``
+    edges each (at least one edge; one empty chunk when there are no edges), for layers that run
+    their per-edge work chunk by chunk so that intermediates stay a few MB."""
+    step = max(1, EDGE_CHUNK_ELEMENTS // max(row_size, 1))
+    return [(start, min(start + step, num_edges)) for start in range(0, num_edges, step)] or [(0, 0)]
+
+
 def _edge_weights(weights: Tensor, weight_index: Tensor | None, a: int, b: int) -> Tensor:
     return weights[a:b] if weight_index is None else weights.index_select(0, weight_index[a:b])
 

@@ -118,3 +118,21 @@ def test_config_errors_name_the_field():
         build_model("escn", {**SMALL_ESCN, "distance_resolution": 0.0})
     with pytest.raises(ValueError, match="mmax <= lmax"):
         build_model("escn", {**SMALL_ESCN, "mmax": 4})
+
+
+@pytest.mark.parametrize("chunk_elements", [1, 200])
+def test_attention_in_edge_chunks_equals_one_chunk(monkeypatch, chunk_elements):
+    """Without autograd the attention runs its edges in chunks (one edge, a few edges per chunk):
+    energies and direct forces equal those of one chunk (autograd's path) beyond rounding, with
+    the paper's grid activations and an envelope."""
+    import irreps.ops.scatter as scatter
+
+    model = _model(use_gate_act=False, use_grid_mlp=True, direct_forces=True, envelope=True)
+    graph = _graph(_molecule(3, n=9))
+    reference = model(graph, direct_forces=True)
+    monkeypatch.setattr(scatter, "EDGE_CHUNK_ELEMENTS", chunk_elements)
+    assert len(scatter.edge_chunks(graph.edge_index.shape[1], 9 * 12)) > 2
+    with torch.no_grad():
+        chunked = model(graph, compute_forces=False, direct_forces=True)
+    for key in ("energy", "direct_forces"):
+        torch.testing.assert_close(chunked[key], reference[key], atol=1e-12, rtol=0)

@@ -49,6 +49,23 @@ def test_m_primary_order_and_edge_frame_keeps_only_m0_of_the_edge_harmonics(gen)
     torch.testing.assert_close(D.from_edge(D.to_edge(x)), x, atol=1e-12, rtol=0)  # orthogonal
 
 
+def test_from_edge_of_leading_rows_and_rescaled_equals_zero_padding_then_scaling(gen):
+    """The m = 0 block alone (the edge-degree embedding) and the folded truncation rescale give what
+    zero padding and a separate per-coefficient multiplication give."""
+    rotation = EdgeRotation(L, 1)
+    D = rotation(torch.randn(6, 3, generator=gen, dtype=torch.float64))
+    k = len(rotation.order)
+    y = torch.randn(6, k, C, generator=gen, dtype=torch.float64)
+    scale = rotation.truncation_rescale()[:, None]
+    torch.testing.assert_close(D.from_edge(y, rescaled=True), D.from_edge(y) * scale, atol=1e-14, rtol=0)
+    m0 = y[:, : L + 1]
+    padded = torch.cat((m0, torch.zeros(6, k - L - 1, C, dtype=torch.float64)), 1)
+    torch.testing.assert_close(D.from_edge(m0), D.from_edge(padded), atol=1e-14, rtol=0)
+    torch.testing.assert_close(D.from_edge(m0, rescaled=True), D.from_edge(padded) * scale, atol=1e-14, rtol=0)
+    with pytest.raises(ValueError, match="edge-frame coefficients"):
+        D.from_edge(torch.zeros(6, k + 1, C, dtype=torch.float64))
+
+
 @pytest.mark.parametrize("mmax", [0, 1, 3])
 @pytest.mark.parametrize("equivariance", ["SO(3)", "O(3)"])
 def test_so2_linear_in_edge_frames_is_equivariant(gen, mmax, equivariance):

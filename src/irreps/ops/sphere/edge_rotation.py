@@ -39,18 +39,46 @@ class EdgeFrames:
     One dense batched matmul per rotation: per-degree products skip the zero blocks (4-6x fewer
     multiply-adds at ``m_max = 2``, ``L = 4..6``) but the reordering and concatenation they need
     cost more on a CPU than the zeros do (measured 1.4-2x slower forward passes at ``L`` = 2..6).
+    ``rescale [(L+1)^2]`` (EquiformerV2's :meth:`EdgeRotation.truncation_rescale`) is folded into the
+    inverse rotation once, on first use, and shared by every layer that asks for it.
     """
 
-    def __init__(self, D: Tensor) -> None:
-        self.D = D
+    def __init__(self, D: Tensor, rescale: Tensor | None = None) -> None:
+        self.D, self._rescale = D, rescale
+        self._back_rescaled: Tensor | None = None
+
+    def narrow(self, start: int, stop: int) -> EdgeFrames:
+        """The frames of edges ``start:stop`` (views; a folded rescale already computed is shared)."""
+        part = EdgeFrames(self.D[start:stop], self._rescale)
+        if self._back_rescaled is not None:
+            part._back_rescaled = self._back_rescaled[start:stop]
+        return part
+
+    def rescaled(self) -> EdgeFrames:
+        """These frames with the folded rescale computed now (so that :meth:`narrow` parts share it)."""
+        if self._rescale is None:
+            raise ValueError("EdgeFrames: the rescaled inverse rotation needs frames built with a rescale")
+        if self._back_rescaled is None:
+            back = self.D.transpose(1, 2)
+            self._back_rescaled = back * self._rescale.to(back.dtype)[:, None]
+        return self
 
     def to_edge(self, x: Tensor) -> Tensor:
         """Node-frame features of each edge ``[E, (L+1)^2, C]`` -> edge frame, m-primary ``[E, K, C]``."""
         return torch.bmm(self.D, x)
 
-    def from_edge(self, y: Tensor) -> Tensor:
-        """Edge-frame features ``[E, K, C]`` (m-primary) -> node frame ``[E, (L+1)^2, C]`` (the inverse rotation)."""
-        return torch.bmm(self.D.transpose(1, 2), y)
+    def from_edge(self, y: Tensor, rescaled: bool = False) -> Tensor:
+        """Edge-frame features ``[E, K', C]`` (m-primary) -> node frame ``[E, (L+1)^2, C]`` (the inverse rotation).
+
+        ``K' <= K``: ``y`` holds the first ``K'`` edge-frame coefficients, the others are zero (the
+        ``m = 0`` block alone is ``K' = L + 1``). With ``rescaled``, degrees above ``m_max`` are then
+        multiplied by the frames' ``rescale``.
+        """
+        back = self.rescaled()._back_rescaled if rescaled else self.D.transpose(1, 2)
+        k = y.shape[1]
+        if k > back.shape[2]:
+            raise ValueError(f"EdgeFrames.from_edge: {k} edge-frame coefficients, the frames keep {back.shape[2]}")
+        return torch.bmm(back if k == back.shape[2] else back[:, :, :k], y)
 
 
 class EdgeRotation(torch.nn.Module):
@@ -66,6 +94,7 @@ class EdgeRotation(torch.nn.Module):
         self.lmax, self.mmax = lmax, mmax
         self.order = m_primary_order(lmax, mmax)
         self.register_buffer("_rows", torch.tensor([l * l + l + m for l, m in self.order]), persistent=False)
+        self.register_buffer("_rescale", self.truncation_rescale(), persistent=False)
 
     def forward(self, edge_vec: Tensor) -> EdgeFrames:
         """Edge vectors ``[E, 3]`` -> the truncated Wigner matrices of their frames."""
@@ -77,7 +106,7 @@ class EdgeRotation(torch.nn.Module):
             torch.cat([D.new_zeros(e, 2 * l + 1, l * l), D, D.new_zeros(e, 2 * l + 1, n - (l + 1) ** 2)], 2)
             for l, D in enumerate(blocks)
         ]
-        return EdgeFrames(torch.cat(rows, 1).index_select(1, self._rows))
+        return EdgeFrames(torch.cat(rows, 1).index_select(1, self._rows), self._rescale)
 
     def truncation_rescale(self) -> Tensor:
         """``sqrt((2l+1) / (2 m_max+1))`` per node-frame coefficient of degree ``l > m_max`` (else 1), ``[(L+1)^2]``.

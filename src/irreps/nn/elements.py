@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from irreps.ops.scatter import recording
+
 MAX_ATOMIC_NUMBER = 118
 
 
@@ -23,7 +25,9 @@ class ElementIndex(torch.nn.Module):
     """``atomic_numbers [N] -> species [N]``: position of each atom's element in ``elements``.
 
     Unknown elements raise a ``ValueError`` that names them, so a model never silently reads
-    another element's embedding.
+    another element's embedding; except while a graph is recorded with symbolic sizes
+    (:func:`irreps.ops.scatter.capturing`), where the check cannot run and the recorder checks
+    the atomic numbers before each call.
     """
 
     def __init__(self, elements: tuple[int, ...]):
@@ -42,7 +46,7 @@ class ElementIndex(torch.nn.Module):
         in_range = (atomic_numbers >= 0) & (atomic_numbers <= MAX_ATOMIC_NUMBER)
         species = self.lookup[atomic_numbers.clamp(0, MAX_ATOMIC_NUMBER)]
         unknown = ~in_range | (species < 0)
-        if bool(unknown.any()):
+        if not recording() and bool(unknown.any()):
             found = sorted(set(atomic_numbers[unknown].tolist()))
             raise ValueError(
                 f"atomic number(s) {found} not among the model's elements {list(self.elements)}"

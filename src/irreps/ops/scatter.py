@@ -19,7 +19,9 @@ def capturing() -> Iterator[None]:
     :func:`gather_dot` skip their chunk loop and custom gradients, and so do the channel
     matrix products of :mod:`irreps.ops.cartesian`: a tracer such as ``make_fx`` or
     ``torch.jit.trace`` then records ordinary differentiable ops with symbolic edge counts, and
-    the compiler fuses them itself. Results are the same up to rounding.
+    the compiler fuses them itself. Results are the same up to rounding. Checks that read
+    tensor values (unknown elements, :mod:`irreps.nn.elements`) are skipped too: a symbolic
+    recording cannot branch on data, so whoever records checks its inputs eagerly instead.
     """
     global _capturing
     previous, _capturing = _capturing, True
@@ -27,6 +29,11 @@ def capturing() -> Iterator[None]:
         yield
     finally:
         _capturing = previous
+
+
+def recording() -> bool:
+    """True inside :func:`capturing` (only; not under ``torch.compile``, where checks still run)."""
+    return _capturing
 
 
 def composed() -> bool:

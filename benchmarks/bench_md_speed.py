@@ -17,7 +17,8 @@ holds an earlier run's cache, cold in the default new folder).
 on the batched graph; needs ``../shared/data/botnet/3bpa/train_300K.xyz``, skipped with a
 message when missing). The model has random weights in the recommended recipe's shape
 (``examples/train_acac.yaml``: 128 channels, 2 layers, 32 radial functions, 5 Å) unless
-``--model`` gives a file; speed does not depend on the weights.
+``--model`` gives a file. Give a trained model for the MD: with random weights the molecule
+falls apart within tens of steps and a guard stops the run.
 
     python benchmarks/bench_md_speed.py --dtypes float32 float64 --cold --json md_speed.json
 """
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         calculators["compiled"].calculate(atoms.copy(), ["energy", "forces"])
         record["first_call_s"] = time.perf_counter() - start
+        print(f"{dtype}: first compiled call (recording + compiling) {record['first_call_s']:.1f} s", flush=True)
         calculators["eager"].calculate(atoms.copy(), ["energy", "forces"])
         if calculators["compiled"].compiled is None:
             raise SystemExit("the model could not be compiled (see the warning above)")

@@ -122,3 +122,14 @@ def test_md_with_inductor_equals_eager_md_without_recompiling(dtype, tol):
     assert compiled.num_neighbor_builds > 1
     assert compiled.compiled[0].num_recordings == 1
     assert counters["stats"]["unique_graphs"] - before == 1
+
+
+def test_hessians_come_from_the_eager_model(recorded_only):
+    """A Hessian head's prediction (hessian="direct") is still there with compile=True."""
+    model = build_model("harmonic_pair", {"elements": [6, 8], "k": 30.0, "r0": 1.2, "predict_hessian": True})
+    atoms = Atoms("CO", positions=[[0, 0, 0], [1.25, 0, 0]])
+    compiled = IrrepsCalculator(model, dtype="float64", hessian="direct", compile=True)
+    eager = IrrepsCalculator(model, dtype="float64", hessian="direct")
+    np.testing.assert_allclose(compiled.get_property("hessian", atoms), eager.get_property("hessian", atoms),
+                               rtol=0, atol=1e-12)
+    assert compiled.compiled[0].num_recordings == 1

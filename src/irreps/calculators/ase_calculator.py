@@ -195,6 +195,8 @@ class IrrepsCalculator(Calculator):
         if self._domain is not None:
             self.results["domain_distance_ratio"], self.results["unseen_pairs"] = self._domain_check(graph)
         if "hessian" in properties:
+            if self.compiled is not None:  # a Hessian head's prediction comes from the eager forward
+                outs = [m(graph, compute_forces=False) for m in self.models]
             self.results["hessian"] = np.mean([self._hessian(m, graph, out) for m, out in zip(self.models, outs)], axis=0)
 
     def _compiled_outputs(self, graph: AtomicGraph, want_stress: bool) -> list[dict[str, torch.Tensor]]:

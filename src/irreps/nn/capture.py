@@ -96,4 +96,15 @@ def compile_program(program: torch.fx.GraphModule, backend: str, device: torch.d
     # On the CPU the inductor program is hundreds of small kernels per call; calling them
     # from generated C++ rather than Python takes 3-11% off a step (measured in docs/training.md).
     options = {"cpp_wrapper": True} if backend == "inductor" and device.type == "cpu" else None
-    return torch.compile(program, dynamic=True, backend=backend, options=options)
+    compiled = torch.compile(program, dynamic=True, backend=backend, options=options)
+
+    def run(*args):
+        from torch.fx.experimental import _config as fx_config
+
+        # Dynamo compiles at a call. Without duck sizing, a size equal by chance to another (a
+        # buffer's length and the number of atoms, say) does not become a guard that makes
+        # every other size compile again.
+        with fx_config.patch(use_duck_shape=False):
+            return compiled(*args)
+
+    return run

@@ -314,3 +314,23 @@ def test_structures_can_be_read_from_the_bundled_datasets(tmp_path):
         read_structure("bundled:nope", "0", allow_close_atoms=False)
     with _pytest.raises(FileNotFoundError, match="structure file .*missing.xyz does not exist"):
         read_structure(str(tmp_path / "missing.xyz"), "0", allow_close_atoms=False)
+
+
+@pytest.mark.parametrize("command", ["md", "relax"])
+def test_compile_option_reaches_the_calculator(command, files, capsys, monkeypatch):
+    """--compile (shared by the simulation commands) evaluates through the compiled program;
+    the recording runs as it is here (the ``eager`` backend), inductor is too slow for a test."""
+    from irreps.calculators import ase_calculator
+    from irreps.nn.compiled_potential import CompiledPotential
+
+    made = []
+
+    def recorded_only(model):
+        made.append(CompiledPotential(model, backend="eager"))
+        return made[-1]
+
+    monkeypatch.setattr(ase_calculator, "CompiledPotential", recorded_only)
+    out = str(files / f"out_{command}" / ("relaxed.xyz" if command == "relax" else ""))
+    extra = ["--steps", "5"] if command == "md" else []
+    assert main([command, str(files / "springs.pt"), str(files / "co.xyz"), "--compile", "--quiet", "-o", out, *extra]) == 0
+    assert len(made) == 1 and made[0].num_recordings == 1

@@ -28,11 +28,20 @@ more than ``skin / 2`` since it was built (and cell, periodicity and atomic numb
 unchanged): no pair can then have come from beyond ``cutoff + skin`` to inside ``cutoff``.
 The extra edges between ``cutoff`` and ``cutoff + skin`` contribute exactly zero because every
 model multiplies its edge terms by a cutoff function that vanishes there.
+
+``compile=True`` evaluates energy, forces and stress with one compiled program per model
+(:class:`~irreps.nn.compiled_potential.CompiledPotential`: the same weights, equal to the eager
+model to rounding); the first evaluation records and compiles it (a minute or more, less with a
+warm cache, see docs/simulations.md). Calculators of the same model object share its program
+(NEB's images, say). A model that cannot be compiled runs eagerly, with a warning that says
+why. Hessians always come from the eager model.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+import weakref
 from dataclasses import replace
 from typing import Literal
 
@@ -47,11 +56,21 @@ from irreps.data.conversion import atoms_to_graph
 from irreps.data.graph import AtomicGraph
 from irreps.models.domain import domain_distance_ratio, shortest_distances
 from irreps.models.file import load_model
+from irreps.nn.compiled_potential import CompiledPotential, NotCompilable
 from irreps.nn.derivatives import hessian_blocks
 
 HessianMode = Literal["auto", "autograd", "direct"]
 ForceMode = Literal["conservative", "direct"]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# One compiled program per model object, whichever calculator of it asks first.
+_COMPILED: weakref.WeakKeyDictionary[torch.nn.Module, CompiledPotential] = weakref.WeakKeyDictionary()
+
+
+def compiled_potential(model: torch.nn.Module) -> CompiledPotential:
+    """The :class:`CompiledPotential` of ``model``, shared by every calculator of that object."""
+    if model not in _COMPILED:
+        _COMPILED[model] = CompiledPotential(model)
+    return _COMPILED[model]
 
 
 class IrrepsCalculator(Calculator):
@@ -95,6 +114,7 @@ class IrrepsCalculator(Calculator):
         hessian: HessianMode = "auto",
         forces: ForceMode = "conservative",
         limits: StructureLimits | Literal["auto"] | None = "auto",
+        compile: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -108,6 +128,8 @@ class IrrepsCalculator(Calculator):
             raise ValueError(f"hessian must be 'auto', 'autograd' or 'direct', got '{hessian}'")
         if forces not in ("conservative", "direct"):
             raise ValueError(f"forces must be 'conservative' or 'direct', got '{forces}'")
+        if compile and forces == "direct":
+            raise ValueError("compile=True compiles conservative forces only; use forces='conservative' or compile=False")
         members = list(model) if isinstance(model, (list, tuple)) else [model]
         if not members:
             raise ValueError("a committee needs at least one model")
@@ -134,6 +156,7 @@ class IrrepsCalculator(Calculator):
         for member in self.models:
             if forces == "direct" and getattr(member, "direct_force_head", None) is None:
                 raise ValueError(f"model '{type(member).__name__}' has no direct force head; use forces='conservative'")
+        self.compiled = [compiled_potential(m) for m in self.models] if compile else None
         self.num_neighbor_builds = 0
         self._graph: AtomicGraph | None = None
         self._reference: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -147,7 +170,10 @@ class IrrepsCalculator(Calculator):
             raise ValueError(f"stress needs a cell periodic in all three directions, got pbc={atoms.pbc.tolist()}")
         graph = self._current_graph(atoms)
         direct = self.force_mode == "direct"
-        outs = [m(graph, compute_forces=not direct, compute_stress=want_stress, direct_forces=direct) for m in self.models]
+        if self.compiled is not None:
+            outs = self._compiled_outputs(graph, want_stress)
+        else:
+            outs = [m(graph, compute_forces=not direct, compute_stress=want_stress, direct_forces=direct) for m in self.models]
         energies = np.array([float(out["energy"].detach().sum()) for out in outs])
         forces = np.stack([_numpy(out["direct_forces" if direct else "forces"]) for out in outs])
         if self.limits is not None:
@@ -169,7 +195,19 @@ class IrrepsCalculator(Calculator):
         if self._domain is not None:
             self.results["domain_distance_ratio"], self.results["unseen_pairs"] = self._domain_check(graph)
         if "hessian" in properties:
+            if self.compiled is not None:  # a Hessian head's prediction comes from the eager forward
+                outs = [m(graph, compute_forces=False) for m in self.models]
             self.results["hessian"] = np.mean([self._hessian(m, graph, out) for m, out in zip(self.models, outs)], axis=0)
+
+    def _compiled_outputs(self, graph: AtomicGraph, want_stress: bool) -> list[dict[str, torch.Tensor]]:
+        """Every member's outputs from its compiled program; eager from here on, with a warning,
+        when a member cannot be compiled."""
+        try:
+            return [c(graph, compute_stress=want_stress) for c in self.compiled]
+        except NotCompilable as err:
+            warnings.warn(f"{err}; running the model eagerly", RuntimeWarning, stacklevel=3)
+            self.compiled = None
+            return [m(graph, compute_stress=want_stress) for m in self.models]
 
     def _domain_check(self, graph: AtomicGraph) -> tuple[float, int]:
         """(domain_distance_ratio, unseen_pairs) over the pairs within the model's cutoff."""

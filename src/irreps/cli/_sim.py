@@ -40,6 +40,10 @@ def add_calculator_arguments(parser: argparse.ArgumentParser, structures: tuple[
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64", help="model precision (default float64)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å (default 0.5; 0 rebuilds every step)")
+    parser.add_argument("--compile", action="store_true",
+                        help="energy, forces and stress from one compiled program (torch.compile): faster steps after a "
+                             "compilation of a minute or more at the start (cached on disk for later runs; "
+                             "docs/simulations.md); a model that cannot be compiled runs eagerly with a warning")
     add_threads_argument(parser)
 
 
@@ -67,7 +71,8 @@ def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto")
     apply_threads(args.threads)
     members = [model if model is not None else args.model, *getattr(args, "committee", [])]
     return IrrepsCalculator(members if len(members) > 1 else members[0], device=args.device, dtype=args.dtype,
-                            skin=args.skin, hessian=hessian, forces=getattr(args, "forces", "conservative"))
+                            skin=args.skin, hessian=hessian, forces=getattr(args, "forces", "conservative"),
+                            compile=args.compile)
 
 
 def read_structure(path: str, index: str, allow_close_atoms: bool):

@@ -34,42 +34,12 @@ from torch import Tensor
 
 from irreps.capture import capturing
 from irreps.data.graph import AtomicGraph
+from irreps.nn.capture import AtomicOutputs, compile_program, record, small_sizes, weight_names
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import sum_per_structure
 from irreps.train.losses import WeightedLoss
 
 SUPPORTED_TERMS = ("energy", "forces")
-
-
-def _batch_sizes(data: list[Tensor]) -> list:
-    """The sizes that change between batches: the first dimension of every data input (the
-    second of ``edge_index``), for the step's data inputs in order (``positions``, ``shifts``,
-    ``edge_index``, ``batch``, ``atomic_numbers``, ``cell``, ``pbc``, targets, indices)."""
-    return [t.shape[1 if k == 2 else 0] for k, t in enumerate(data)]
-
-
-def _no_constant_sizes(program: torch.fx.GraphModule, num_params: int) -> None:
-    """Raise if recording fixed a batch size of 2 or more to the value it had in the recorded
-    batch: the program would then be wrong for other batches. The usual cause is model code
-    turning a size into a Python ``int`` (``len(tensor)``). Sizes 0 and 1 are always fixed
-    by the tracer; they are part of a program's key instead."""
-    data = [node.meta["val"] for node in program.graph.nodes if node.op == "placeholder"][num_params:]
-    fixed = [str(n) for n in _batch_sizes(data)
-             if (n.node.expr.is_number and int(n) > 1 if isinstance(n, torch.SymInt) else n > 1)]
-    if fixed:
-        raise RuntimeError(f"capturing the training step fixed batch sizes to {fixed}; it cannot be reused")
-
-
-class _AtomicOutputs(torch.nn.Module):
-    """``model.atomic_outputs`` as a module's forward, so ``torch.func.functional_call`` can
-    evaluate it with the parameters given as inputs."""
-
-    def __init__(self, model: EnergyModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, indices: dict[str, Tensor]):
-        return self.model.atomic_outputs(graph, positions, shifts, False, indices=indices)
 
 
 class CompiledStep:
@@ -96,13 +66,12 @@ class CompiledStep:
         self.model = model
         self.loss = loss
         self.backend = backend
-        self.names = [name for name, p in model.named_parameters() if p.requires_grad]
-        self.buffer_names = [name for name, b in model.named_buffers() if b.is_floating_point()]
+        self.names, self.buffer_names = weight_names(model, trainable_only=True)
         self._programs: dict[tuple, Callable[..., Any]] = {}
 
     def _function(self, index_names: tuple[str, ...], target_names: tuple[str, ...], template: AtomicGraph):
         """The step as a function of flat tensors (what gets recorded)."""
-        loss, module = self.loss, _AtomicOutputs(self.model)
+        loss, module = self.loss, AtomicOutputs(self.model)
         names = [f"model.{name}" for name in self.names + self.buffer_names]
 
         def step(params, buffers, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
@@ -126,25 +95,14 @@ class CompiledStep:
         return step
 
     def _capture(self, key: tuple, args: tuple, template: AtomicGraph) -> Callable[..., Any]:
-        from torch.fx.experimental import _config as fx_config
-        from torch.fx.experimental.proxy_tensor import make_fx
-
         function = self._function(key[0], key[1], template)
         # One eager evaluation first: constants that ops build lazily and cache (per dtype and
         # device) must be created as real tensors, not inside the recording.
         with torch.no_grad():
             self.model(template, compute_forces=False)
         params = [p.detach().requires_grad_(True) for p in args[0]]
-        # Without duck sizing, sizes that happen to be equal in this batch stay distinct symbols.
-        with fx_config.patch(use_duck_shape=False), capturing(), torch.enable_grad():
-            program = make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(params, *args[1:])
-        _no_constant_sizes(program, len(params) + len(args[1]))
-        if self.backend == "eager":
-            return program
-        # On the CPU the inductor program is hundreds of small kernels per step; calling them
-        # from generated C++ rather than Python takes 3-11% off a step (measured in docs/training.md).
-        options = {"cpp_wrapper": True} if self.backend == "inductor" and args[2].device.type == "cpu" else None
-        return torch.compile(program, dynamic=True, backend=self.backend, options=options)
+        program = record(function, (params, *args[1:]), num_weights=2, what="the training step")
+        return compile_program(program, self.backend, args[2].device)
 
     def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
         if not torch.isfinite(graph.positions).all():
@@ -161,8 +119,7 @@ class CompiledStep:
             [p.detach() for p in params], [buffers[name] for name in self.buffer_names], graph.positions, graph.shifts, graph.edge_index, graph.batch,
             graph.atomic_numbers, graph.cell, graph.pbc, [graph.targets[k] for k in targets], list(indices.values()),
         )
-        data = list(args[2:9]) + args[9] + args[10]
-        small = tuple(min(n, 2) for n in _batch_sizes(data))  # sizes 0 and 1 are fixed when recorded
+        small = small_sizes(list(args[2:9]) + args[9] + args[10])  # sizes 0 and 1 are fixed when recorded
         key = (tuple(indices), targets, graph.positions.dtype, graph.positions.device.type, small)
         if key not in self._programs:
             self._programs[key] = self._capture(key, args, graph)

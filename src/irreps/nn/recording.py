@@ -1,0 +1,110 @@
+"""Recording a model's computation, backward passes included, as one graph with symbolic sizes.
+
+In eager PyTorch on a CPU, energy and forces of a small molecule are thousands of small
+kernels, and their launch overhead, not arithmetic, sets the pace. ``make_fx`` records the
+whole computation (the autograd passes become ordinary ops) with the sizes that change between
+calls (atoms, edges, structures) kept symbolic; ``torch.compile`` (inductor) then fuses the
+elementwise chains into a few loops. One recording serves every later call, except that the
+tracer fixes sizes 0 and 1: callers key their programs by :func:`small_sizes` as well.
+
+Used by the compiled training step (:mod:`irreps.train.compiled_step`) and the compiled
+inference path (:mod:`irreps.nn.compiled_potential`). Parameters and floating buffers are
+inputs of the recording, not constants in it, so the program of an architecture is the same for
+every set of weights, E0s and scale: torch's on-disk compile cache
+(``TORCHINDUCTOR_CACHE_DIR``) then serves another model file without compiling again.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from irreps.data.graph import AtomicGraph
+from irreps.nn.potential import EnergyModel
+from irreps.ops.scatter import capturing
+
+
+class AtomicOutputs(torch.nn.Module):
+    """``model.atomic_outputs`` as a module's forward, so ``torch.func.functional_call`` can
+    evaluate it with the parameters given as inputs. ``indices`` (a model's ``graph_indices``,
+    computed eagerly because they have data-dependent sizes) are passed on when not None."""
+
+    def __init__(self, model: EnergyModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, indices: dict[str, Tensor] | None):
+        if indices is None:
+            return self.model.atomic_outputs(graph, positions, shifts, False)
+        return self.model.atomic_outputs(graph, positions, shifts, False, indices=indices)
+
+
+def weight_names(model: torch.nn.Module, trainable_only: bool = False) -> tuple[list[str], list[str]]:
+    """Names of the parameters (those that require grad, with ``trainable_only``) and of the
+    floating-point buffers: what a recording takes as inputs rather than as constants."""
+    params = [name for name, p in model.named_parameters() if p.requires_grad or not trainable_only]
+    buffers = [name for name, b in model.named_buffers() if b.is_floating_point()]
+    return params, buffers
+
+
+def batch_sizes(data: list[Tensor]) -> list:
+    """The size that changes between calls of each data input, for data inputs in the order
+    ``positions, shifts, edge_index, ...`` (every recording here uses it): the first dimension,
+    the second of ``edge_index``."""
+    return [t.shape[1 if k == 2 else 0] for k, t in enumerate(data)]
+
+
+def small_sizes(data: list[Tensor]) -> tuple[int, ...]:
+    """The part of a program's key the tracer fixes: which sizes are 0, 1 or more (as 0, 1, 2)."""
+    return tuple(min(int(n), 2) for n in batch_sizes(data))
+
+
+def record(function: Callable[..., Any], args: tuple, num_weights: int, what: str) -> torch.fx.GraphModule:
+    """``function(*args)`` recorded by ``make_fx`` with symbolic sizes, fused ops as plain ops.
+
+    ``args`` starts with ``num_weights`` inputs (lists of parameters and buffers) whose sizes
+    are fixed; the data inputs after them (``positions, shifts, edge_index, ...``, see
+    :func:`batch_sizes`) must keep their sizes symbolic. ``RuntimeError`` if
+    recording fixed one of them above 1 to its current value (model code that turned a size into
+    a Python ``int``): the program would be wrong for other sizes. ``what`` names the recording
+    in that message.
+    """
+    from torch.fx.experimental import _config as fx_config
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    # Without duck sizing, sizes that happen to be equal in this call stay distinct symbols.
+    with fx_config.patch(use_duck_shape=False), capturing(), torch.enable_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on symbolic sizes; the check below decides
+        program = make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*args)
+    num_fixed = sum(len(a) for a in args[:num_weights])
+    data = [node.meta["val"] for node in program.graph.nodes if node.op == "placeholder"][num_fixed:]
+    fixed = [str(n) for n in batch_sizes(data)
+             if (n.node.expr.is_number and int(n) > 1 if isinstance(n, torch.SymInt) else n > 1)]
+    if fixed:
+        raise RuntimeError(f"recording {what} fixed sizes to {fixed}; it cannot be reused for other sizes")
+    return program
+
+
+def compile_program(program: torch.fx.GraphModule, backend: str, device: torch.device) -> Callable[..., Any]:
+    """``torch.compile`` of a recording with dynamic sizes; ``backend="eager"`` returns it as is
+    (for checks: no compilation time)."""
+    if backend == "eager":
+        return program
+    # On the CPU the inductor program is hundreds of small kernels per call; calling them
+    # from generated C++ rather than Python takes 3-11% off a step (measured in docs/training.md).
+    options = {"cpp_wrapper": True} if backend == "inductor" and device.type == "cpu" else None
+    compiled = torch.compile(program, dynamic=True, backend=backend, options=options)
+
+    def run(*args):
+        from torch.fx.experimental import _config as fx_config
+
+        # Dynamo compiles at a call. Without duck sizing, a size equal by chance to another (a
+        # buffer's length and the number of atoms, say) does not become a guard that makes
+        # every other size compile again.
+        with fx_config.patch(use_duck_shape=False):
+            return compiled(*args)
+
+    return run

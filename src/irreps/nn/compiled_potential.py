@@ -3,11 +3,11 @@
 The eager model (``model(graph, compute_forces=True)``) stays the reference; this is a faster
 path with the same weights for inference (the ASE calculator's ``compile=True``, ``irreps md
 --compile``). The energy, its backward pass to the positions (and to the strain, for stress)
-are recorded once as one graph (:func:`irreps.nn.capture.record`) and compiled by
+are recorded once as one graph (:func:`irreps.nn.recording.record`) and compiled by
 ``torch.compile``, with atoms, edges and structures symbolic: structures of other sizes and
 neighbour lists rebuilt during MD reuse the program. A new program is recorded only for a new
 dtype or device, with or without stress, and when a size crosses 0, 1 or 2
-(:func:`~irreps.nn.capture.small_sizes`); ``num_recordings`` counts them.
+(:func:`~irreps.nn.recording.small_sizes`); ``num_recordings`` counts them.
 
 What needs data-dependent sizes (TensorNet's ``graph_indices``: element rows, reverse-edge
 pairing) is computed eagerly and passed in; it is kept while the neighbour list, shifts and
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
-from irreps.nn.capture import AtomicOutputs, compile_program, record, small_sizes, weight_names
+from irreps.nn.recording import AtomicOutputs, compile_program, record, small_sizes, weight_names
 from irreps.nn.derivatives import strained_inputs
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import sum_per_structure

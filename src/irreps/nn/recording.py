@@ -24,7 +24,7 @@ from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
 from irreps.nn.potential import EnergyModel
-from irreps.ops.scatter import capturing
+from irreps.capture import capturing
 
 
 class AtomicOutputs(torch.nn.Module):

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from irreps.capture import capturing
 from irreps.data.graph import AtomicGraph
-from irreps.nn.capture import AtomicOutputs, compile_program, record, small_sizes, weight_names
+from irreps.nn.recording import AtomicOutputs, compile_program, record, small_sizes, weight_names
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import sum_per_structure
 from irreps.train.losses import WeightedLoss

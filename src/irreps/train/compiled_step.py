@@ -118,23 +118,28 @@ class CompiledStep:
             raise ValueError(f"loss term(s) {', '.join(missing)} weighted but the data has no such values")
         return [graph.targets[k].numel() for k in self.loss.weights]
 
-    def gradients(self, graph: AtomicGraph, scales: Tensor) -> tuple[Tensor, dict[str, Tensor], list[Tensor]]:
+    def gradients(
+        self, graph: AtomicGraph, scales: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor], list[Tensor]]:
         """The loss, its terms and the gradients of the trainable parameters (in ``names``' order,
         zeros where one does not reach the loss); ``.grad`` is left alone. Term ``k`` is the sum
-        of its penalties times ``scales[k]`` (a tensor with one entry per term of ``loss.weights``)."""
+        of its penalties times ``scales[k]`` (one entry per term of ``loss.weights``; ``None``:
+        one over the term's entries in ``graph``, the mean)."""
         if not torch.isfinite(graph.positions).all():
             raise ValueError("graph positions contain NaN or infinite values")
         targets = tuple(self.loss.weights)
+        counts = self.counts(graph)
+        scales = 1.0 / torch.tensor(counts, dtype=torch.float64) if scales is None else scales
         if scales.shape != (len(targets),):
             raise ValueError(f"scales must have one entry per loss term {targets}, got shape {tuple(scales.shape)}")
-        self.counts(graph)  # names missing targets
         indices = self.model.graph_indices(graph)
         parameters = dict(self.model.named_parameters())
         buffers = dict(self.model.named_buffers())
         args = (
             [parameters[name].detach() for name in self.names], [buffers[name] for name in self.buffer_names],
-            [scales.to(device=graph.positions.device, dtype=torch.float64)], graph.positions, graph.shifts, graph.edge_index, graph.batch,
-            graph.atomic_numbers, graph.cell, graph.pbc, [graph.targets[k] for k in targets], list(indices.values()),
+            [scales.to(device=graph.positions.device, dtype=torch.float64)],
+            graph.positions, graph.shifts, graph.edge_index, graph.batch, graph.atomic_numbers, graph.cell, graph.pbc,
+            [graph.targets[k] for k in targets], list(indices.values()),
         )
         small = small_sizes(list(args[3:10]) + args[10] + args[11])  # sizes 0 and 1 are fixed when recorded
         key = (tuple(indices), targets, graph.positions.dtype, graph.positions.device.type, small)
@@ -145,8 +150,7 @@ class CompiledStep:
         return total, dict(zip(targets, terms)), list(grads)
 
     def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
-        scales = 1.0 / torch.tensor(self.counts(graph), dtype=torch.float64)
-        total, terms, grads = self.gradients(graph, scales)
+        total, terms, grads = self.gradients(graph)
         parameters = dict(self.model.named_parameters())
         for name, g in zip(self.names, grads):
             p = parameters[name]

@@ -79,6 +79,16 @@ def test_gradients_accumulate_like_backward():
     step(graph)
     for p, g in zip(model.parameters(), once):
         torch.testing.assert_close(p.grad, 2 * g)
+    # scaled terms (a data-parallel rank's share of a larger batch): gradients returned, .grad left alone
+    counts = torch.tensor(step.counts(graph), dtype=torch.float64)
+    total, terms, grads = step.gradients(graph, 1.0 / (3.0 * counts))
+    assert len(step._programs) == 1  # the scales are an input of the same program
+    torch.testing.assert_close(total, _eager(model, loss, graph)[0] / 3.0, rtol=1e-12, atol=0)
+    for p, g, grad in zip(model.parameters(), once, grads):
+        torch.testing.assert_close(grad, g / 3.0)
+        torch.testing.assert_close(p.grad, 2 * g)
+    with pytest.raises(ValueError, match="one entry per loss term"):
+        step.gradients(graph, counts[:1])
 
 
 def test_unsupported_models_and_losses_are_refused():

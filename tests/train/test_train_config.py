@@ -41,6 +41,8 @@ def test_bad_literal_lists_the_options():
         load_config(None, ["optim.optimizer=sgd"])
     with pytest.raises(ValueError, match="'float16' is not one of"):
         load_config(None, ["run.dtype=float16"])
+    with pytest.raises(ValueError, match="'cudagraphs' is not one of 'inductor', 'aot_eager', 'eager'"):
+        load_config(None, ["run.compile_backend=cudagraphs"])
 
 
 def test_bad_values_fail_before_training():

@@ -76,6 +76,30 @@ def test_two_processes_equal_one(tmp_path):
         torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-12, msg=name)
 
 
+def _assert_same_training(run, reference, rel: float) -> None:
+    for a, b in zip(reference.history, run.history, strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=rel, abs=0), a["epoch"]
+        assert b["valid_loss"] == pytest.approx(a["valid_loss"], rel=rel, abs=0), a["epoch"]
+    reference_weights = load_model(reference.model_path).state_dict()
+    for name, q in load_model(run.model_path).state_dict().items():
+        torch.testing.assert_close(q, reference_weights[name], rtol=rel, atol=1e-12, msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["eager", "inductor"])
+def test_two_processes_with_the_compiled_step_equal_one_eager_process(tmp_path, backend):
+    """The compiled step computes gradients inside its program, out of DDP's sight; handed to DDP
+    as the linear form sum <p, g>, they are averaged as eager ones are. Both ranks record (and
+    compile) their own programs, one of them for the empty share's stand-in structure. The
+    tolerance is that of the single-process compiled-against-eager check
+    (tests/train/test_compiled_step.py: 1e-10 on the loss, 1e-9 on gradients) over 2 epochs of
+    Adam: 1e-9 relative."""
+    one = train(load_config(None, COMMON), tmp_path / "one", log=_quiet)
+    compiled = COMMON + ["run.processes=2", "run.compile=true", f"run.compile_backend={backend}"]
+    two = train(load_config(None, compiled), tmp_path / "two", log=_quiet)
+    _assert_same_training(two, one, rel=1e-9)
+
+
 def test_parallel_config_errors():
     with pytest.raises(ValueError, match="run.processes must be >= 1"):
         load_config(None, COMMON + ["run.processes=0"])

@@ -20,6 +20,11 @@ the same for every split and dataset with the same elements: torch's compile cac
 (``TORCHINDUCTOR_CACHE_DIR``, by default a ``torchinductor_<user>`` folder in the system's
 temporary directory) then serves a second run without compiling again.
 
+Each loss term is its sum of penalties times a scale given as an input: ``1 / entries`` in one
+process (the mean, as in eager training); in a data-parallel run ``1 / entries of the whole
+batch``, so that the ranks' gradients add up to the whole batch's
+(:mod:`irreps.train.distributed`, which hands them to DDP with :meth:`CompiledStep.gradients`).
+
 Models opt in by defining ``graph_indices(graph)`` and accepting ``indices=`` in
 ``atomic_outputs`` (TensorNet does). Loss terms: energy and forces.
 """
@@ -74,7 +79,7 @@ class CompiledStep:
         loss, module = self.loss, AtomicOutputs(self.model)
         names = [f"model.{name}" for name in self.names + self.buffer_names]
 
-        def step(params, buffers, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
+        def step(params, buffers, scales, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
             graph = replace(
                 template, positions=positions, shifts=shifts, edge_index=edge_index, batch=batch,
                 atomic_numbers=atomic_numbers, cell=cell, pbc=pbc, num_graphs=cell.shape[0],
@@ -87,7 +92,9 @@ class CompiledStep:
             out["energy"] = sum_per_structure(out["node_energy"], batch, graph.num_graphs)
             if "forces" in loss.weights:
                 out["forces"] = -torch.autograd.grad(out["energy"].sum(), leaf, create_graph=True)[0]
-            total, terms = loss(out, graph)
+            sums, _ = loss.sums(out, graph)
+            terms = {k: value * scale for (k, value), scale in zip(sums.items(), scales[0])}
+            total = loss.total(terms)
             grads = torch.autograd.grad(total, params, allow_unused=True)
             grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
             return total, [terms[k] for k in loss.weights], grads
@@ -101,30 +108,51 @@ class CompiledStep:
         with torch.no_grad():
             self.model(template, compute_forces=False)
         params = [p.detach().requires_grad_(True) for p in args[0]]
-        program = record(function, (params, *args[1:]), num_weights=2, what="the training step")
-        return compile_program(program, self.backend, args[2].device)
+        program = record(function, (params, *args[1:]), num_weights=3, what="the training step")
+        return compile_program(program, self.backend, args[3].device)
 
-    def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
-        if not torch.isfinite(graph.positions).all():
-            raise ValueError("graph positions contain NaN or infinite values")
+    def counts(self, graph: AtomicGraph) -> list[int]:
+        """The number of entries of each loss term (in ``loss.weights``' order) in ``graph``."""
         missing = [k for k in self.loss.weights if k not in graph.targets]
         if missing:
             raise ValueError(f"loss term(s) {', '.join(missing)} weighted but the data has no such values")
-        indices = self.model.graph_indices(graph)
+        return [graph.targets[k].numel() for k in self.loss.weights]
+
+    def gradients(
+        self, graph: AtomicGraph, scales: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor], list[Tensor]]:
+        """The loss, its terms and the gradients of the trainable parameters (in ``names``' order,
+        zeros where one does not reach the loss); ``.grad`` is left alone. Term ``k`` is the sum
+        of its penalties times ``scales[k]`` (one entry per term of ``loss.weights``; ``None``:
+        one over the term's entries in ``graph``, the mean)."""
+        if not torch.isfinite(graph.positions).all():
+            raise ValueError("graph positions contain NaN or infinite values")
         targets = tuple(self.loss.weights)
+        counts = self.counts(graph)
+        scales = 1.0 / torch.tensor(counts, dtype=torch.float64) if scales is None else scales
+        if scales.shape != (len(targets),):
+            raise ValueError(f"scales must have one entry per loss term {targets}, got shape {tuple(scales.shape)}")
+        indices = self.model.graph_indices(graph)
         parameters = dict(self.model.named_parameters())
-        params = [parameters[name] for name in self.names]
         buffers = dict(self.model.named_buffers())
         args = (
-            [p.detach() for p in params], [buffers[name] for name in self.buffer_names], graph.positions, graph.shifts, graph.edge_index, graph.batch,
-            graph.atomic_numbers, graph.cell, graph.pbc, [graph.targets[k] for k in targets], list(indices.values()),
+            [parameters[name].detach() for name in self.names], [buffers[name] for name in self.buffer_names],
+            [scales.to(device=graph.positions.device, dtype=torch.float64)],
+            graph.positions, graph.shifts, graph.edge_index, graph.batch, graph.atomic_numbers, graph.cell, graph.pbc,
+            [graph.targets[k] for k in targets], list(indices.values()),
         )
-        small = small_sizes(list(args[2:9]) + args[9] + args[10])  # sizes 0 and 1 are fixed when recorded
+        small = small_sizes(list(args[3:10]) + args[10] + args[11])  # sizes 0 and 1 are fixed when recorded
         key = (tuple(indices), targets, graph.positions.dtype, graph.positions.device.type, small)
         if key not in self._programs:
             self._programs[key] = self._capture(key, args, graph)
         with torch.no_grad():
             total, terms, grads = self._programs[key](*args)
-        for p, g in zip(params, grads):
+        return total, dict(zip(targets, terms)), list(grads)
+
+    def __call__(self, graph: AtomicGraph) -> tuple[Tensor, dict[str, Tensor]]:
+        total, terms, grads = self.gradients(graph)
+        parameters = dict(self.model.named_parameters())
+        for name, g in zip(self.names, grads):
+            p = parameters[name]
             p.grad = g if p.grad is None else p.grad + g
-        return total, dict(zip(targets, terms))
+        return total, terms

@@ -227,8 +227,9 @@ class RunConfig:
     ``compile`` records each training step (energy, forces, loss and gradients) once and
     compiles it with ``torch.compile`` (:mod:`irreps.train.compiled_step`): 1.35-1.9x faster
     steps for small molecules on the CPUs measured, after a compilation of one to two minutes; energy and
-    force losses with TensorNet only, needs a C++ compiler, and is not available in
-    data-parallel runs. ``processes`` > 1 trains data-parallel on that many CPU processes of
+    force losses with TensorNet only, needs a C++ compiler; it works in data-parallel runs too.
+    ``compile_backend`` is the ``torch.compile`` backend: ``inductor``, or for checks
+    ``aot_eager`` or ``eager`` (the recorded step run as it is, no compilation). ``processes`` > 1 trains data-parallel on that many CPU processes of
     this machine, the code path torchrun and srun start (:mod:`irreps.train.launch`,
     :mod:`irreps.train.distributed`): each takes an equal share of every batch of
     ``data.batch_size``, with ``threads`` each (null: the cores shared out). On a small
@@ -248,6 +249,7 @@ class RunConfig:
     progress: bool = True
     threads: int | None = None
     compile: bool = False
+    compile_backend: Literal["inductor", "aot_eager", "eager"] = "inductor"
     processes: int = 1
 
     def __post_init__(self) -> None:
@@ -257,6 +259,9 @@ class RunConfig:
         _check(self.checkpoint_every >= 1, f"run.checkpoint_every must be >= 1, got {self.checkpoint_every}")
         _check(self.threads is None or self.threads >= 1, f"run.threads must be >= 1 or null, got {self.threads}")
         _check(self.processes >= 1, f"run.processes must be >= 1, got {self.processes}")
+        backends = ("inductor", "aot_eager", "eager")
+        _check(self.compile_backend in backends,
+               f"run.compile_backend must be one of {', '.join(backends)}, got {self.compile_backend!r}")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,13 @@ small all-reduce of the counts per step) and multiplies by the world size, which
 average divides out again (fairchem's ``DDPLoss`` does the same). A rank whose share of a
 short last batch is empty still takes part: it runs a stand-in structure with weight 0.
 
+With ``run.compile`` the step computes the parameters' gradients inside its compiled program
+(:mod:`irreps.train.compiled_step`), without autograd's gradient accumulators, so DDP's hooks
+would never fire. DDP therefore wraps :class:`_Replica`, which also offers the linear form
+``sum_p <p, g_p>`` of the compiled gradients ``g_p`` (held constant): its backward puts exactly
+``g_p`` into each parameter's accumulator, and DDP averages it with the same bucketed all-reduce.
+The compiled loss terms are scaled by the whole batch's entries, as the eager ones are.
+
 After the backward pass one more all-reduce sums the loss terms (every rank logs the
 whole batch's loss), averages the clock (so time limits and the time-spanning cosine agree)
 and spreads a stop signal that reached one rank to all. Everything that decides a step
@@ -34,6 +41,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from irreps.data.graph import AtomicGraph
+from irreps.train.compiled_step import CompiledStep
 from irreps.train.losses import WeightedLoss
 
 
@@ -102,6 +110,23 @@ def _some_unused(model: torch.nn.Module, graph: AtomicGraph, losses: Sequence[We
         model.zero_grad(set_to_none=True)
 
 
+class _Replica(torch.nn.Module):
+    """What DDP wraps: the model's forward, or with ``gradients=`` (one per parameter named in
+    ``names``) the linear form ``sum_p <p, g_p>``, whose backward hands each parameter its
+    ``g_p`` through autograd's accumulator, where DDP's reducer is hooked in."""
+
+    def __init__(self, model: torch.nn.Module, names: Sequence[str]):
+        super().__init__()
+        self.model = model
+        self.names = list(names)
+
+    def forward(self, *args, gradients: Sequence[torch.Tensor] | None = None, **kwargs):
+        if gradients is None:
+            return self.model(*args, **kwargs)
+        parameters = dict(self.model.named_parameters())
+        return torch.stack([(parameters[name] * g.detach()).sum() for name, g in zip(self.names, gradients)]).sum()
+
+
 class DataParallel:
     """A model under ``DistributedDataParallel`` and the step of a rank's share of a batch.
 
@@ -114,13 +139,20 @@ class DataParallel:
         Any training structure: run with weight 0 when this rank's share is empty.
     losses : sequence of WeightedLoss
         Every loss the run trains with, to find parameters one of them does not reach.
+    compiled : CompiledStep, optional
+        The compiled step of ``model`` (``run.compile``): :meth:`backward` runs it for its loss.
     """
 
-    def __init__(self, world: World, model: torch.nn.Module, stand_in: AtomicGraph, losses: Sequence[WeightedLoss]):
+    def __init__(
+        self, world: World, model: torch.nn.Module, stand_in: AtomicGraph, losses: Sequence[WeightedLoss],
+        compiled: CompiledStep | None = None,
+    ):
         self.world = world
         self.stand_in = stand_in
+        self.compiled = compiled
+        names = compiled.names if compiled is not None else []
         self.module = DistributedDataParallel(
-            model, device_ids=[world.device.index] if world.device.type == "cuda" else None,
+            _Replica(model, names), device_ids=[world.device.index] if world.device.type == "cuda" else None,
             find_unused_parameters=_some_unused(model, stand_in, losses), forward_sync_buffers=False,
             gradient_as_bucket_view=True,
         )
@@ -131,17 +163,26 @@ class DataParallel:
         and terms (:meth:`reduce` adds the parts up)."""
         weight = 0.0 if batch is None else 1.0
         graph = self.stand_in if batch is None else batch
+        if self.compiled is not None and loss is self.compiled.loss:
+            total_counts = self.world.sum(weight * torch.tensor([float(n) for n in self.compiled.counts(graph)]))
+            total, terms, gradients = self.compiled.gradients(graph, weight / total_counts)
+            self._backward(self.module(gradients=[self.world.size * g for g in gradients]))
+            return total, terms
         pred = self.module(graph, **loss.prediction_flags())
         sums, counts = loss.sums(pred, graph)
         total_counts = self.world.sum(weight * torch.tensor([float(counts[k]) for k in sums]))
         terms = {k: weight * value / float(n) for (k, value), n in zip(sums.items(), total_counts)}
         total = loss.total(terms)
+        self._backward(self.world.size * total)
+        return total.detach(), {k: v.detach() for k, v in terms.items()}
+
+    @staticmethod
+    def _backward(output: torch.Tensor) -> None:
         with warnings.catch_warnings():
             # DDP's one-time hint when a gradient's strides differ from its bucket's (a [1, k]
             # parameter whose gradient autograd lays out as a column): a copy, not an error
             warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-            (self.world.size * total).backward()
-        return total.detach(), {k: v.detach() for k, v in terms.items()}
+            output.backward()
 
     def reduce(
         self, total: torch.Tensor, terms: dict[str, torch.Tensor], clock: float, stop: bool

@@ -114,15 +114,14 @@ class Trainer:
     ):
         self.model = model
         self.world = world
-        if world is not None and run.compile:
-            raise ValueError("run.compile is not supported in data-parallel runs yet: set run.compile=false")
         self.optim_config, self.run_config = optim, run
         self.loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta)
         self.direct_loss = WeightedLoss(loss.weights(), loss.kind, loss.huber_delta, direct_forces=True)
         self.direct_forces_epochs = loss.direct_forces_epochs
         losses = [self.loss] + ([self.direct_loss] if self.direct_forces_epochs else [])
-        self.parallel = DataParallel(world, model, collate([train_set[0]]), losses) if world is not None else None
-        self.compiled_step = CompiledStep(model, self.loss) if run.compile else None
+        self.compiled_step = CompiledStep(model, self.loss, run.compile_backend) if run.compile else None
+        stand_in = collate([train_set[0]])
+        self.parallel = DataParallel(world, model, stand_in, losses, self.compiled_step) if world is not None else None
         share = (world.rank, world.size) if world is not None else None
         self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed, share=share)
         self.valid_loader = GraphLoader(valid_set, valid_batch_size)

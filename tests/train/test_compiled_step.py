@@ -12,14 +12,14 @@ from irreps.train.compiled_step import CompiledStep
 from irreps.train.losses import WeightedLoss
 
 
-def _structure(rng, size, periodic=False):
+def _structure(rng, size, periodic=False, dtype=torch.float64):
     atoms = ase.Atoms(numbers=rng.choice([1, 6, 8], size=size), positions=rng.uniform(0, 3.5, size=(size, 3)))
     if periodic:
         atoms.cell, atoms.pbc = np.diag([3.6, 3.8, 4.0]), True  # images of images inside the cutoff
-    graph = atoms_to_graph(atoms, 3.0, keys=None, dtype=torch.float64)
+    graph = atoms_to_graph(atoms, 3.0, keys=None, dtype=dtype)
     graph.targets = {
-        "energy": torch.tensor([rng.normal()], dtype=torch.float64),
-        "forces": torch.tensor(rng.normal(size=(size, 3)), dtype=torch.float64),
+        "energy": torch.tensor([rng.normal()], dtype=dtype),
+        "forces": torch.tensor(rng.normal(size=(size, 3)), dtype=dtype),
     }
     return graph
 
@@ -67,6 +67,25 @@ def test_one_capture_serves_every_batch_and_equals_eager(backend):
             torch.testing.assert_close(p.grad, want, rtol=1e-9, atol=1e-11)
     # the batch of one structure has a program of its own (sizes of 1 are fixed when recorded)
     assert len(step._programs) == (2 if backend == "eager" else 1)
+
+
+def test_float32_step_equals_eager_float32():
+    """float32 training (the default recipe's) through the recorded step: the per-term loss scales
+    are float64 inputs, and the gradients stay float32 and equal the eager step's to float32 rounding."""
+    rng = np.random.default_rng(5)
+    model = _model().float()
+    loss = WeightedLoss({"energy": 10.0, "forces": 1.0})
+    step = CompiledStep(model, loss, backend="eager")
+    for sizes in ([5, 7, 4], [3, 6]):
+        graph = collate([_structure(rng, n, dtype=torch.float32) for n in sizes])
+        for p in model.parameters():
+            p.grad = None
+        total, _ = step(graph)
+        want_total, _, want_grads = _eager(model, loss, graph)
+        torch.testing.assert_close(total.double(), want_total.double(), rtol=1e-5, atol=1e-6)
+        for p, want in zip(model.parameters(), want_grads):
+            assert p.grad.dtype == torch.float32
+            torch.testing.assert_close(p.grad, want, rtol=1e-4, atol=1e-5)
 
 
 def test_gradients_accumulate_like_backward():

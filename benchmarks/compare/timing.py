@@ -63,6 +63,7 @@ def retime(datasets: list[str], minutes: list[float] | None, rounds: int, data_d
             timing = {k: record[k] for k in ("dataset", "system", "size", "seed", "minutes", "threads")}
             timing.update(us_per_atom=statistics.median(r["us_per_atom"] for r in runs),
                           peak_mb=max(r["peak_mb"] for r in runs), rounds=len(runs), machine=machine(),
+                          compiled_by_us=all(r.get("compiled_by_us", False) for r in runs),
                           date=datetime.datetime.now().isoformat(timespec="seconds"))
             lines.append(json.dumps(timing, sort_keys=True))
             print(f"{dataset} {record['system']}-{record['size']} {record['minutes']:g} min: "

@@ -104,3 +104,25 @@ def test_resume_skips_recorded_peers_and_redoes_ours_when_our_code_changed(tmp_p
 def test_ours_changed_since_reads_git_and_distrusts_dirty_records():
     assert ours_changed_since("abc123-dirty") and ours_changed_since("unknown")
     assert ours_changed_since("0000000")  # no such commit: cannot vouch for it
+
+
+def test_timing_uses_each_systems_fast_path(tmp_path, monkeypatch):
+    """Errors come from ``calculator`` (float64 where allowed); the timed calls from
+    ``timing_calculator``: a peer's float32 calculator (its compiled file for NequIP/Allegro),
+    ours with the compiled inference path."""
+    import torch
+
+    from benchmarks.compare.systems import get_system
+    from irreps.models import build_model, save_model
+
+    mace = get_system("mace")
+    seen = []
+    monkeypatch.setattr(type(mace), "calculator", staticmethod(lambda path, dtype: seen.append((path, dtype)) or "calc"))
+    assert mace.timing_calculator("m.model") == "calc" and seen == [("m.model", "float32")]
+
+    model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 4, "num_layers": 1, "num_rbf": 4, "cutoff": 3.0})
+    path = save_model(model, tmp_path / "tiny.pt")
+    ours = get_system("irreps")
+    timed, scored = ours.timing_calculator(str(path)), ours.calculator(str(path), "float64")
+    assert timed.compiled is not None and scored.compiled is None
+    assert next(timed.models[0].parameters()).dtype == torch.float32

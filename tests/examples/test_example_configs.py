@@ -17,6 +17,8 @@ SHRINK = {
     "equiformer_v2": ["model.options.lmax=2", "model.options.sphere_channels=4", "model.options.num_layers=1",
                       "model.options.attn_hidden_channels=4", "model.options.ffn_hidden_channels=4",
                       "model.options.edge_channels=4"],
+    "escn": ["model.options.lmax=2", "model.options.sphere_channels=4", "model.options.num_layers=1",
+             "model.options.hidden_channels=4", "model.options.edge_channels=4"],
     "gaunt_ace": ["model.options.channels=4", "model.options.lmax=2", "model.options.correlation=2",
                   "model.options.radial_hidden=[8]"],
     "tfn": ["model.options.channels=4", "model.options.num_layers=2"],

@@ -16,6 +16,7 @@ from .base import Job, System
 SYSTEMS: dict[str, str] = {
     "irreps": "ours:Ours",
     "irreps-equiformer_v2": "ours:OursEquiformerV2",
+    "irreps-escn": "ours:OursESCN",
     "irreps-gaunt_ace": "ours:OursGauntACE",
     "irreps-tfn": "ours:OursTFN",
     "irreps-se3_transformer": "ours:OursSE3Transformer",

@@ -2,6 +2,7 @@
 
 ``irreps`` is TensorNet (``examples/train_acac.yaml``), ``irreps-equiformer_v2`` EquiformerV2
 (``examples/train_acac_equiformer_v2.yaml``) at ``lmax`` 2, 4 (its recommended size) and 6,
+``irreps-escn`` eSCN at the same size (``examples/train_acac_escn.yaml``),
 ``irreps-gaunt_ace`` the many-body model, ``irreps-tfn`` and ``irreps-se3_transformer`` the
 classic baselines, each with the recipe of its ``examples/train_acac_<name>.yaml``.
 
@@ -97,6 +98,14 @@ class OursEquiformerV2(Ours):
     size_overrides = {"recommended": {}, "lmax2": {"model.options.lmax": 2}, "lmax6": {"model.options.lmax": 6}}
     dataset_recipe: dict = {}  # the recipe's batch size and learning rate on every dataset
     compiles = False
+
+
+class OursESCN(OursEquiformerV2):
+    name = "irreps-escn"
+    sizes = {"recommended": "eSCN lmax 4, mmax 2, 32 sphere ch, 64 hidden, 4 layers (examples/train_acac_escn.yaml)",
+             "lmax2": "eSCN lmax 2, mmax 2, otherwise as recommended",
+             "lmax6": "eSCN lmax 6, mmax 2, otherwise as recommended"}
+    recipe = REPO / "examples" / "train_acac_escn.yaml"
 
 
 class _OursExample(Ours):

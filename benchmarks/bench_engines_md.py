@@ -19,7 +19,8 @@ drift is the slope of a line fitted to E_tot times the duration, and the largest
 from the start, in meV/atom (as in ``benchmarks/md_acac.py``); ns/day is of wall time with
 neighbour lists and integrator included.
 
-With ``--json`` the file is rewritten after each engine and a rerun with the same settings
+``--jobs N`` runs N engines at once, each still on one thread (each row records how many ran
+together). With ``--json`` the file is rewritten after each engine and a rerun with the same settings
 keeps the engines it holds and runs only the others (a run cut short resumes; ``--rerun``
 repeats named engines).
 
@@ -34,6 +35,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -138,10 +140,13 @@ def main() -> int:
                         help=f"engines to run, in this order (default: all of {', '.join(RUNNERS)})")
     parser.add_argument("--rerun", nargs="+", choices=list(RUNNERS), default=[], metavar="ENGINE",
                         help="run these again even if the --json file holds them")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="engines run at once (default 1: one after another; on a machine shared with other "
+                             "work, running them together gives each the same share of it)")
     parser.add_argument("--json", help="write the records here after each engine; resume from it")
     args = parser.parse_args()
-    if args.record_every < 1:
-        parser.error("--record-every must be at least 1")
+    if args.record_every < 1 or args.jobs < 1:
+        parser.error("--record-every and --jobs must be at least 1")
     settings, job = start_job(args)
     rows: list[dict] = []
     if args.json and Path(args.json).exists():
@@ -153,17 +158,18 @@ def main() -> int:
             return 2
         rows = [r for r in saved["rows"] if r["impl"] not in args.rerun]
         print(f"resuming {args.json}: keeping {', '.join(r['impl'] for r in rows) or 'nothing'}")
-    for engine in args.engines:
-        if any(r["impl"] == engine for r in rows):
-            continue
-        python = interpreter(engine)
-        run = None if python is None else run_engine(engine, python, job)
-        if run is None:
-            continue
-        rows.append(row(engine, run, settings, len(job["numbers"])))
-        rows.sort(key=lambda r: list(RUNNERS).index(r["impl"]))
-        if args.json:
-            write_json(args.json, {"settings": settings, "rows": rows})
+    todo = [(engine, python) for engine in args.engines if not any(r["impl"] == engine for r in rows)
+            for python in [interpreter(engine)] if python is not None]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        running = {pool.submit(run_engine, engine, python, job): engine for engine, python in todo}
+        for done in as_completed(running):
+            if done.result() is None:
+                continue
+            rows.append({**row(running[done], done.result(), settings, len(job["numbers"])),
+                         "engines_at_once": min(args.jobs, len(todo))})
+            rows.sort(key=lambda r: list(RUNNERS).index(r["impl"]))
+            if args.json:
+                write_json(args.json, {"settings": settings, "rows": rows})
     if rows:
         print_table(rows, settings)
     return 0

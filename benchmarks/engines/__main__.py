@@ -17,11 +17,12 @@ Then, for example:
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 
-from ..venv_build import build, status
+from .. import venv_command
+from ..venv_build import status
+from ..venv_command import VenvFamily
 from . import ENGINES, HERE, venvs_root
 
 # the packages `list` reports for each engine
@@ -44,34 +45,11 @@ def describe(name: str) -> str:
     return f"{name:10s} {root}  {state}  {shown}"
 
 
+ENGINE_VENVS = VenvFamily("engine", ENGINES, HERE, venvs_root, describe)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.engines", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("build", help="create the engines' virtualenvs (skipping up-to-date ones)")
-    make.add_argument("names", nargs="*", metavar="NAME", help=f"some of {', '.join(ENGINES)} (default: all)")
-    make.add_argument("--force", action="store_true", help="rebuild even if the pins are installed")
-    make.add_argument("--dry-run", action="store_true", help="print what each build would do and stop")
-    sub.add_parser("list", help="show what is built")
-    args = parser.parse_args()
-    if args.command == "list":
-        print(f"engine environments in {venvs_root()}")
-        for name in ENGINES:
-            print(describe(name))
-        return 0
-    unknown = [name for name in args.names if name not in ENGINES]
-    if unknown:
-        parser.error(f"unknown engine(s) {', '.join(unknown)}; known: {', '.join(ENGINES)}")
-    names = args.names or list(ENGINES)
-    if args.dry_run:
-        for name in names:
-            action, why = status(venvs_root() / name, (HERE / ENGINES[name]).read_text(), args.force)
-            print(f"[{'keep' if action == 'ok' else 'build'}] {name}: {venvs_root() / name} ({why})")
-        return 0
-    failed = [name for name in names if not build(name, venvs_root() / name, HERE / ENGINES[name], [], args.force)]
-    if failed:
-        print(f"failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    return venv_command.main(ENGINE_VENVS, "python -m benchmarks.engines", __doc__)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python -m benchmarks.peers build                 # every peer
     python -m benchmarks.peers build mace nequip     # some
+    python -m benchmarks.peers build --dry-run       # what a build would do, changing nothing
     python -m benchmarks.peers list                  # what is built, where, which versions
     IRREPS_PEERS=/scratch/peers python -m benchmarks.peers build
 
@@ -19,7 +20,8 @@ import argparse
 import subprocess
 import sys
 
-from ..venv_build import build
+from .. import venv_command
+from ..venv_command import VenvFamily
 from . import HERE, PEERS, peer_python, peers_root
 
 
@@ -33,30 +35,16 @@ def describe(name: str) -> str:
     return f"{name:12s} {python}  {package} {' torch '.join(versions)}"
 
 
+def _torch_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--torch", default="torch==2.13.0",
+                        help="pip arguments installing torch first (default: torch==2.13.0)")
+
+
+PEER_VENVS = VenvFamily("peer", PEERS, HERE, peers_root, describe, _torch_option, lambda args: [args.torch.split()])
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.peers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("build", help="create the peers' virtualenvs")
-    make.add_argument("names", nargs="*", metavar="NAME", help=f"some of {', '.join(PEERS)} (default: all)")
-    make.add_argument("--torch", default="torch==2.13.0",
-                      help="pip arguments installing torch first (default: torch==2.13.0)")
-    make.add_argument("--force", action="store_true", help="rebuild even if the pins are unchanged")
-    sub.add_parser("list", help="show what is built")
-    args = parser.parse_args()
-    if args.command == "list":
-        print(f"peers in {peers_root()}")
-        for name in PEERS:
-            print(describe(name))
-        return 0
-    unknown = [name for name in args.names if name not in PEERS]
-    if unknown:
-        parser.error(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
-    failed = [name for name in (args.names or PEERS)
-              if not build(name, peers_root() / name, HERE / PEERS[name], [args.torch.split()], args.force)]
-    if failed:
-        print(f"failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    return venv_command.main(PEER_VENVS, "python -m benchmarks.peers", __doc__)
 
 
 if __name__ == "__main__":

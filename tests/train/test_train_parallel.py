@@ -66,10 +66,16 @@ def test_two_processes_equal_one(tmp_path, monkeypatch):
     one = train(load_config(None, COMMON), tmp_path / "one", log=_quiet)
     lines: list[str] = []
     monkeypatch.setattr("irreps.train.trainer.collect_errors", counting)
+    monkeypatch.setattr("irreps.train.evaluation.collect_errors", counting)
     two = train(load_config(None, COMMON + ["run.processes=2"]), tmp_path / "two", log=lines.append)
     assert any("2 processes" in line for line in lines)
-    assert validated == [2, 2]  # each rank validates its share; the row is the whole set's
-    assert one.valid_metrics["energy"]["count"] == 5
+    # each rank validates its share (2 epochs, then the final model); the rows and metrics are the whole set's
+    assert validated == [2, 2, 2]
+    assert one.valid_metrics["energy"]["count"] == two.valid_metrics["energy"]["count"] == 5
+    for field in ("energy", "energy_per_atom", "forces"):
+        for stat in ("mae", "rmse"):
+            assert two.valid_metrics[field][stat] == pytest.approx(one.valid_metrics[field][stat], rel=1e-10, abs=0)
+    assert two.valid_metrics["by_config_type"].keys() == one.valid_metrics["by_config_type"].keys()
     for a, b in zip(one.history, two.history, strict=True):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-10)
         valid = [key for key in a if key.startswith("valid_")]

@@ -45,6 +45,7 @@ import datetime
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,6 +91,12 @@ class World:
             for name, value in part.items():
                 total[name] = total[name] + value if name in total else value
         return total
+
+    def gather(self, value: Any) -> list[Any] | None:
+        """Every rank's ``value`` (picklable), in rank order, on rank 0; ``None`` on the others."""
+        parts: list[Any] | None = [None] * self.size if self.is_main else None
+        dist.gather_object(value, parts, dst=0)
+        return parts
 
     def agree(self, error: BaseException | None, what: str) -> None:
         """Raise on every rank when ``what`` failed on any: ``error`` itself where it happened,

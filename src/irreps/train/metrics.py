@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -109,6 +110,20 @@ class ErrorAccumulator:
     def _add(self, name: str, ref: Tensor, out: Tensor, codes: Tensor) -> None:
         self._pairs[name].append((ref, out))
         self._codes[name].append(codes)
+
+    @classmethod
+    def joined(cls, parts: Sequence["ErrorAccumulator"]) -> "ErrorAccumulator":
+        """One accumulator holding the values of ``parts`` in turn (a data-parallel run's ranks'
+        shares of a data set), their config_type codes renumbered to the joined labels."""
+        joined = cls()
+        for part in parts:
+            # part._labels lists its labels in the order of their codes 0, 1, ...
+            recode = torch.tensor([joined._labels.setdefault(label, len(joined._labels)) for label in part._labels],
+                                  dtype=torch.int64)
+            for name, pairs in part._pairs.items():
+                for (ref, out), codes in zip(pairs, part._codes[name]):
+                    joined._add(name, ref, out, recode[codes])
+        return joined
 
     def values(self, name: str) -> tuple[Tensor, Tensor]:
         """All (reference, prediction) values of ``name`` collected so far, [items, ...]."""

@@ -86,6 +86,21 @@ def _history(run) -> list[dict[str, float]]:
     return torch.load(run / "checkpoints" / "last.pt", weights_only=True)["history"]
 
 
+def _kill_after_first_checkpoint(args: list[str], run: Path, epochs: int) -> int:
+    """Start ``irreps train ARGS`` under torchrun, SIGKILL torchrun and both ranks as soon as
+    the first checkpoint exists; returns its epoch."""
+    process = _torchrun(["train", *args, "--output", str(run)])
+    deadline = time.monotonic() + 240
+    while not (run / "checkpoints" / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _kill(process)
+    code, output = _finish(process)
+    assert code == -signal.SIGKILL, output
+    done = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"]
+    assert 1 <= done < epochs
+    return done
+
+
 @pytest.mark.slow
 def test_torchrun_two_ranks_equal_one_process_and_resume_after_kill(tmp_path):
     (tmp_path / "empty.yaml").write_text("{}\n")
@@ -98,17 +113,8 @@ def test_torchrun_two_ranks_equal_one_process_and_resume_after_kill(tmp_path):
     two = tmp_path / "two"
     _assert_same_run(_history(two), one.history, _weights(two / "model.pt"), _weights(one.model_path), rel=1e-10)
 
-    # SIGKILL torchrun and both ranks as soon as the first checkpoint exists, then resume under torchrun
     killed = tmp_path / "killed"
-    process = _torchrun(["train", *_cli(tmp_path / "empty.yaml", [f"run.epochs={EPOCHS}"]), "--output", str(killed)])
-    deadline = time.monotonic() + 240
-    while not (killed / "checkpoints" / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    _kill(process)
-    code, output = _finish(process)
-    assert code == -signal.SIGKILL, output
-    done = torch.load(killed / "checkpoints" / "last.pt", weights_only=True)["epoch"]
-    assert 1 <= done < EPOCHS
+    done = _kill_after_first_checkpoint(_cli(tmp_path / "empty.yaml", [f"run.epochs={EPOCHS}"]), killed, EPOCHS)
     shutil.copytree(killed, tmp_path / "alone")
     code, output = _finish(_torchrun(["train", "--resume", str(killed)]))
     assert code == 0, output
@@ -141,3 +147,38 @@ def test_processes_under_torchrun_is_refused(monkeypatch, tmp_path):
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match="run.processes=2 starts processes itself"):
         train(load_config(None, CONFIG + ["run.processes=2"]), tmp_path / "run")
+
+
+# EquiformerV2 with attention dropout and drop path at 0.3
+DROPOUT = [
+    "model.name=equiformer_v2",
+    "model.options={lmax: 2, mmax: 1, sphere_channels: 4, num_layers: 2, attn_hidden_channels: 4, num_heads: 2, "
+    "attn_alpha_channels: 4, attn_value_channels: 2, ffn_hidden_channels: 4, edge_channels: 4, "
+    "num_distance_basis: 8, alpha_drop: 0.3, drop_path_rate: 0.3}",
+    "run.epochs=4",
+]
+
+
+@pytest.mark.slow
+def test_torchrun_with_dropout_repeats_and_resumes_identically_after_kill(tmp_path):
+    """Each rank draws its own dropout masks from (run.seed, rank, epoch, step): a 2-rank run is
+    not one process's (different masks), but a second run repeats it exactly, and one killed
+    after its first checkpoint resumes to the same losses and weights bit for bit."""
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    args = _cli(tmp_path / "empty.yaml", DROPOUT)
+    runs = {}
+    for name in ("first", "second"):
+        code, output = _finish(_torchrun(["train", *args, "--output", str(tmp_path / name)]))
+        assert code == 0, output
+        runs[name] = tmp_path / name
+    first, weights = _history(runs["first"]), _weights(runs["first"] / "model.pt")
+    _assert_same_run(_history(runs["second"]), first, _weights(runs["second"] / "model.pt"), weights, rel=0)
+    one = train(load_config(tmp_path / "empty.yaml", CONFIG + DROPOUT), tmp_path / "one", log=lambda line: None)
+    assert all(a["train_loss"] != b["train_loss"] for a, b in zip(one.history, first))
+
+    killed = tmp_path / "killed"
+    done = _kill_after_first_checkpoint(args, killed, 4)
+    code, output = _finish(_torchrun(["train", "--resume", str(killed)]))
+    assert code == 0, output
+    assert f"at epoch {done}" in output
+    _assert_same_run(_history(killed), first, _weights(killed / "model.pt"), weights, rel=0)

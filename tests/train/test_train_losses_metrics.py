@@ -8,6 +8,7 @@ import torch
 from irreps.data.graph import AtomicGraph
 from irreps.train.losses import WeightedLoss
 from irreps.train.metrics import ErrorAccumulator, format_table, mae_rmse
+from irreps.train.validation import validation_row, validation_sums
 
 
 def _batch() -> AtomicGraph:
@@ -60,6 +61,59 @@ def test_pooled_loss_equals_batch_loss_on_one_batch():
     pooled_total, pooled_terms = loss.pooled(errors)
     assert pooled_total == pytest.approx(total.item())
     assert pooled_terms == pytest.approx({k: v.item() for k, v in terms.items()})
+
+
+def _structure(index: int) -> tuple[dict[str, torch.Tensor], AtomicGraph]:
+    """Structure ``index`` of :func:`_batch` alone, with its predictions."""
+    batch, atoms = _batch(), [[0, 1], [2]][index]
+    graph = AtomicGraph(
+        positions=batch.positions[atoms], atomic_numbers=batch.atomic_numbers[atoms], edge_index=batch.edge_index,
+        shifts=batch.shifts, batch=torch.zeros(len(atoms), dtype=torch.int64), cell=batch.cell[[index]],
+        pbc=batch.pbc[[index]], num_graphs=1,
+        targets={"energy": batch.targets["energy"][[index]], "forces": batch.targets["forces"][atoms]},
+        info={"config_type": [batch.info["config_type"][index]]},
+    )
+    return {"energy": PRED["energy"][[index]], "forces": PRED["forces"][atoms]}, graph
+
+
+@pytest.mark.parametrize("kind", ["mse", "huber"])
+def test_validation_sums_of_parts_add_up_to_the_whole_sets_row(kind):
+    """A data-parallel validation: parts of unequal size (one empty) give the whole set's row, not a mean of means."""
+    loss = WeightedLoss({"energy": 3.0, "forces": 1.0}, kind=kind, huber_delta=1.0)
+    whole = ErrorAccumulator()
+    whole.update(PRED, _batch())
+    parts = [ErrorAccumulator() for _ in range(3)]
+    parts[0].update(*_structure(0))
+    parts[2].update(*_structure(1))  # parts[1] saw nothing
+    added: dict[str, torch.Tensor] = {}
+    for part in parts:
+        for name, value in validation_sums(loss, part).items():
+            added[name] = added[name] + value if name in added else value
+    row = validation_row(loss, added)
+    expected = validation_row(loss, validation_sums(loss, whole))
+    assert row == pytest.approx(expected, rel=1e-15)
+    assert row["valid_loss"] == pytest.approx(loss.pooled(whole)[0], rel=1e-15)
+    assert row["valid_forces_mae"] == pytest.approx(5 / 9) and row["valid_energy_rmse"] == pytest.approx(math.sqrt(5))
+    assert validation_sums(loss, parts[1]) == {}
+    with pytest.raises(ValueError, match="no 'energy' values were collected"):
+        validation_row(loss, {})
+
+
+def test_joined_parts_give_the_whole_sets_metrics_per_config_type():
+    """Rank 0 of a data-parallel evaluation joins the ranks' errors; each part numbered its
+    config_types in its own order ("b" is code 0 of the first part, "a" code 0 of the last)."""
+    parts = [ErrorAccumulator() for _ in range(3)]
+    parts[0].update(*_structure(1))
+    parts[0].update(*_structure(0))
+    parts[2].update(*_structure(0))  # parts[1] saw nothing
+    whole = ErrorAccumulator()
+    for index in (1, 0, 0):
+        whole.update(*_structure(index))
+    result = ErrorAccumulator.joined(parts).result()
+    assert result == whole.result()
+    by_type = result["by_config_type"]
+    assert by_type["a"]["energy"]["count"] == 2 and by_type["b"]["energy"]["count"] == 1
+    assert by_type["a"]["energy"]["mae"] == pytest.approx(1.0) and by_type["b"]["energy"]["mae"] == pytest.approx(3.0)
 
 
 def test_loss_errors_name_the_problem():

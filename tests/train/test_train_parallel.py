@@ -14,16 +14,19 @@ from irreps.models import load_model
 from irreps.train.checkpoint import load_checkpoint
 from irreps.train.config import load_config
 from irreps.train.run import train
+from irreps.train.trainer import collect_errors
 
 # acac: every structure has 15 atoms, so averaging the shares' gradients per structure is the
 # single-process mean exactly. 21 training structures in batches of 4 leave a last batch of
-# one, so with 2 processes one of them gets an empty share (and must still take part).
+# one, so with 2 processes one of them gets an empty share (and must still take part). The 5
+# validation structures in batches of 4 are shared 2 + 2 and 0 + 1: rank 0 validates 2 of them.
 COMMON = [
     "data.train_file=bundled:acac_train",
     "data.isolated_atoms_file=bundled:acac_isolated_atoms",
     "data.max_train=22",
-    "data.valid_fraction=0.05",
+    "data.valid_fraction=0.025",
     "data.batch_size=4",
+    "data.valid_batch_size=4",
     "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}",
     "optim.schedule=cosine",
     "optim.grad_clip=0.5",
@@ -52,14 +55,33 @@ def test_loader_shares_cover_each_batch_once(monkeypatch):
         GraphLoader(data, 4, share=(3, 3))
 
 
-def test_two_processes_equal_one(tmp_path):
+def test_two_processes_equal_one(tmp_path, monkeypatch):
+    validated: list[int] = []  # structures this process (rank 0 of two) validates per epoch
+
+    def counting(model, batches, flags=None):
+        batches = list(batches)
+        validated.append(sum(batch.num_graphs for batch in batches if batch is not None))
+        return collect_errors(model, batches, flags)
+
     one = train(load_config(None, COMMON), tmp_path / "one", log=_quiet)
     lines: list[str] = []
+    monkeypatch.setattr("irreps.train.trainer.collect_errors", counting)
+    monkeypatch.setattr("irreps.train.evaluation.collect_errors", counting)
     two = train(load_config(None, COMMON + ["run.processes=2"]), tmp_path / "two", log=lines.append)
     assert any("2 processes" in line for line in lines)
-    for a, b in zip(one.history, two.history):
+    # each rank validates its share (2 epochs, then the final model); the rows and metrics are the whole set's
+    assert validated == [2, 2, 2]
+    assert one.valid_metrics["energy"]["count"] == two.valid_metrics["energy"]["count"] == 5
+    for field in ("energy", "energy_per_atom", "forces"):
+        for stat in ("mae", "rmse"):
+            assert two.valid_metrics[field][stat] == pytest.approx(one.valid_metrics[field][stat], rel=1e-10, abs=0)
+    assert two.valid_metrics["by_config_type"].keys() == one.valid_metrics["by_config_type"].keys()
+    for a, b in zip(one.history, two.history, strict=True):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-10)
-        assert b["valid_loss"] == pytest.approx(a["valid_loss"], rel=1e-9)
+        valid = [key for key in a if key.startswith("valid_")]
+        assert len(valid) == 9 and valid == [key for key in b if key.startswith("valid_")]
+        assert [b[key] for key in valid] == pytest.approx([a[key] for key in valid], rel=1e-10, abs=0)
+    assert two.best_epoch == one.best_epoch
     first, second = load_model(one.model_path), load_model(two.model_path)
     for (name, p), q in zip(first.state_dict().items(), second.state_dict().values()):
         torch.testing.assert_close(q, p, rtol=1e-9, atol=1e-12, msg=name)

@@ -45,7 +45,9 @@ the data has loaded, and locked (RUN_DIR/.lock) while a run writes it: a second 
 refused with the first one's process id.
 
 Data-parallel: start the same command under torchrun (torchrun --nproc-per-node 4 -m
-irreps.cli.main train config.yaml) or srun; rank 0 logs and writes. See docs/distributed.md.
+irreps.cli.main train config.yaml) or srun; rank 0 logs and writes. data.batch_size and
+data.valid_batch_size are global (shared out over the ranks); each rank draws its own dropout
+masks from run.seed, its rank and the step. See docs/distributed.md.
 
 Ctrl-C (SIGINT) or SIGTERM (a scheduler's wall-time limit) stops the run after the current
 step: model.pt is written from the best finished epoch, the resume command is printed, and

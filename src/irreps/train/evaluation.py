@@ -19,6 +19,7 @@ from irreps.models import load_model
 from irreps.models.domain import domain_distance_ratio, shortest_distances
 from irreps.io import write_atomic
 from irreps.train.config import key_spec
+from irreps.train.distributed import World
 from irreps.train.metrics import ErrorAccumulator
 from irreps.train.plots import plot_parity
 from irreps.train.prepare import read_structures
@@ -26,11 +27,21 @@ from irreps.train.trainer import collect_errors
 
 
 def evaluate_set(
-    model: torch.nn.Module, dataset: GraphDataset, batch_size: int, flags: dict[str, bool] | None = None
-) -> ErrorAccumulator:
-    """Errors of ``model`` (switched to eval mode) over every structure of ``dataset``."""
+    model: torch.nn.Module, dataset: GraphDataset, batch_size: int, flags: dict[str, bool] | None = None,
+    world: World | None = None,
+) -> ErrorAccumulator | None:
+    """Errors of ``model`` (switched to eval mode) over every structure of ``dataset``.
+
+    In a data-parallel run (``world``) each rank evaluates its share of every batch of
+    ``batch_size`` and rank 0 gets the errors of the whole set (the other ranks ``None``).
+    """
     model.eval()
-    return collect_errors(model, GraphLoader(dataset, batch_size), flags)
+    share = (world.rank, world.size) if world is not None else None
+    errors = collect_errors(model, GraphLoader(dataset, batch_size, share=share), flags)
+    if world is None:
+        return errors
+    parts = world.gather(errors)
+    return ErrorAccumulator.joined(parts) if parts is not None else None
 
 
 def evaluate_file(

@@ -137,12 +137,25 @@ class WeightedLoss:
 
         Used for validation: the same penalty as in training, on every entry at once.
         """
+        return self.pooled_from(self.pooled_sums(errors))
+
+    def pooled_sums(self, errors: ErrorAccumulator) -> dict[str, Tensor]:
+        """``[sum of penalties, entries]`` (float64, [2]) of each weighted term collected in
+        ``errors``: sums over parts of a data set (the ranks' shares) add up to the whole set's."""
         pairs = {}
         for name in self.weights:
             source = "energy_per_atom" if name == "energy" else name
-            if source not in errors.fields():
-                raise ValueError(f"loss.{name} has a non-zero weight but no '{name}' values were collected")
-            ref, out = errors.values(source)
-            pairs[name] = (out, ref)
-        terms = self._terms(pairs)
+            if source in errors.fields():
+                ref, out = errors.values(source)
+                pairs[name] = (out, ref)
+        penalties = self._terms(pairs, "sum")
+        return {name: torch.stack([penalties[name].double(), torch.tensor(float(pairs[name][0].numel()), dtype=torch.float64)])
+                for name in pairs}
+
+    def pooled_from(self, sums: dict[str, Tensor]) -> tuple[float, dict[str, float]]:
+        """The loss and its terms from :meth:`pooled_sums` (of one set, or added up over its parts)."""
+        missing = [name for name in self.weights if name not in sums or float(sums[name][1]) == 0]
+        if missing:
+            raise ValueError(f"loss.{missing[0]} has a non-zero weight but no '{missing[0]}' values were collected")
+        terms = {name: sums[name][0] / sums[name][1] for name in self.weights}
         return float(self.total(terms)), {k: float(v) for k, v in terms.items()}

@@ -14,7 +14,9 @@ predicted Hessian along the reference eigenvector (:func:`projected_eigenvalues`
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -26,16 +28,24 @@ from irreps.data.graph import AtomicGraph
 DEFAULT_CONFIG_TYPE = "default"
 
 
+def error_moments(error: Tensor) -> Tensor:
+    """``[sum |e|, sum e^2, count]`` of the entries of ``error`` (float64, [3]): sums, so that the
+    moments of the parts of a data set (a data-parallel run's ranks) add up to the whole set's."""
+    error = error.reshape(-1).to(torch.float64)
+    return torch.stack([error.abs().sum(), error.square().sum(), torch.tensor(float(error.numel()), dtype=torch.float64)])
+
+
+def mae_rmse_of(moments: Tensor) -> dict[str, float]:
+    """Mean absolute and root-mean-square error from :func:`error_moments` (added up over parts)."""
+    abs_sum, square_sum, count = (float(v) for v in moments)
+    if count == 0:
+        return {"mae": float("nan"), "rmse": float("nan"), "count": 0}
+    return {"mae": abs_sum / count, "rmse": math.sqrt(square_sum / count), "count": int(count)}
+
+
 def mae_rmse(error: Tensor) -> dict[str, float]:
     """Mean absolute and root-mean-square value of the entries of ``error``."""
-    error = error.reshape(-1).to(torch.float64)
-    if error.numel() == 0:
-        return {"mae": float("nan"), "rmse": float("nan"), "count": 0}
-    return {
-        "mae": float(error.abs().mean()),
-        "rmse": float(error.square().mean().sqrt()),
-        "count": int(error.numel()),
-    }
+    return mae_rmse_of(error_moments(error))
 
 
 def projected_eigenvalues(predicted: Tensor, reference: Tensor, atoms_per_graph: Tensor) -> tuple[Tensor, Tensor]:
@@ -101,6 +111,20 @@ class ErrorAccumulator:
         self._pairs[name].append((ref, out))
         self._codes[name].append(codes)
 
+    @classmethod
+    def joined(cls, parts: Sequence["ErrorAccumulator"]) -> "ErrorAccumulator":
+        """One accumulator holding the values of ``parts`` in turn (a data-parallel run's ranks'
+        shares of a data set), their config_type codes renumbered to the joined labels."""
+        joined = cls()
+        for part in parts:
+            # part._labels lists its labels in the order of their codes 0, 1, ...
+            recode = torch.tensor([joined._labels.setdefault(label, len(joined._labels)) for label in part._labels],
+                                  dtype=torch.int64)
+            for name, pairs in part._pairs.items():
+                for (ref, out), codes in zip(pairs, part._codes[name]):
+                    joined._add(name, ref, out, recode[codes])
+        return joined
+
     def values(self, name: str) -> tuple[Tensor, Tensor]:
         """All (reference, prediction) values of ``name`` collected so far, [items, ...]."""
         if name not in self._pairs:
@@ -110,6 +134,14 @@ class ErrorAccumulator:
 
     def fields(self) -> list[str]:
         return list(self._pairs)
+
+    def moments(self) -> dict[str, Tensor]:
+        """:func:`error_moments` of every collected field, overall (no per-config_type split)."""
+        moments = {}
+        for name in self._pairs:
+            ref, out = self.values(name)
+            moments[name] = error_moments(out - ref)
+        return moments
 
     def result(self) -> dict[str, Any]:
         """MAE and RMSE of every collected field, overall and per config_type."""

@@ -265,23 +265,26 @@ def _fit(
     if resume:
         trainer.resume(latest_checkpoint(run_dir))
     trainer.fit()
-    if not main:
-        return TrainingResult(run_dir, None, trainer.history, trainer.best_epoch, None, None, trainer.stopped_by,
-                              trainer.checkpoint_epoch, rank=world.rank)
     final = copy.deepcopy(model)
     if trainer.stopped_by is not None:
-        return _stopped(config, run_dir, data, trainer, final)
+        if main:
+            return _stopped(config, run_dir, data, trainer, final)
+        return TrainingResult(run_dir, None, trainer.history, trainer.best_epoch, None, None, trainer.stopped_by,
+                              trainer.checkpoint_epoch, rank=world.rank)
 
     # The final model: EMA weights of the best epoch, evaluated in float64 so the reported
-    # errors are not limited by float32 rounding of ~1e4 eV total energies.
+    # errors are not limited by float32 rounding of ~1e4 eV total energies; in a data-parallel
+    # run every rank evaluates its share and rank 0 gets the whole set's errors.
     final.load_state_dict(trainer.best_weights)
     evaluation = copy.deepcopy(final).to(device=device, dtype=torch.float64)
     data_eval = data64.cast(torch.float64, device)
     batch = config.data.valid_batch_size
     flags = {k: v for k, v in loss.prediction_flags().items() if k != "compute_hessian"}
-    valid_errors = evaluate_set(evaluation, data_eval.valid, batch, flags)
+    valid_errors = evaluate_set(evaluation, data_eval.valid, batch, flags, world)
+    test_errors = evaluate_set(evaluation, data_eval.test, batch, flags, world) if data_eval.test is not None else None
+    if not main:
+        return TrainingResult(run_dir, None, trainer.history, trainer.best_epoch, None, None, rank=world.rank)
     valid_metrics = valid_errors.result()
-    test_errors = evaluate_set(evaluation, data_eval.test, batch, flags) if data_eval.test is not None else None
     test_metrics = test_errors.result() if test_errors is not None else None
 
     metadata = _metadata(config, data, trainer, {"valid": valid_metrics, "test": test_metrics})

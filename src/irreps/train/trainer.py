@@ -45,6 +45,7 @@ from irreps.train.progress import progress_bar
 from irreps.train.recovery import Recovery, gradient_norm, nonfinite_step
 from irreps.train.schedule import LRSchedule
 from irreps.train.signals import StopSignals
+from irreps.train.validation import validation_row, validation_sums
 
 
 def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.Optimizer:
@@ -64,7 +65,8 @@ def build_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.O
 
 
 def collect_errors(model: torch.nn.Module, batches: Any, flags: dict[str, bool] | None = None) -> ErrorAccumulator:
-    """Run ``model`` over ``batches`` (an iterable of graphs) and collect its errors.
+    """Run ``model`` over ``batches`` (an iterable of graphs; ``None``, an empty share, is
+    skipped) and collect its errors.
 
     ``flags`` are the keyword arguments of the model call (default: forces, no stress).
     Gradients with respect to positions are still needed for forces, so autograd stays on;
@@ -73,6 +75,8 @@ def collect_errors(model: torch.nn.Module, batches: Any, flags: dict[str, bool] 
     flags = flags if flags is not None else {"compute_forces": True, "compute_stress": False}
     errors = ErrorAccumulator()
     for batch in batches:
+        if batch is None:  # a data-parallel rank's empty share of a batch
+            continue
         pred = model(batch, **flags)
         errors.update({k: v.detach() for k, v in pred.items()}, batch)
     return errors
@@ -94,8 +98,8 @@ class Trainer:
         Receives one line of text per epoch.
     world : World, optional
         This process's place in a data-parallel run (:mod:`irreps.train.distributed`): each
-        batch is shared out over the ranks and the model trained under DDP. Only rank 0
-        should get ``run_dir``.
+        training and validation batch is shared out over the ranks and the model trained under
+        DDP. Only rank 0 should get ``run_dir``.
     """
 
     def __init__(
@@ -121,10 +125,10 @@ class Trainer:
         losses = [self.loss] + ([self.direct_loss] if self.direct_forces_epochs else [])
         self.compiled_step = CompiledStep(model, self.loss, run.compile_backend) if run.compile else None
         stand_in = collate([train_set[0]])
-        self.parallel = DataParallel(world, model, stand_in, losses, self.compiled_step) if world is not None else None
+        self.parallel = DataParallel(world, model, stand_in, losses, self.compiled_step, run.seed) if world is not None else None
         share = (world.rank, world.size) if world is not None else None
         self.train_loader = GraphLoader(train_set, batch_size, shuffle=True, seed=run.seed, share=share)
-        self.valid_loader = GraphLoader(valid_set, valid_batch_size)
+        self.valid_loader = GraphLoader(valid_set, valid_batch_size, share=share)
         self.optimizer = build_optimizer(model, optim)
         steps = len(self.train_loader)
         time_budget = 60.0 * run.max_minutes if optim.cosine_over == "time" else None
@@ -171,7 +175,7 @@ class Trainer:
         for index, batch in enumerate(self.train_loader):
             self.optimizer.zero_grad(set_to_none=True)
             if self.parallel is not None:  # batch None: this rank's share of a short last batch is empty
-                total, terms = self.parallel.backward(loss, batch)
+                total, terms = self.parallel.backward(loss, batch, (self.epoch, index))
             elif self.compiled_step is not None and loss is self.loss:
                 total, terms = self.compiled_step(batch)
             else:
@@ -224,15 +228,14 @@ class Trainer:
         with self.ema.swapped_into(self.model):
             return collect_errors(self.model, batches, self.loss.prediction_flags())
 
-    def validate(self) -> tuple[dict[str, float], ErrorAccumulator]:
-        """Validation loss and errors (eV units) as a flat row, and the collected errors."""
-        errors = self.evaluate(self.valid_loader)
-        loss, terms = self.loss.pooled(errors)
-        row = {"valid_loss": loss, **{f"valid_{k}": v for k, v in terms.items()}}
-        for name, values in errors.result().items():
-            if name != "by_config_type":
-                row[f"valid_{name}_mae"], row[f"valid_{name}_rmse"] = values["mae"], values["rmse"]
-        return row, errors
+    def validate(self) -> dict[str, float]:
+        """Validation loss, terms and errors (eV units) over the whole validation set as a flat
+        row. In a data-parallel run each rank evaluates its share of each validation batch and
+        the sums are added up over the ranks (:mod:`irreps.train.validation`)."""
+        sums = validation_sums(self.loss, self.evaluate(self.valid_loader))
+        if self.world is not None:
+            sums = self.world.add_up(sums)
+        return validation_row(self.loss, sums)
 
     # -- the run -------------------------------------------------------------------------------
     def fit(self) -> list[dict[str, float]]:
@@ -251,7 +254,7 @@ class Trainer:
             if self.stopped_by is not None:
                 self.log(f"{self.stopped_by} received: stopped during epoch {self.epoch + 1}, which is dropped")
                 break
-            valid, _ = self.validate()
+            valid = self.validate()
             row.update(valid)
             self.schedule.end_epoch(valid["valid_loss"])
             self.epoch += 1

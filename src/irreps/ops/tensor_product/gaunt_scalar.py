@@ -48,7 +48,8 @@ class ScalarGauntConvolution(torch.nn.Module):
             raise ValueError(f"ScalarGauntConvolution: degrees must be >= 0, got lmax_out={lmax_out}, lmax_filter={lmax_filter}")
         self.irreps_out = Irreps([(self.channels, (l, sign * (-1) ** l)) for l in range(lmax_out + 1)])
         self.lmax_filter, self.lmax_out = int(lmax_filter), int(lmax_out)
-        self.num_params = 1 + (lmax_filter + 1) + (lmax_out + 1)
+        self._sizes = [1, lmax_filter + 1, lmax_out + 1]
+        self.num_params = sum(self._sizes)
         self.weight_numel = self.num_params * self.channels
         # degrees the filter reaches; the output's higher degrees are zero (a product with a constant
         # has the filter's degrees only)
@@ -59,13 +60,12 @@ class ScalarGauntConvolution(torch.nn.Module):
         """Convolve ``x [E, C]`` with the filter of ``edge_vec [E, 3]`` (``r_ij``, direction only), ``weights
         [E, weight_numel]`` -> ``[E, irreps_out.dim]``."""
         check_edge_inputs("ScalarGauntConvolution", x, edge_vec, weights, self.irreps_in.dim, self.weight_numel)
-        e, c, k = x.shape[0], self.channels, self._reached
-        w = weights.reshape(e, self.num_params, c)
-        first_out = 2 + self.lmax_filter
-        # [E, k, C]: the product of the three degree weights and the input per output degree
-        scale = (x * w[:, 0])[:, None, :] * w[:, 1 : 1 + k] * w[:, first_out : first_out + k]
-        sh = spherical_harmonics(list(range(k)), edge_vec)  # [E, k^2]
-        blocks = [(scale[:, l, :, None] * sh[:, None, l * l : (l + 1) ** 2]).reshape(e, c * (2 * l + 1)) for l in range(k)]
+        e, k = x.shape[0], self._reached
+        # split and unbind, not slicing: their backward is a cat/stack, not a zero-filled [E, weight_numel] per slice
+        w_in, w_filter, w_out = weights.reshape(e, self.num_params, self.channels).split(self._sizes, dim=1)
+        scale = (x[:, None, :] * w_in) * w_filter[:, :k] * w_out[:, :k]  # [E, k, C]
+        sh = spherical_harmonics(list(range(k)), edge_vec).split([2 * l + 1 for l in range(k)], dim=1)
+        blocks = [(s[:, :, None] * y[:, None, :]).reshape(e, s.shape[1] * y.shape[1]) for s, y in zip(scale.unbind(1), sh)]
         if self._zero_dim:
             blocks.append(x.new_zeros(e, self._zero_dim))
         return torch.cat(blocks, dim=-1)

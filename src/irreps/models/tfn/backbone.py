@@ -46,12 +46,19 @@ class PointCloudModel(EnergyModel):
         outs = [cfg.irreps_hidden] * (cfg.num_layers - 1) + [scalars]
         return list(zip(ins, outs))
 
+    def graph_indices(self, graph: AtomicGraph) -> dict[str, Tensor]:
+        """``species``: the element rows (``ValueError`` for unknown elements), computed eagerly by a
+        captured training step (:mod:`irreps.train.compiled_step`) and passed to :meth:`atomic_outputs`."""
+        return {"species": self.element_index(graph.atomic_numbers)}
+
     def atomic_outputs(
-        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool
+        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
+        indices: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        """``node_energy`` [N] (and ``node_scalars`` [N, channels] with ``return_features``)."""
+        """``node_energy`` [N] (and ``node_scalars`` [N, channels] with ``return_features``); ``indices``
+        are :meth:`graph_indices` (computed here when None)."""
         n = positions.shape[0]
-        species = self.element_index(graph.atomic_numbers)
+        species = (self.graph_indices(graph) if indices is None else indices)["species"]
         with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
         edges = build_edges(graph.edge_index, positions, shifts, self.basis, self.cutoff)
         x = self.embedding(with_isolated)

@@ -8,7 +8,7 @@ from torch import Tensor
 from irreps.data.graph import AtomicGraph
 from irreps.models.tfn.blocks import build_edges
 from irreps.models.tfn.config import PointCloudConfig
-from irreps.nn.elements import ElementIndex
+from irreps.nn.elements import ElementIndex, ElementRowIndices
 from irreps.nn.mlp import MLP
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy
@@ -16,7 +16,7 @@ from irreps.o3 import Irreps
 from irreps.ops.radial import GaussianBasis
 
 
-class PointCloudModel(EnergyModel):
+class PointCloudModel(ElementRowIndices, EnergyModel):
     """Atoms start as ``channels x 0e`` element embeddings; ``self.layers`` (built by the subclass
     with :meth:`layer_irreps`) map ``(x, edges) -> x``; the last layer's ``0e`` channels go through
     an MLP to each atom's energy, then E0, scale and shift.
@@ -46,11 +46,6 @@ class PointCloudModel(EnergyModel):
         outs = [cfg.irreps_hidden] * (cfg.num_layers - 1) + [scalars]
         return list(zip(ins, outs))
 
-    def graph_indices(self, graph: AtomicGraph) -> dict[str, Tensor]:
-        """``species``: the element rows (``ValueError`` for unknown elements), computed eagerly by a
-        captured training step (:mod:`irreps.train.compiled_step`) and passed to :meth:`atomic_outputs`."""
-        return {"species": self.element_index(graph.atomic_numbers)}
-
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
         indices: dict[str, Tensor] | None = None,
@@ -58,7 +53,7 @@ class PointCloudModel(EnergyModel):
         """``node_energy`` [N] (and ``node_scalars`` [N, channels] with ``return_features``); ``indices``
         are :meth:`graph_indices` (computed here when None)."""
         n = positions.shape[0]
-        species = (self.graph_indices(graph) if indices is None else indices)["species"]
+        species = self.element_rows(graph, indices)
         with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
         edges = build_edges(graph.edge_index, positions, shifts, self.basis, self.cutoff)
         x = self.embedding(with_isolated)

@@ -130,7 +130,7 @@ def test_timing_uses_each_systems_fast_path(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name,minutes,compiled,max_minutes",
                          [("irreps", 30, True, 27.1), ("irreps-tfn", 30, True, 25.6), ("irreps-tfn", 12, False, 11.46),
-                          ("irreps-gaunt_ace", 30, False, 29.1)])
+                          ("irreps-gaunt_ace", 30, True, 27.1), ("irreps-se3_transformer", 30, False, 29.1)])
 def test_our_train_command_compiles_per_system(name, minutes, compiled, max_minutes, tmp_path):
     """Each system compiles from its own budget on and reserves CPU time for its compiler's processes."""
     from types import SimpleNamespace

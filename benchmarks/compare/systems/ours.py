@@ -114,7 +114,7 @@ class _OursExample(Ours):
 
 
 class OursGauntACE(_OursExample):
-    """Compiled: on acac (450 structures, one thread) an epoch took 7.7 CPU s against 17.7 s eager;
+    """Compiled: on acac (450 structures, one thread) an epoch took 7.8 CPU s against 17.7 s eager;
     the compile cost ~3 CPU minutes (~1.2 of them in the C++ compiler), so 30 CPU minutes buy ~200
     epochs against ~100 (``benchmarks/bench_compile_epochs.py``)."""
 

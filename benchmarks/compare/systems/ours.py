@@ -138,6 +138,10 @@ class OursTFN(_OursExample):
 
 
 class OursSE3Transformer(_OursExample):
+    """Eager: compiling its training step had not finished after 17 CPU minutes (eager acac epoch
+    46 CPU s, ``benchmarks/bench_compile_epochs.py``); in 30 CPU minutes its compiled epochs would
+    need to be 2.3x faster merely to tie."""
+
     name = "irreps-se3_transformer"
     sizes = {"recommended": "SE(3)-Transformer (examples/train_acac_se3_transformer.yaml)"}
     recipe = REPO / "examples" / "train_acac_se3_transformer.yaml"

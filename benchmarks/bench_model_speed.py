@@ -20,7 +20,8 @@ contention still count); ``--clock wall`` is the plain wall clock, right on an i
 
 ``--parts`` first times gaunt_ace's two engine-bound parts for each engine and layer on the same
 batch: the edge convolution (one row per edge) and the many-body product (one row per atom),
-forward + backward (what a force call needs), on random inputs of the model's shapes.
+forward + backward (what a force call needs), on random inputs of the model's shapes; the Gaunt
+model's first convolution once more on the sphere grid ("convolution (grid)").
 
     python benchmarks/bench_model_speed.py --threads 1 --repeats 7 --json model_speed.json
 """
@@ -43,6 +44,7 @@ from benchmarks.json_out import write_json  # noqa: E402
 from benchmarks.peers import peer_python_or_none  # noqa: E402
 from irreps.data import atoms_list_to_graphs, bundled_path, collate  # noqa: E402
 from irreps.models import build_model  # noqa: E402
+from irreps.ops.tensor_product import GauntConvolution  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BPA = ROOT.parent / "shared" / "data" / "botnet" / "3bpa" / "train_300K.xyz"
@@ -60,11 +62,27 @@ def _example(config: str, **overrides) -> dict:
 MODELS = {
     "tensornet": ("tensornet", lambda: _example("train_acac.yaml")),
     "gaunt_ace[gaunt]": ("gaunt_ace", lambda: _example("train_acac_ace.yaml", engine="gaunt")),
+    "gaunt_ace[gaunt, grid conv 1]": ("gaunt_ace", lambda: _example("train_acac_ace.yaml", engine="gaunt")),
     "gaunt_ace[cg]": ("gaunt_ace", lambda: _example("train_acac_ace.yaml", engine="cg")),
     "gaunt_ace[cg+odd]": ("gaunt_ace", lambda: _example("train_acac_ace.yaml", engine="cg", odd_paths=True)),
     "tfn": ("tfn", lambda: _example("train_acac_tfn.yaml")),
     "se3_transformer": ("se3_transformer", lambda: _example("train_acac_se3_transformer.yaml")),
 }
+
+
+def grid_convolution(conv: torch.nn.Module) -> GauntConvolution:
+    """The sphere-grid Gaunt convolution with ``conv``'s irreps and degrees (the reference of the closed form)."""
+    return GauntConvolution(conv.irreps_in, conv.irreps_out.lmax, conv.lmax_filter)
+
+
+def make_model(label: str) -> torch.nn.Module:
+    """The model of ``label`` (seeded), float32, eval mode."""
+    name, options = MODELS[label]
+    torch.manual_seed(0)
+    model = build_model(name, options()).float().eval()
+    if label.endswith("grid conv 1]"):
+        model.layers[0].conv = grid_convolution(model.layers[0].conv)
+    return model
 
 
 def load_batch(size: int) -> tuple[list, str]:
@@ -80,9 +98,7 @@ def our_calls(labels: list[str], batch: list, clock: str) -> dict:
     build = lambda: collate(atoms_list_to_graphs(batch, CUTOFF, keys=None))  # noqa: E731
     calls = {"graph only": lambda: _timed(build, clock)}
     for label in labels:
-        name, options = MODELS[label]
-        torch.manual_seed(0)
-        model = build_model(name, options()).float().eval()
+        model = make_model(label)
         calls[label] = lambda model=model: _timed(lambda: model(build())["forces"].detach(), clock)
     return calls
 
@@ -93,24 +109,29 @@ def time_ace_parts(batch: list, repeats: int) -> list[dict]:
     edges, atoms = graph.edge_index.shape[1], graph.num_atoms
     rows = []
     for label in ("gaunt_ace[gaunt]", "gaunt_ace[cg]", "gaunt_ace[cg+odd]"):
-        torch.manual_seed(0)
-        name, options = MODELS[label]
-        for k, layer in enumerate(build_model(name, options()).layers):
+        for k, layer in enumerate(make_model(label).layers):
             conv, product = layer.conv, layer.product
             x = torch.randn(edges, conv.irreps_in.dim, requires_grad=True)
             r = torch.randn(edges, 3, requires_grad=True)
             w = torch.randn(edges, conv.weight_numel, requires_grad=True)
             a = torch.randn(atoms, product.irreps_in.dim, requires_grad=True)
             species = torch.randint(0, len(ELEMENTS), (atoms,))
-            parts = {"convolution": lambda: torch.autograd.grad(conv(x, r, w).sum(), (x, r, w)),
+            parts = {"convolution": lambda conv=conv: torch.autograd.grad(conv(x, r, w).sum(), (x, r, w)),
                      "product": lambda: torch.autograd.grad(product(a, species).sum(), a)}
+            if not isinstance(conv, GauntConvolution) and label == "gaunt_ace[gaunt]":
+                parts["convolution (grid)"] = lambda grid=grid_convolution(conv): torch.autograd.grad(grid(x, r, w).sum(), (x, r, w))
             for part, call in parts.items():
                 call()
-                ms = statistics.median(_timed(call, "cpu") for _ in range(repeats))
-                rows.append(dict(model=label, layer=k + 1, part=part, rows=edges if part == "convolution" else atoms, ms=ms))
+            samples: dict[str, list[float]] = {part: [] for part in parts}
+            for _ in range(repeats):  # interleaved: a load change hits every part alike
+                for part, call in parts.items():
+                    samples[part].append(_timed(call, "cpu"))
+            for part, values in samples.items():
+                rows.append(dict(model=label, layer=k + 1, part=part, rows=atoms if part == "product" else edges,
+                                 ms=statistics.median(values)))
     print(f"gaunt_ace parts, forward + backward, CPU time, median of {repeats}:")
     for row in rows:
-        print(f"  {row['model']:<20}layer {row['layer']}  {row['part']:<13}{row['rows']:>7} rows{row['ms']:>9.1f} ms")
+        print(f"  {row['model']:<20}layer {row['layer']}  {row['part']:<20}{row['rows']:>7} rows{row['ms']:>9.1f} ms")
     return rows
 
 
@@ -156,11 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     reference = ms.get("tensornet")
     print(f"{system} x {len(batch)} ({atoms} atoms), float32, {args.threads} thread(s), energy + forces incl. graph, "
           f"{args.clock} clock, median of {args.repeats} interleaved rounds")
-    print(f"{'model':<20}{'ms/call':>10}{'µs/atom':>10}{'/ tensornet':>13}")
+    print(f"{'model':<30}{'ms/call':>10}{'µs/atom':>10}{'/ tensornet':>13}")
     rows = []
     for label, value in ms.items():
         ratio = value / reference if reference else float("nan")
-        print(f"{label:<20}{value:>10.1f}{1e3 * value / atoms:>10.0f}{ratio:>13.2f}")
+        print(f"{label:<30}{value:>10.1f}{1e3 * value / atoms:>10.0f}{ratio:>13.2f}")
         rows.append(dict(model=label, ms=value, us_per_atom=1e3 * value / atoms, ratio_to_tensornet=ratio,
                          samples_ms=times[label]))
     if args.json:

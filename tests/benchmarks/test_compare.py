@@ -126,3 +126,21 @@ def test_timing_uses_each_systems_fast_path(tmp_path, monkeypatch):
     timed, scored = ours.timing_calculator(str(path)), ours.calculator(str(path), "float64")
     assert timed.compiled is not None and scored.compiled is None
     assert next(timed.models[0].parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name,minutes,compiled,max_minutes",
+                         [("irreps", 30, True, 27.1), ("irreps-tfn", 30, True, 25.6), ("irreps-tfn", 12, False, 11.46),
+                          ("irreps-gaunt_ace", 30, True, 27.1), ("irreps-se3_transformer", 30, False, 29.1)])
+def test_our_train_command_compiles_per_system(name, minutes, compiled, max_minutes, tmp_path):
+    """Each system compiles from its own budget on and reserves CPU time for its compiler's processes."""
+    from types import SimpleNamespace
+
+    from benchmarks.compare.systems import get_system
+    from benchmarks.compare.systems.base import Job
+
+    files = SimpleNamespace(train="t.xyz", valid="v.xyz", isolated="i.xyz")
+    job = Job("acac", name, "recommended", 0, minutes, 1, tmp_path, files, Path(sys.executable))
+    command = get_system(name).train_command(job)
+    sets = dict(item.split("=", 1) for item in command[command.index("--set"):] if item != "--set")
+    assert sets["run.compile"] == ("true" if compiled else "false")
+    assert float(sets["run.max_minutes"]) == pytest.approx(max_minutes)

@@ -53,3 +53,23 @@ class ElementIndex(torch.nn.Module):
                 f"atomic number(s) {found} not among the model's elements {list(self.elements)}"
             )
         return species
+
+
+class ElementRowIndices:
+    """Mixin giving an energy model ``graph_indices`` when its only data-dependent index is the element rows.
+
+    A captured training step (:mod:`irreps.train.compiled_step`) calls ``graph_indices`` eagerly and
+    passes the result to ``atomic_outputs(..., indices=)``, so an unknown element raises
+    :class:`ElementIndex`'s ``ValueError`` before recording rather than an assertion inside it.
+    The model needs an ``element_index`` (:class:`ElementIndex`).
+    """
+
+    element_index: ElementIndex
+
+    def graph_indices(self, graph) -> dict[str, Tensor]:
+        """``species``: the element row of every atom of ``graph`` [N]."""
+        return {"species": self.element_index(graph.atomic_numbers)}
+
+    def element_rows(self, graph, indices: dict[str, Tensor] | None) -> Tensor:
+        """``indices["species"]`` when given (a captured step), else the rows computed from ``graph``."""
+        return self.element_index(graph.atomic_numbers) if indices is None else indices["species"]

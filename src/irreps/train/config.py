@@ -225,9 +225,11 @@ class RunConfig:
     the run (null: torch's default, one per core); small molecules gain little from more than
     one, and on a busy machine threads that wait for each other can slow training tenfold.
     ``compile`` records each training step (energy, forces, loss and gradients) once and
-    compiles it with ``torch.compile`` (:mod:`irreps.train.compiled_step`): 1.35-1.9x faster
-    steps for small molecules on the CPUs measured, after a compilation of one to two minutes; energy and
-    force losses with TensorNet only, needs a C++ compiler; it works in data-parallel runs too.
+    compiles it with ``torch.compile`` (:mod:`irreps.train.compiled_step`): for small molecules
+    on the CPUs measured, TensorNet's steps 1.35-1.9x faster after one to two minutes of compilation,
+    gaunt_ace's and TFN's epochs 2.3-2.4x faster after 3-6 CPU minutes (docs/models.md); energy and
+    force losses with models that define ``graph_indices`` (TensorNet, gaunt_ace, TFN, SE(3)-Transformer,
+    eSCN, EquiformerV2), needs a C++ compiler; it works in data-parallel runs too.
     ``compile_backend`` is the ``torch.compile`` backend: ``inductor``, or for checks
     ``aot_eager`` or ``eager`` (the recorded step run as it is, no compilation). ``processes`` > 1 trains data-parallel on that many CPU processes of
     this machine, the code path torchrun and srun start (:mod:`irreps.train.launch`,

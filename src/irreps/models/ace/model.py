@@ -24,10 +24,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from irreps.capture import composed
 from irreps.data.graph import AtomicGraph
 from irreps.models.ace.interaction import Interaction, natural_irreps
 from irreps.models.registry import register_model
-from irreps.nn.elements import ElementIndex
+from irreps.nn.elements import ElementIndex, ElementRowIndices
 from irreps.nn.mlp import MLP, Activation, activation_module
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy, normalise_readout_fields
@@ -116,7 +117,7 @@ class GauntACEConfig:
 
 
 @register_model("gaunt_ace", GauntACEConfig)
-class GauntACE(EnergyModel):
+class GauntACE(ElementRowIndices, EnergyModel):
     """MACE-style potential; see the module docstring. ``model(graph)`` as in :class:`EnergyModel`.
 
     With ``return_features=True`` the output also holds ``node_scalars`` [N, C], the last layer's features.
@@ -145,17 +146,22 @@ class GauntACE(EnergyModel):
         self.readout = AtomicEnergyReadout(n_el, cfg.e0s, cfg.scale, cfg.shift)
 
     def atomic_outputs(
-        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool
+        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
+        indices: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
+        """Per-atom outputs; ``indices`` are :meth:`graph_indices` (computed here when None)."""
         cfg, n = self.config, positions.shape[0]
-        species = self.element_index(graph.atomic_numbers)
+        species = self.element_rows(graph, indices)
         receivers, senders = graph.edge_index
         vectors = positions[senders] - positions[receivers] + shifts
         length = vectors.square().sum(-1).clamp_min(1e-24).sqrt()
-        # the neighbour list may reach beyond the model's cutoff: those edges carry nothing
-        inside = torch.nonzero(length < self.cutoff).squeeze(1)
-        receivers, senders = receivers.index_select(0, inside), senders.index_select(0, inside)
-        vectors, length = vectors.index_select(0, inside), length.index_select(0, inside)
+        if not composed():
+            # the neighbour list may reach beyond the model's cutoff: those edges carry nothing (their
+            # envelope, hence their radial weights, are 0), so an eager call drops them; a recorded
+            # graph keeps them, as its edge count cannot depend on the positions
+            inside = torch.nonzero(length < self.cutoff).squeeze(1)
+            receivers, senders = receivers.index_select(0, inside), senders.index_select(0, inside)
+            vectors, length = vectors.index_select(0, inside), length.index_select(0, inside)
         envelope = polynomial_cutoff(length, self.cutoff, cfg.envelope_exponent)
         radial = self.radial_basis(length)
         h = self.embedding(species)

@@ -35,7 +35,7 @@ from irreps.models.hessian_head import HessianHead, HessianHeadConfig
 from irreps.models.registry import register_model
 from irreps.nn.drop_path import GraphDropPath
 from irreps.nn.edge_degree import EdgeDegreeEmbedding
-from irreps.nn.elements import ElementIndex
+from irreps.nn.elements import ElementIndex, ElementRowIndices
 from irreps.nn.mlp import activation_module
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy, normalise_readout_fields
@@ -182,7 +182,7 @@ class TransformerBlock(torch.nn.Module):
 
 
 @register_model("equiformer_v2", EquiformerV2Config)
-class EquiformerV2(EnergyModel):
+class EquiformerV2(ElementRowIndices, EnergyModel):
     """EquiformerV2 potential; see the module docstring. ``model(graph)`` as in :class:`EnergyModel`.
 
     With ``return_features=True`` the output also holds ``node_scalars`` [N, C] (the final ``l = 0``
@@ -220,11 +220,12 @@ class EquiformerV2(EnergyModel):
 
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
-        direct_forces: bool = False,
+        direct_forces: bool = False, indices: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
+        """Per-atom outputs; ``indices`` are :meth:`graph_indices` (computed here when None)."""
         cfg = self.config
         n, n_el = positions.shape[0], len(self.elements)
-        species = self.element_index(graph.atomic_numbers)
+        species = self.element_rows(graph, indices)
         with_isolated = with_isolated_atoms(species, n_el)
         batch = torch.cat((graph.batch, graph.num_graphs + torch.arange(n_el, device=species.device)))
         num_graphs = graph.num_graphs + n_el

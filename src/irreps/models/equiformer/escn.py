@@ -28,7 +28,7 @@ from irreps.data.graph import AtomicGraph
 from irreps.models.equiformer.edges import edge_context, with_isolated_atoms
 from irreps.models.equiformer.escn_layers import LayerBlock
 from irreps.models.registry import register_model
-from irreps.nn.elements import ElementIndex
+from irreps.nn.elements import ElementIndex, ElementRowIndices
 from irreps.nn.mlp import activation_module
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy, normalise_readout_fields
@@ -122,7 +122,7 @@ class SphereHead(torch.nn.Module):
 
 
 @register_model("escn", ESCNConfig)
-class ESCN(EnergyModel):
+class ESCN(ElementRowIndices, EnergyModel):
     """eSCN potential; see the module docstring. ``model(graph)`` as in :class:`EnergyModel`."""
 
     def __init__(self, config: ESCNConfig):
@@ -147,11 +147,12 @@ class ESCN(EnergyModel):
 
     def atomic_outputs(
         self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
-        direct_forces: bool = False,
+        direct_forces: bool = False, indices: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
+        """Per-atom outputs; ``indices`` are :meth:`graph_indices` (computed here when None)."""
         cfg = self.config
         n, n_el = positions.shape[0], len(self.elements)
-        species = self.element_index(graph.atomic_numbers)
+        species = self.element_rows(graph, indices)
         with_isolated = with_isolated_atoms(species, n_el)
         edges = edge_context(graph.edge_index, positions, shifts, with_isolated, self.cutoff, self.rotation,
                              self.distance_basis, cfg.envelope)

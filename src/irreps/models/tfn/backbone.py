@@ -8,7 +8,7 @@ from torch import Tensor
 from irreps.data.graph import AtomicGraph
 from irreps.models.tfn.blocks import build_edges
 from irreps.models.tfn.config import PointCloudConfig
-from irreps.nn.elements import ElementIndex
+from irreps.nn.elements import ElementIndex, ElementRowIndices
 from irreps.nn.mlp import MLP
 from irreps.nn.potential import EnergyModel
 from irreps.nn.readout import AtomicEnergyReadout, neighbour_occupancy
@@ -16,7 +16,7 @@ from irreps.o3 import Irreps
 from irreps.ops.radial import GaussianBasis
 
 
-class PointCloudModel(EnergyModel):
+class PointCloudModel(ElementRowIndices, EnergyModel):
     """Atoms start as ``channels x 0e`` element embeddings; ``self.layers`` (built by the subclass
     with :meth:`layer_irreps`) map ``(x, edges) -> x``; the last layer's ``0e`` channels go through
     an MLP to each atom's energy, then E0, scale and shift.
@@ -47,11 +47,13 @@ class PointCloudModel(EnergyModel):
         return list(zip(ins, outs))
 
     def atomic_outputs(
-        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool
+        self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, return_features: bool,
+        indices: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
-        """``node_energy`` [N] (and ``node_scalars`` [N, channels] with ``return_features``)."""
+        """``node_energy`` [N] (and ``node_scalars`` [N, channels] with ``return_features``); ``indices``
+        are :meth:`graph_indices` (computed here when None)."""
         n = positions.shape[0]
-        species = self.element_index(graph.atomic_numbers)
+        species = self.element_rows(graph, indices)
         with_isolated = torch.cat((species, torch.arange(len(self.elements), device=species.device)))
         edges = build_edges(graph.edge_index, positions, shifts, self.basis, self.cutoff)
         x = self.embedding(with_isolated)

@@ -5,7 +5,8 @@ Three engines compute the equivariant convolution of edge features with their ed
 
 * ``"cg"``: Clebsch-Gordan, every path, e3nn-compatible (:class:`CGConvolution`);
 * ``"so2"``: eSCN's SO(2) convolution in edge frames, equal to CG for matching weights (:class:`SO2Convolution`);
-* ``"gaunt"``: Gaunt product through 2D Fourier series, even paths only (:class:`GauntConvolution`).
+* ``"gaunt"``: Gaunt product through 2D Fourier series, even paths only (:class:`GauntConvolution`;
+  scalar inputs take its closed form :class:`ScalarGauntConvolution`, equal outputs, no sphere grid).
 
 Each exposes ``irreps_in``, ``irreps_out`` and ``weight_numel`` and is called as
 ``conv(x [E, irreps_in.dim], edge_vec [E, 3], weights [E, weight_numel]) -> [E, irreps_out.dim]``,
@@ -21,6 +22,7 @@ import torch
 from irreps.o3 import Irreps
 from irreps.ops.tensor_product.cg import CGConvolution, Instruction, TensorProduct, channelwise_instructions
 from irreps.ops.tensor_product.gaunt import GauntConvolution, GauntProduct, GauntTensorProduct
+from irreps.ops.tensor_product.gaunt_scalar import ScalarGauntConvolution
 from irreps.ops.tensor_product.so2 import SO2Convolution, wigner_D_stack
 
 Engine = Literal["cg", "gaunt", "so2"]
@@ -37,7 +39,8 @@ def make_convolution(
     engine : {'cg', 'gaunt', 'so2'}
     irreps_in, irreps_out : Irreps or str
         For 'so2' distinct irreps with one multiplicity; for 'gaunt' sphere functions
-        ``C x 0e + C x 1o + ...`` (the output degree is ``irreps_out.lmax``, its parities follow).
+        ``C x 0e + C x 1o + ...`` (the output degree is ``irreps_out.lmax``, its parities follow;
+        scalar inputs ``C x 0e`` get :class:`ScalarGauntConvolution`, the same map without a grid).
     lmax_filter : int
         Degree of the spherical-harmonics filter ('cg', 'gaunt'). 'so2' spans every filter degree
         up to ``l_in + l_out`` and ignores it.
@@ -49,7 +52,9 @@ def make_convolution(
     if engine == "so2":
         return SO2Convolution(irreps_in, irreps_out, m_max=m_max)
     if engine == "gaunt":
-        conv = GauntConvolution(irreps_in, Irreps(irreps_out).lmax, lmax_filter)
+        scalars = len(Irreps(irreps_in)) == 1 and Irreps(irreps_in).lmax == 0
+        gaunt = ScalarGauntConvolution if scalars else GauntConvolution
+        conv = gaunt(irreps_in, Irreps(irreps_out).lmax, lmax_filter)
         if conv.irreps_out != Irreps(irreps_out):
             raise ValueError(f"make_convolution: the Gaunt engine produces {conv.irreps_out}, not {irreps_out}")
         return conv
@@ -65,6 +70,7 @@ __all__ = [
     "GauntTensorProduct",
     "Instruction",
     "SO2Convolution",
+    "ScalarGauntConvolution",
     "TensorProduct",
     "channelwise_instructions",
     "make_convolution",

@@ -7,7 +7,10 @@ variant, with the load average before and after.
 
 Workloads:
 - ``ef`` (default): energy + forces of TensorNet 128 x 2 (random weights) on a system of
-  ``benchmarks/bench_inference.py`` (``--system``, default ``3bpa x32``), graph prebuilt.
+  ``benchmarks/bench_inference.py`` (``--system``, default ``3bpa x32``), graph prebuilt;
+  with ``--compiled`` through the compiled inference path (``CompiledPotential``, what
+  ``IrrepsCalculator(compile=True)`` and ``irreps md --compile`` run; each worker compiles
+  once before the rounds, minutes on a cold inductor cache).
 - ``eqv2`` / ``eqv2-direct``: energy + forces of the EquiformerV2 of
   ``benchmarks/bench_sphere_models.py`` at ``--lmax`` (random weights) on ``--system``, graph
   prebuilt; conservative (``-dE/dx``) or the direct force head under ``no_grad``.
@@ -18,6 +21,7 @@ Workloads:
     python benchmarks/bench_ab.py --dtype float32 float64             # float64 cost, this tree
     python benchmarks/bench_ab.py --old main --workload step --batch-size 5
     python benchmarks/bench_ab.py --old HEAD main --workload eqv2 --lmax 6    # three trees interleaved
+    python benchmarks/bench_ab.py --old main --compiled --system "acac x1"   # compiled E+F
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ def _workload(args) -> tuple:
         batch = dict(systems())[args.system]
         model = build_model("tensornet", dict(elements=list(ELEMENTS), **HYPER)).eval().to(dtype)
         graph = collate(atoms_list_to_graphs(batch, HYPER["cutoff"], keys=None, dtype=dtype))
+        if args.compiled:
+            from irreps.nn.compiled_potential import CompiledPotential
+
+            potential = CompiledPotential(model)
+            return (lambda: potential(graph)["forces"]), graph.positions.shape[0]
         return (lambda: model(graph)["forces"].detach()), graph.positions.shape[0]
     if args.workload.startswith("eqv2"):
         sys.path.insert(0, str(ROOT))
@@ -108,7 +117,7 @@ class Worker:
     def __init__(self, label: str, src: str, dtype: str, args):
         self.label = label
         cmd = [sys.executable, __file__, "--worker", "--workload", args.workload, "--system", args.system,
-               "--batch-size", str(args.batch_size), "--lmax", str(args.lmax), "--threads", str(args.threads), "--dtype", dtype]
+               "--batch-size", str(args.batch_size), "--lmax", str(args.lmax), "--threads", str(args.threads), "--dtype", dtype] + ["--compiled"] * args.compiled
         env = dict(os.environ, PYTHONPATH=src, OMP_NUM_THREADS=str(args.threads))
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.atoms = int(self._read("ready").split()[1])
@@ -138,11 +147,14 @@ def main() -> int:
     parser.add_argument("--lmax", type=int, default=2, help="for eqv2: the EquiformerV2's lmax")
     parser.add_argument("--system", default="3bpa x32", help="for ef: a system name of bench_inference.py")
     parser.add_argument("--batch-size", type=int, default=5, help="for step: acac structures per batch")
+    parser.add_argument("--compiled", action="store_true", help="for ef: time the compiled E+F (CompiledPotential)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", help="write the medians here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compiled and args.workload != "ef":
+        parser.error("--compiled applies to the ef workload only")
     if args.worker:
         worker(args)
         return 0
@@ -163,7 +175,7 @@ def main() -> int:
         load_after = os.getloadavg()
         for w in workers:
             w.close()
-    what = {"ef": f"TensorNet E+F {args.system}", "eqv2": f"EquiformerV2 lmax {args.lmax} E+F {args.system}",
+    what = {"ef": f"TensorNet E+F {args.system}{' compiled' if args.compiled else ''}", "eqv2": f"EquiformerV2 lmax {args.lmax} E+F {args.system}",
             "eqv2-direct": f"EquiformerV2 lmax {args.lmax} E + direct F (no_grad) {args.system}",
             "step": f"eager step, acac x{args.batch_size}"}[args.workload]
     print(f"{what}, {args.threads} thread(s), median of {args.rounds} interleaved rounds; "

@@ -31,6 +31,7 @@ for small molecules, conversion and collation); ratios are peer time / ours+nl t
 
     python benchmarks/bench_inference.py --threads 1 2 --json bench.json
     python benchmarks/bench_inference.py --profile --systems "3bpa x32"   # per-op table of ours
+    python benchmarks/bench_inference.py --compiled --systems "3bpa x32"  # + ours compiled, ratios to it
 
 ``--profile`` prints, for each selected system, torch.profiler's table of the operators with
 the most self CPU time in our model's energy + forces call (graph prebuilt, float32 or
@@ -153,12 +154,14 @@ def start_peers(peers, batch, threads: int, tmp: str, clock: str = "wall") -> di
     return running
 
 
-def time_all(batch, threads: int, repeats: int, peers) -> dict[str, float]:
+def time_all(batch, threads: int, repeats: int, peers, compiled: bool = False) -> dict[str, float]:
     """Median ms of ours (model only), ours with neighbour list and each peer, interleaved.
 
     Calls alternate (ours, ours+nl, peer 1, peer 2, ...) after two warm-up rounds, so load
     on a shared machine hits all alike. Keys: "ours", "ours+nl" and the peers' names; a
-    peer that fails is reported with "[skip]" and absent from the result.
+    peer that fails is reported with "[skip]" and absent from the result. With ``compiled``
+    also "compiled" and "compiled+nl": the same model through ``CompiledPotential`` (the
+    calculator's ``compile=True`` path), compiled before the rounds.
     """
     import torch
 
@@ -172,6 +175,13 @@ def time_all(batch, threads: int, repeats: int, peers) -> dict[str, float]:
     graph = build()
     calls = {"ours": lambda: _timed(lambda: model(graph)["forces"].detach()),
              "ours+nl": lambda: _timed(lambda: model(build())["forces"].detach())}
+    if compiled:
+        from irreps.nn.compiled_potential import CompiledPotential
+
+        potential = CompiledPotential(model)
+        potential(graph)  # records and compiles (minutes on a cold inductor cache)
+        calls.update({"compiled": lambda: _timed(lambda: potential(graph)["forces"]),
+                      "compiled+nl": lambda: _timed(lambda: potential(build())["forces"])})
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         running = start_peers(peers, batch, threads, tmp)
@@ -393,6 +403,8 @@ def main() -> None:
     parser.add_argument("--nequip-python", help="python of NequIP's virtualenv (default: benchmarks.peers)")
     parser.add_argument("--json", help="write one record per (system, impl, threads) here")
     parser.add_argument("--check", action="store_true", help="first check both give the same forces for the same weights")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also time ours through the compiled inference path; peer ratios are then to compiled+nl")
     parser.add_argument("--profile", action="store_true", help="print per-operator profiles of ours instead of timing")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="for --profile")
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
@@ -418,8 +430,10 @@ def main() -> None:
         if python is not None and not Path(python).exists():
             print(f"[skip] {name}: no interpreter at {python}")
     peers = [peer for peer in peers if peer[1] is not None and Path(peer[1]).exists()]
-    header = f"{'system':12s} {'thr':>3s} {'atoms':>6s} {'ours ms':>9s} {'ours+nl':>9s} {'ours us/at':>10s}" + "".join(
-        f" {name + ' ms':>10s} {name[:4] + ' us/at':>10s} {name[:4] + '/ours':>9s}" for name, _, _ in peers)
+    ours = "compiled+nl" if args.compiled else "ours+nl"  # what the peers' ratios are taken to
+    header = (f"{'system':12s} {'thr':>3s} {'atoms':>6s} {'ours ms':>9s} {'ours+nl':>9s} {'ours us/at':>10s}"
+              + (f" {'comp ms':>9s} {'comp+nl':>9s} {'comp us/at':>10s}" if args.compiled else "")
+              + "".join(f" {name + ' ms':>10s} {name[:4] + ' us/at':>10s} {name[:4] + '/ours':>9s}" for name, _, _ in peers))
     print(header)
     print("-" * len(header))
     records = []
@@ -428,15 +442,17 @@ def main() -> None:
             continue
         atoms = sum(len(a) for a in batch)
         for threads in args.threads:
-            ms = time_all(batch, threads, args.repeats, peers)
+            ms = time_all(batch, threads, args.repeats, peers, args.compiled)
             row = f"{name:12s} {threads:3d} {atoms:6d} {ms['ours']:9.1f} {ms['ours+nl']:9.1f} {1e3 * ms['ours+nl'] / atoms:10.0f}"
+            if args.compiled:
+                row += f" {ms['compiled']:9.1f} {ms['compiled+nl']:9.1f} {1e3 * ms['compiled+nl'] / atoms:10.0f}"
             for peer, _, _ in peers:
-                row += (f" {ms[peer]:10.1f} {1e3 * ms[peer] / atoms:10.0f} {ms[peer] / ms['ours+nl']:8.2f}x"
+                row += (f" {ms[peer]:10.1f} {1e3 * ms[peer] / atoms:10.0f} {ms[peer] / ms[ours]:8.2f}x"
                         if peer in ms else f" {'n/a':>10s} {'n/a':>10s} {'n/a':>9s}")
             print(row, flush=True)
             common = dict(system=name, atoms=atoms, batch=len(batch), threads=threads)
             records += [dict(common, impl=impl, ms_per_call=value) for impl, value in ms.items()]
-    print("us/at = microseconds per atom; peer/ours = peer time / ours+nl time (both build their graph)")
+    print(f"us/at = microseconds per atom; peer/ours = peer time / {ours} time (both build their graph)")
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1))
 

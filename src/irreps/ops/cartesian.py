@@ -89,13 +89,42 @@ def _basis_matrices(dtype: torch.dtype, device: torch.device) -> tuple[Tensor, T
         return basis.T.contiguous(), basis
 
 
+def _nonzero_terms(rows: Tensor) -> tuple[tuple[tuple[int, float], ...], ...]:
+    """For each row of a ``[9, 9]`` conversion matrix, its ``(column, coefficient)`` pairs with a
+    nonzero coefficient."""
+    return tuple(tuple((k, value) for k, value in enumerate(row.tolist()) if value != 0.0) for row in rows)
+
+
+# Built at import: a tracer recording the conversions must find plain Python numbers.
+_TO_MATRIX_TERMS = _nonzero_terms(rank2_basis(torch.float64).reshape(9, 9).T)
+_TO_COMPONENT_TERMS = _nonzero_terms(rank2_basis(torch.float64).reshape(9, 9))
+
+
+def _sparse_convert(x: Tensor, to_matrix: bool) -> Tensor:
+    """``[..., 9, C] -> [..., 9, C]`` through the 20 nonzero coefficients of the basis, as plain
+    elementwise ops: a compiler fuses them with the products around them, where the dense
+    ``[9, 9]`` matmul would be a separate batched-matmul call per conversion."""
+    rows = x.unbind(-2)
+    out = []
+    for terms in _TO_MATRIX_TERMS if to_matrix else _TO_COMPONENT_TERMS:
+        total = rows[terms[0][0]] * terms[0][1]
+        for k, value in terms[1:]:
+            total = total + rows[k] * value
+        out.append(total)
+    return torch.stack(out, -2)
+
+
 def components_to_matrix(x: Tensor) -> Tensor:
     """``[..., 9, C]`` components to ``[..., 3, 3, C]`` matrices (channels last)."""
+    if composed():
+        return _sparse_convert(x, True).unflatten(-2, (3, 3))
     return torch.matmul(_basis_matrices(x.dtype, x.device)[0], x).unflatten(-2, (3, 3))
 
 
 def matrix_to_components(m: Tensor) -> Tensor:
     """``[..., 3, 3, C]`` matrices to ``[..., 9, C]`` components (projection on the basis)."""
+    if composed():
+        return _sparse_convert(m.flatten(-3, -2), False)
     return torch.matmul(_basis_matrices(m.dtype, m.device)[1], m.flatten(-3, -2))
 
 

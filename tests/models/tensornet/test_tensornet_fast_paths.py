@@ -134,3 +134,21 @@ def test_interaction_equals_the_dense_matrix_form(paired, composed):
     for a, b in zip(grads, torch.autograd.grad(want, params, cotangent)):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
+
+def test_recorded_energy_and_forces_use_no_batched_matmul():
+    """The compiled path's recording: channel mixing as 2D products and basis conversions as
+    elementwise ops (a batched matmul there expanded the weights per atom: 20% of the compiled
+    3BPA x32 call); forces equal the eager model's."""
+    from irreps.nn.compiled_potential import CompiledPotential
+
+    rng = np.random.default_rng(7)
+    atoms = ase.Atoms(numbers=rng.choice([1, 6, 8], size=8), positions=rng.uniform(0, 3.0, size=(8, 3)))
+    model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 8, "num_rbf": 4}).double().eval()
+    graph = atoms_to_graph(atoms, 5.0, keys=None, dtype=torch.float64)
+    compiled = CompiledPotential(model, backend="eager")  # the recording, run as recorded
+    forces = compiled(graph)["forces"]
+    torch.testing.assert_close(forces, model(graph)["forces"], rtol=1e-10, atol=1e-10)
+    (program,) = compiled._programs.values()
+    ops = {node.target for node in program.graph.nodes if node.op == "call_function"}
+    assert torch.ops.aten.bmm.default not in ops
+    assert torch.ops.aten.mm.default in ops or torch.ops.aten.addmm.default in ops

@@ -20,9 +20,21 @@ from irreps.ops.cartesian import (
 from irreps.ops.scatter import gather_scale_scatter
 
 
+def _rows_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear`` on the last dimension of ``[..., K, C_in]`` as one 2D product.
+
+    A part of ``[N, 9, C]`` features is a strided slice that cannot be flattened as a view;
+    reshaped here (a copy a compiler fuses into its producer), the product is one matrix
+    multiply. Left to ``F.linear``, a graph recording with symbolic sizes turns it into a
+    batched product with the weight expanded per atom (``[N, C, C]``), many times slower.
+    """
+    out = torch.nn.functional.linear(x.reshape(-1, x.shape[-1]), weight, bias)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
 def _mix_parts(linears: torch.nn.ModuleList, x: Tensor) -> list[Tensor]:
     """Channel linear per part: ``[N, 9, C]`` -> I, A, S parts ``[N, 1|3|5, C]``, each with its own weights."""
-    return [linear(part) for linear, part in zip(linears, x.split(PART_SIZES, dim=1))]
+    return [_rows_linear(part, linear.weight, linear.bias) for linear, part in zip(linears, x.split(PART_SIZES, dim=1))]
 
 
 def _per_part(linear: torch.nn.Linear, h: Tensor) -> list[Tensor]:
@@ -138,7 +150,7 @@ class TensorEmbedding(torch.nn.Module):
         pair = table.view(k, k, c)[present[local]][:, present]  # [N, G, C]: T[s_i, s]
         w, b = self.distance_proj.weight, self.distance_proj.bias
         return [
-            (torch.matmul(q_part, torch.cat((w[p * c : (p + 1) * c], b[p * c : (p + 1) * c, None]), 1).T)
+            (_rows_linear(q_part, torch.cat((w[p * c : (p + 1) * c], b[p * c : (p + 1) * c, None]), 1))
              .view(num_atoms, g, size, c) * pair[:, :, None, :]).sum(1)
             for p, (q_part, size) in enumerate(zip(q.split(PART_SIZES, dim=1), PART_SIZES))
         ]

@@ -22,6 +22,12 @@ Workloads:
     python benchmarks/bench_ab.py --old main --workload step --batch-size 5
     python benchmarks/bench_ab.py --old HEAD main --workload eqv2 --lmax 6    # three trees interleaved
     python benchmarks/bench_ab.py --old main --compiled --system "acac x1"   # compiled E+F
+    python benchmarks/bench_ab.py --old HEAD main --cpu 1 --compiled   # A/A control, all on one core
+
+On a shared 2-core machine the scheduler tends to keep each worker on one core, and the two
+cores carry different loads from other jobs: workers running identical code then differed by
+7-25% in unpinned runs. Give ``--cpu`` so every variant shares one core's load, and include an
+A/A control (``--old HEAD`` with a clean tree) to see the noise floor.
 """
 
 from __future__ import annotations
@@ -148,6 +154,7 @@ def main() -> int:
     parser.add_argument("--system", default="3bpa x32", help="for ef: a system name of bench_inference.py")
     parser.add_argument("--batch-size", type=int, default=5, help="for step: acac structures per batch")
     parser.add_argument("--compiled", action="store_true", help="for ef: time the compiled E+F (CompiledPotential)")
+    parser.add_argument("--cpu", type=int, help="pin this process and every worker to this CPU core (see the docstring)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", help="write the medians here")
@@ -158,6 +165,8 @@ def main() -> int:
     if args.worker:
         worker(args)
         return 0
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})  # the workers inherit it
     with tempfile.TemporaryDirectory() as tmp:
         trees = [("new", str(ROOT / "src"))]
         for k, rev in enumerate(args.old):

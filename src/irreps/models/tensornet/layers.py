@@ -11,7 +11,6 @@ import math
 import torch
 from torch import Tensor
 
-from irreps.capture import composed
 from irreps.nn.edges import EdgePairing
 from irreps.nn.mlp import MLP
 from irreps.ops.cartesian import (
@@ -19,18 +18,6 @@ from irreps.ops.cartesian import (
     so3_product,
 )
 from irreps.ops.scatter import gather_scale_scatter
-
-
-def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """``F.linear``; while captured, a plain matrix product plus the bias.
-
-    A compiled ``addmm`` first copies the broadcast bias into its ``[E, C]`` output (5% of the
-    compiled 3BPA x32 call); as a separate add, the compiler fuses the bias into the activation
-    that follows.
-    """
-    if bias is None or not composed():
-        return torch.nn.functional.linear(x, weight, bias)
-    return torch.matmul(x, weight.T) + bias
 
 
 def _rows_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -41,7 +28,7 @@ def _rows_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tenso
     multiply. Left to ``F.linear``, a graph recording with symbolic sizes turns it into a
     batched product with the weight expanded per atom (``[N, C, C]``), many times slower.
     """
-    out = _linear(x.reshape(-1, x.shape[-1]), weight, bias)
+    out = torch.nn.functional.linear(x.reshape(-1, x.shape[-1]), weight, bias)
     return out.view(*x.shape[:-1], weight.shape[0])
 
 
@@ -58,7 +45,8 @@ def _per_part(linear: torch.nn.Linear, h: Tensor) -> list[Tensor]:
     """
     c = linear.out_features // 3
     return [
-        _linear(h, linear.weight[p * c : (p + 1) * c], linear.bias[p * c : (p + 1) * c]) for p in range(3)
+        torch.nn.functional.linear(h, linear.weight[p * c : (p + 1) * c], linear.bias[p * c : (p + 1) * c])
+        for p in range(3)
     ]
 
 
@@ -189,9 +177,7 @@ class Interaction(torch.nn.Module):
         for the whole model: the message passing gathers rows of these tensors).
         """
         *hidden, last, act = self.linears_scalar
-        h = rbf
-        for module in hidden:
-            h = _linear(h, module.weight, module.bias) if isinstance(module, torch.nn.Linear) else module(h)
+        h = torch.nn.Sequential(*hidden)(rbf)
         return [act(w) * fcut[:, None] for w in _per_part(last, h)]
 
     def forward(

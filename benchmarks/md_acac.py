@@ -72,10 +72,25 @@ def nve(atoms, calculator, steps: int, timestep_fs: float, temperature_K: float,
     return {"etot": energies, "wall_s": wall, "steps": steps, "atoms": len(atoms)}
 
 
-def drift_record(impl: str, run: dict, timestep_fs: float, record_every: int = 1) -> dict:
-    """Drift (fit slope x duration, and max deviation) in meV/atom, and steps/s.
+def block_slope_error(time_ps: np.ndarray, values: np.ndarray, blocks: int) -> float:
+    """Standard error of the slope of a line through the means of ``blocks`` equal blocks (NaN if too short)."""
+    if blocks < 3 or len(values) < blocks:
+        return float("nan")
+    t = np.array([part.mean() for part in np.array_split(time_ps, blocks)])
+    y = np.array([part.mean() for part in np.array_split(values, blocks)])
+    slope, intercept = np.polyfit(t, y, 1)
+    residual = y - (slope * t + intercept)
+    return float(np.sqrt(residual @ residual / (blocks - 2) / ((t - t.mean()) @ (t - t.mean()))))
 
-    ``run["etot"]`` holds E_tot at step 0 and every ``record_every`` steps after it.
+
+def drift_record(impl: str, run: dict, timestep_fs: float, record_every: int = 1, blocks: int = 10) -> dict:
+    """Drift (fit slope x duration, its block standard error, max and RMS deviation) in meV/atom, and steps/s.
+
+    ``run["etot"]`` holds E_tot at step 0 and every ``record_every`` steps after it. A Verlet
+    trajectory's E_tot fluctuates with a correlation time of picoseconds, so the slope of one
+    10 ps run is itself noisy: ``drift_err_meV_per_atom`` is the standard error of the slope
+    fitted through the means of ``blocks`` equal blocks, times the duration. A drift smaller
+    than about twice it is not distinguishable from zero.
     """
     etot = 1000.0 * (np.asarray(run["etot"]) - run["etot"][0]) / run["atoms"]
     time_ps = np.arange(len(etot)) * record_every * timestep_fs / 1000.0
@@ -84,7 +99,9 @@ def drift_record(impl: str, run: dict, timestep_fs: float, record_every: int = 1
     return {
         "impl": impl,
         "drift_meV_per_atom": float(abs(slope) * duration),
+        "drift_err_meV_per_atom": float(block_slope_error(time_ps, etot, blocks) * duration),
         "max_dev_meV_per_atom": float(np.abs(etot).max()),
+        "rms_fluctuation_meV_per_atom": float(etot.std()),
         "steps_per_s": run["steps"] / run["wall_s"],
         "ps": duration,
         "atoms": run["atoms"],

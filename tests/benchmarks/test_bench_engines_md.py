@@ -40,3 +40,16 @@ def test_a_rerun_keeps_the_finished_engines_and_refuses_other_settings(tmp_path)
     assert json.loads(out.read_text()) == saved
     other = subprocess.run(command[:-4] + ["--record-every", "1", "--json", str(out)], capture_output=True, text=True)
     assert other.returncode == 2 and "other settings (record_every)" in other.stderr
+
+
+def test_drift_error_separates_a_ramp_from_noise():
+    import numpy as np
+
+    from benchmarks.md_acac import drift_record
+
+    rng = np.random.default_rng(0)
+    noise = drift_record("x", {"etot": rng.normal(0.0, 1e-4, 2001), "atoms": 1, "steps": 2000, "wall_s": 1.0}, 0.5, 10)
+    assert noise["drift_meV_per_atom"] < 3 * noise["drift_err_meV_per_atom"]
+    assert noise["rms_fluctuation_meV_per_atom"] == pytest.approx(0.1, rel=0.05)
+    ramp = drift_record("x", {"etot": 1e-6 * np.arange(2001), "atoms": 1, "steps": 2000, "wall_s": 1.0}, 0.5, 10)
+    assert ramp["drift_meV_per_atom"] == pytest.approx(2.0) and ramp["drift_err_meV_per_atom"] < 1e-9

@@ -114,3 +114,29 @@ def test_shortest_distance_of_each_element_pair_counts_periodic_images():
     assert shortest_distances(graphs) == expected
     assert shortest_distances([collate(graphs)]) == expected
     assert compute_statistics(graphs, {1: 0.0, 6: 0.0, 8: 0.0}).shortest_distances == expected
+
+
+def test_joined_summaries_of_consecutive_parts_equal_one_pass():
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from irreps.data.statistics import DatasetSummary, summarise
+
+    frames = read_atoms(bundled_path("acac_train"), index=":12")
+    for n, atoms in enumerate(frames[5:], start=5):  # other compositions, first seen in a later part
+        if n % 2:
+            energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+            del atoms[[len(atoms) - 1 - k for k in range(n % 3 + 1)]]
+            atoms.calc = SinglePointCalculator(atoms, energy=energy + 13.0 * (n % 3 + 1), forces=forces[: len(atoms)])
+    graphs = [atoms_to_graph(a, 5.0, dtype=torch.float64) for a in frames]
+    whole = summarise(graphs)
+    joined = DatasetSummary.join([summarise(graphs[:4]), summarise(graphs[4:9]), summarise(graphs[9:])])
+    assert joined.elements == whole.elements and joined.num_edges == whole.num_edges
+    e0s, e0s_joined = whole.fit_e0s(), joined.fit_e0s()
+    assert all(abs(e0s[z] - e0s_joined[z]) < 1e-8 for z in e0s)
+    one, parts = whole.statistics(ACAC_E0), joined.statistics(ACAC_E0)
+    for field in ("num_graphs", "num_atoms", "energy_shift", "energy_per_atom_std", "avg_num_neighbors"):
+        assert getattr(parts, field) == getattr(one, field), field
+    assert parts.forces_rms == pytest.approx(one.forces_rms, rel=1e-14)
+    assert parts.shortest_distances == one.shortest_distances
+    with pytest.raises(ValueError, match="at least one part"):
+        DatasetSummary.join([])

@@ -205,6 +205,34 @@ class DatasetSummary:
             raise ValueError(f"{caller} needs at least one structure")
         self.elements = sorted({z for key in self._compositions for z, _ in key})
 
+    @classmethod
+    def join(cls, parts: Sequence["DatasetSummary"]) -> "DatasetSummary":
+        """The summary of the concatenation of the datasets ``parts`` summarise, in their order
+        (the energies keep that order, so statistics of consecutive parts equal those of one
+        pass up to the summation order of the force sum). Used to split the pass across ranks."""
+        if not parts:
+            raise ValueError("DatasetSummary.join needs at least one part")
+        whole = cls.__new__(cls)
+        whole._energies, whole._composition_ids = _Growing(np.float64), _Growing(np.int32)
+        whole._compositions = {}
+        whole.num_atoms, whole.num_edges, whole.force_sq, whole.force_count = 0, 0, 0.0, 0
+        whole.with_forces = all(part.with_forces for part in parts)
+        whole._best = torch.full((_PAIRS,), math.inf, dtype=torch.float64)
+        for part in parts:
+            # this part's composition ids -> ids in the joined table
+            remap = np.empty(len(part._compositions), dtype=np.int32)
+            for key, old in part._compositions.items():
+                remap[old] = whole._compositions.setdefault(key, len(whole._compositions))
+            whole._energies.extend(part._energies.array())
+            whole._composition_ids.extend(remap[part._composition_ids.array()])
+            whole.num_atoms += part.num_atoms
+            whole.num_edges += part.num_edges
+            whole.force_sq += part.force_sq
+            whole.force_count += part.force_count
+            whole._best = torch.minimum(whole._best, part._best)
+        whole.elements = sorted({z for key in whole._compositions for z, _ in key})
+        return whole
+
     def _composition_matrix(self) -> np.ndarray:
         """Element counts of each distinct composition, [compositions, elements]."""
         column = {z: k for k, z in enumerate(self.elements)}

@@ -92,6 +92,12 @@ class World:
                 total[name] = total[name] + value if name in total else value
         return total
 
+    def everyone(self, value: Any) -> list[Any]:
+        """Every rank's ``value`` (picklable), in rank order, on every rank."""
+        parts: list[Any] = [None] * self.size
+        dist.all_gather_object(parts, value)
+        return parts
+
     def gather(self, value: Any) -> list[Any] | None:
         """Every rank's ``value`` (picklable), in rank order, on rank 0; ``None`` on the others."""
         parts: list[Any] | None = [None] * self.size if self.is_main else None

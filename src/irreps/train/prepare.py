@@ -34,12 +34,13 @@ from irreps.data import (
 )
 from irreps.data.shard_reader import ShardedDataset, read_meta
 from irreps.data.shard_writer import ISOLATED
-from irreps.data.statistics import summarise
+from irreps.data.statistics import DatasetSummary, summarise
 from irreps.data import keys as K
 from irreps.data.bundled import BUNDLED_PREFIX, resolve_data_path
 from irreps.data.close_pairs import overlapping_atoms
 from irreps.data.graph import AtomicGraph
 from irreps.train.config import DataConfig
+from irreps.train.distributed import World
 
 FITTED_E0S = "least-squares fit"
 
@@ -174,7 +175,9 @@ def isolated_atoms_file_e0s(text: str, keys: KeySpec) -> dict[int, float]:
     return e0s_from_isolated_atoms(path, KeySpec(energy_key=keys.energy_key))
 
 
-def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=print) -> PreparedData:
+def prepare_data(
+    data: DataConfig, required: Collection[str], seed: int, log=print, world: World | None = None,
+) -> PreparedData:
     """Read, split and analyse the data of a training run (float64 graphs on the CPU).
 
     Parameters
@@ -185,6 +188,8 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
         fields with a non-zero loss weight).
     seed : int
         Seed of the train/validation split.
+    world : World, optional
+        In a data-parallel run, the ranks share the statistics pass (see :func:`_summarise`).
     """
     if data.train_file is None:
         raise ValueError("data.train_file is not set: name an extended-XYZ file (or bundled:acac_train)")
@@ -205,7 +210,7 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
     train = _pick(train, train_idx)
     test = read_structures(data.test_file, data.cutoff, keys, ("energy",), required, allow)[0] if data.test_file else None
 
-    summary = summarise(train, "the training set")  # one pass, so a converted dataset is read once
+    summary = _summarise(train, world)  # one pass, so a converted dataset is read once
     if data.isolated_atoms_file is not None:
         e0s, source = isolated_atoms_file_e0s(data.isolated_atoms_file, keys), "isolated_atoms_file"
     elif isolated:  # a converted directory keeps them under the standard keys
@@ -220,6 +225,24 @@ def prepare_data(data: DataConfig, required: Collection[str], seed: int, log=pri
         + f" structures; E0 from {source}; elements {list(statistics.elements)}"
     )
     return PreparedData(_dataset(train), _dataset(valid), _dataset(test) if test else None, e0s, source, statistics)
+
+
+def _summarise(train: list[AtomicGraph] | ShardedDataset, world: World | None) -> DatasetSummary:
+    """The training set's summary. With several ranks each summarises one consecutive share and
+    every rank joins the shares in rank order: the pass over a large converted dataset is read
+    once in all, not once per rank, and the result is the same on every rank."""
+    if world is None or world.size == 1:
+        return summarise(train, "the training set")
+    start, stop = len(train) * world.rank // world.size, len(train) * (world.rank + 1) // world.size
+    part, error = None, None
+    try:
+        if stop > start:
+            part = summarise(_pick(train, range(start, stop)), "the training set")
+    except Exception as err:  # raised on every rank by World.agree
+        error = err
+    world.agree(error, "summarising the training set")
+    parts = [p for p in world.everyone(part) if p is not None]
+    return DatasetSummary.join(parts) if parts else summarise(train, "the training set")
 
 
 def _pick(structures: list[AtomicGraph] | ShardedDataset, indices) -> list[AtomicGraph] | ShardedDataset:

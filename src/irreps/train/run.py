@@ -213,11 +213,13 @@ def _together(world: World | None, what: str, action: Callable[[], Any]) -> Any:
     return result
 
 
-def _setup(config: TrainConfig, log: Callable[[str], None], device: torch.device) -> tuple[PreparedData, PreparedData, torch.nn.Module]:
+def _setup(
+    config: TrainConfig, log: Callable[[str], None], device: torch.device, world: World | None = None,
+) -> tuple[PreparedData, PreparedData, torch.nn.Module]:
     """The data (float64 and in the training dtype) and the freshly initialised model."""
     seed_everything(config.run.seed)
     dtype = DTYPES[config.run.dtype]
-    data64 = prepare_data(config.data, config.loss.weights(), config.run.seed, log=log)
+    data64 = prepare_data(config.data, config.loss.weights(), config.run.seed, log=log, world=world)
     data = data64.cast(dtype, device)
     model = build_model(config.model.name, model_options(config, data64)).to(device=device, dtype=dtype)
     return data64, data, model
@@ -232,7 +234,7 @@ def _train(
     def setup() -> tuple[PreparedData, PreparedData, torch.nn.Module]:
         if main or resume:  # every rank reads the checkpoint; only rank 0 writes
             check_run_dir(run_dir, resume, overwrite)
-        return _setup(config, log, device)
+        return _setup(config, log, device, world)
 
     data64, data, model = _together(world, "loading the data", setup)
     with contextlib.ExitStack() as stack:

@@ -2,7 +2,7 @@
 
 Throughput: structures per second of training (``train_seconds`` of the run's history: the
 epochs' training and validation, not data loading or start-up) of a TensorNet (hidden 32,
-2 layers, float32, energy + forces, batch 16) on the bundled acac subset, with 1 process and
+2 layers, float32, energy + forces, global batch 16 or ``--batch-size``) on the bundled acac subset, with 1 process and
 with 2 processes (``run.processes``, the torchrun code path: DistributedDataParallel over
 gloo), one thread each. The development machine has 2 cores shared with other work, so 2
 ranks there measure the data-parallel overhead as much as the scaling.
@@ -33,13 +33,13 @@ import time
 from pathlib import Path
 
 
-def _throughput(processes: int, epochs: int) -> float:
+def _throughput(processes: int, epochs: int, batch_size: int = 16) -> float:
     from irreps.train.config import load_config
     from irreps.train.run import train
 
     config = load_config(None, [
         "data.train_file=bundled:acac_train", "data.isolated_atoms_file=bundled:acac_isolated_atoms",
-        "data.valid_fraction=0.1", "data.batch_size=16", "model.options={hidden_dim: 32, num_layers: 2}",
+        "data.valid_fraction=0.1", f"data.batch_size={batch_size}", "model.options={hidden_dim: 32, num_layers: 2}",
         "run.progress=false", "run.device=cpu", "run.threads=1", f"run.epochs={epochs}", f"run.processes={processes}",
     ])
     with tempfile.TemporaryDirectory() as folder:
@@ -152,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[2000, 200000], metavar=("SMALL", "LARGE"))
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the throughput runs")
+    parser.add_argument("--batch-size", type=int, default=16, help="global batch of the throughput runs (default 16)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -162,9 +163,10 @@ def main() -> None:
         return _child(args.child[0], int(args.child[1]), args.child[2])
     results: dict = {"cpu_count": os.cpu_count()}
     if not args.skip_throughput:
-        rates = {n: _throughput(n, args.epochs) for n in (1, 2)}
+        rates = {n: _throughput(n, args.epochs, args.batch_size) for n in (1, 2)}
         results["throughput"] = {f"{n} rank(s)": rate for n, rate in rates.items()}
-        print(f"{'ranks':>6} {'structures/s':>13}  (acac, TensorNet 32x2, float32, batch 16, 1 thread each; "
+        results["throughput_batch_size"] = args.batch_size
+        print(f"{'ranks':>6} {'structures/s':>13}  (acac, TensorNet 32x2, float32, batch {args.batch_size}, 1 thread each; "
               f"{os.cpu_count()} cores, shared)")
         for n, rate in rates.items():
             print(f"{n:>6} {rate:>13.1f}")

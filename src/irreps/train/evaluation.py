@@ -36,10 +36,14 @@ def evaluate_set(
     ``batch_size`` and rank 0 gets the errors of the whole set (the other ranks ``None``).
     """
     model.eval()
-    share = (world.rank, world.size) if world is not None else None
-    errors = collect_errors(model, GraphLoader(dataset, batch_size, share=share), flags)
     if world is None:
-        return errors
+        return collect_errors(model, GraphLoader(dataset, batch_size), flags)
+    errors, error = None, None
+    try:
+        errors = collect_errors(model, GraphLoader(dataset, batch_size, share=(world.rank, world.size)), flags)
+    except Exception as err:  # raised on every rank by World.agree, not left to the gather's timeout
+        error = err
+    world.agree(error, "evaluating the final model")
     parts = world.gather(errors)
     return ErrorAccumulator.joined(parts) if parts is not None else None
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk
-from ase.calculators.calculator import PropertyNotImplementedError
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError
 from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 from ase.md.verlet import VelocityVerlet
 from ase import units
@@ -241,3 +241,34 @@ def test_committee_returns_the_members_mean_and_spread():
     assert atoms.calc.results["energy_std"] > 0
     with pytest.raises(ValueError, match="at least one model"):
         IrrepsCalculator([])
+
+
+def test_check_state_reports_what_ases_comparison_reports():
+    from ase.calculators.calculator import compare_atoms
+
+    calc = IrrepsCalculator(morse())
+    atoms = rattled_copper()
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    assert calc.check_state(atoms) == [] and atoms.get_potential_energy() == calc.results["energy"]
+    changes = {
+        "positions": lambda a: a.positions.__setitem__((0, 0), a.positions[0, 0] + 1e-9),
+        "numbers": lambda a: a.numbers.__setitem__(0, 1),
+        "cell": lambda a: a.set_cell(a.cell.array * 1.001),
+        "pbc": lambda a: a.set_pbc([True, True, False]),
+        "initial_charges": lambda a: a.set_initial_charges(np.ones(len(a))),
+        "initial_magmoms": lambda a: a.set_initial_magnetic_moments(np.ones(len(a))),
+    }
+    for name, change in changes.items():
+        changed = atoms.copy()
+        change(changed)
+        assert sorted(calc.check_state(changed)) == sorted(compare_atoms(calc.atoms, changed)) == [name], name
+    fewer = atoms[:-1]
+    assert sorted(calc.check_state(fewer)) == sorted(compare_atoms(calc.atoms, fewer)) == ["numbers", "positions"]
+    calc.reset()
+    assert sorted(calc.check_state(atoms)) == sorted(compare_atoms(None, atoms))
+    calc.ignored_changes = {"initial_charges"}
+    calc.get_potential_energy(atoms)
+    charged = atoms.copy()
+    charged.set_initial_charges(np.ones(len(charged)))
+    assert calc.check_state(charged) == Calculator.check_state(calc, charged) == []

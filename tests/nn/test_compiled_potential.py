@@ -74,6 +74,13 @@ def test_tensornet_recording_serves_every_size_and_reads_the_current_weights():
     second = compiled(graph)
     torch.testing.assert_close(second["energy"], compiled.model(graph)["energy"].detach(), rtol=1e-10, atol=1e-10)
     assert not torch.isclose(first, second["energy"]).any()
+    # A weight replaced by a new Parameter object is read too.
+    owner, _, leaf = compiled.names[0].rpartition(".")
+    module = compiled.model.get_submodule(owner)
+    setattr(module, leaf, torch.nn.Parameter(getattr(module, leaf).detach() * 0.9))
+    third = compiled(graph)["energy"]
+    torch.testing.assert_close(third, compiled.model(graph)["energy"].detach(), rtol=1e-10, atol=1e-10)
+    assert not torch.isclose(third, second["energy"]).any()
     assert compiled.num_recordings == 1
 
 

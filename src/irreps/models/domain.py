@@ -54,9 +54,13 @@ def domain_distance_ratio(
         training (below 1: closer than anything the model was trained on; ``inf`` without such
         pairs); ``unseen``: pairs whose element pair never occurred in training.
     """
-    z_i, z_j = numbers[edge_index[0]], numbers[edge_index[1]]
-    low, high = torch.minimum(z_i, z_j).tolist(), torch.maximum(z_i, z_j).tolist()
-    reference = torch.tensor([distances.get((a, b), float("nan")) for a, b in zip(low, high)], dtype=torch.float64)
+    numbers = numbers.cpu()
+    z_i, z_j = numbers[edge_index[0].cpu()], numbers[edge_index[1].cpu()]
+    size = max([int(numbers.max()) if numbers.numel() else 0, *(max(pair) for pair in distances)]) + 1
+    table = torch.full((size, size), float("nan"), dtype=torch.float64)  # one lookup, not a loop over pairs
+    for (a, b), distance in distances.items():
+        table[min(a, b), max(a, b)] = distance
+    reference = table[torch.minimum(z_i, z_j), torch.maximum(z_i, z_j)]
     seen = ~torch.isnan(reference)
     ratios = lengths.detach().double().cpu()[seen] / reference[seen]
     return (float(ratios.min()) if len(ratios) else float("inf")), int((~seen).sum())

@@ -133,10 +133,10 @@ class CompiledPotential:
             raise self._failure
         self._check(graph, compute_stress)
         indices = self._graph_indices(graph)
-        parameters, buffers = dict(self.model.named_parameters()), dict(self.model.named_buffers())
         index_values = [] if indices is None else list(indices.values())
         args = (
-            [parameters[name].detach() for name in self.names], [buffers[name] for name in self.buffer_names],
+            [_attribute(self.model, name).detach() for name in self.names],
+            [_attribute(self.model, name) for name in self.buffer_names],
             graph.positions, graph.shifts, graph.edge_index, graph.batch, graph.atomic_numbers, graph.cell,
             graph.pbc, index_values,
         )
@@ -164,3 +164,11 @@ class CompiledPotential:
         if compute_stress:
             out["stress"] = values[3]
         return out
+
+
+def _attribute(module: torch.nn.Module, dotted: str) -> Tensor:
+    """``module``'s parameter or buffer named ``dotted`` ("layers.0.weight"), looked up now (a
+    reassigned weight is seen) without walking every parameter as ``named_parameters`` does."""
+    for part in dotted.split("."):
+        module = getattr(module, part)
+    return module

@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     tim.add_argument("--datasets", nargs="+", default=list(DATASETS))
     tim.add_argument("--minutes", type=float, nargs="+", help="budgets whose models to time (default: all)")
     tim.add_argument("--rounds", type=int, default=3, help="round-robin repetitions (default 3)")
+    tim.add_argument("--cpu", type=int, help="pin the timing workers to this CPU core (Linux): on a shared "
+                                              "machine, keep other work off it (e.g. with taskset)")
     tim.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     tim.add_argument("--cache", type=Path, default=None)
     tim.add_argument("--results", type=Path, default=RESULTS)
@@ -58,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "time":
+        if args.cpu is not None:
+            if args.cpu not in os.sched_getaffinity(0):
+                parser.error(f"--cpu {args.cpu} is not one of this process's cores {sorted(os.sched_getaffinity(0))}")
+            os.sched_setaffinity(0, {args.cpu})  # the workers it spawns inherit the pinning
         retime(args.datasets, args.minutes, args.rounds, args.data_dir, args.cache or default_cache(), args.results)
         return 0
     if args.command == "report":

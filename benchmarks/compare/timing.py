@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -63,6 +64,7 @@ def retime(datasets: list[str], minutes: list[float] | None, rounds: int, data_d
             timing = {k: record[k] for k in ("dataset", "system", "size", "seed", "minutes", "threads")}
             timing.update(us_per_atom=statistics.median(r["us_per_atom"] for r in runs),
                           peak_mb=max(r["peak_mb"] for r in runs), rounds=len(runs), machine=machine(),
+                          cpus=sorted(os.sched_getaffinity(0)),  # the cores the workers could run on
                           compiled_by_us=all(r.get("compiled_by_us", False) for r in runs),
                           date=datetime.datetime.now().isoformat(timespec="seconds"))
             lines.append(json.dumps(timing, sort_keys=True))

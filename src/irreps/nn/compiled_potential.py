@@ -135,8 +135,10 @@ class CompiledPotential:
         indices = self._graph_indices(graph)
         index_values = [] if indices is None else list(indices.values())
         args = (
-            [_attribute(self.model, name).detach() for name in self.names],
-            [_attribute(self.model, name) for name in self.buffer_names],
+            # looked up by name at each call (a reassigned weight is seen), without walking every
+            # parameter as named_parameters() does
+            [self.model.get_parameter(name).detach() for name in self.names],
+            [self.model.get_buffer(name) for name in self.buffer_names],
             graph.positions, graph.shifts, graph.edge_index, graph.batch, graph.atomic_numbers, graph.cell,
             graph.pbc, index_values,
         )
@@ -165,10 +167,3 @@ class CompiledPotential:
             out["stress"] = values[3]
         return out
 
-
-def _attribute(module: torch.nn.Module, dotted: str) -> Tensor:
-    """``module``'s parameter or buffer named ``dotted`` ("layers.0.weight"), looked up now (a
-    reassigned weight is seen) without walking every parameter as ``named_parameters`` does."""
-    for part in dotted.split("."):
-        module = getattr(module, part)
-    return module

@@ -84,8 +84,7 @@ class World:
         """The sum over the ranks of ``values`` (tensors by name, float64 on the CPU), where a rank
         may lack names (one whose share was empty). Gathered and added in rank order, so every
         rank gets the same numbers."""
-        parts: list[dict[str, torch.Tensor] | None] = [None] * self.size
-        dist.all_gather_object(parts, {name: v.detach().to(device="cpu", dtype=torch.float64) for name, v in values.items()})
+        parts = self.everyone({name: v.detach().to(device="cpu", dtype=torch.float64) for name, v in values.items()})
         total: dict[str, torch.Tensor] = {}
         for part in parts:
             for name, value in part.items():

@@ -2,14 +2,17 @@
 
 Runs the first compiled step of the recipe of ``benchmarks/train_acac.py`` (TensorNet 128 x 2,
 float32) in fresh processes that share one inductor cache folder (``TORCHINDUCTOR_CACHE_DIR``,
-a new temporary one unless ``--cache-dir`` names one): first acac with split seed 0 (a cold
-cache), then acac with split seed 1 (other structures, other E0s, scale and shift), then
+a new temporary one unless ``--cache-dir`` names one) and one program store inside it
+(``IRREPS_COMPILE_CACHE``, :mod:`irreps.nn.program_store`): first acac with split seed 0 (a
+cold cache), then acac with split seed 1 (other structures, other E0s, scale and shift), then
 ethanol (another dataset with the same elements). A step compiled once per model, not per
-split, makes the later runs load the program from the cache instead of compiling it.
+split, makes the later runs load the program from the store instead of recording and
+compiling it.
 
-Each row: the seconds of the first compiled call (recording with ``make_fx``, compilation or
-cache loading, one step), the second call's milliseconds, the data-dependent numbers of the
-split (scale, shift) and inductor's FX-graph cache hits and misses in that process.
+Each row: the seconds of the first compiled call (recording with ``make_fx`` and compilation,
+or loading the stored program and checking it against the eager step; one step), the second
+call's milliseconds, the data-dependent numbers of the split (scale, shift), whether the step
+was recorded in that process, and inductor's FX-graph cache hits and misses.
 
     python benchmarks/bench_compile_cache.py --threads 1 --json compile.json
 """
@@ -39,6 +42,11 @@ def child(name: str, seed: int, data: Path, threads: int) -> dict:
     import torch
     from torch._dynamo.utils import counters
 
+    import irreps.train.compiled_step as compiled_step
+
+    recordings = []
+    record = compiled_step.record
+    compiled_step.record = lambda *a, **k: recordings.append(1) or record(*a, **k)  # counts, this process only
     torch.set_num_threads(threads)
     config, model, make_trainer = _setup(name, data, seed)
     trainer = make_trainer(model, dataclasses.replace(config.run, compile=True))
@@ -54,7 +62,7 @@ def child(name: str, seed: int, data: Path, threads: int) -> dict:
     return {
         "dataset": name, "seed": seed, "first_call_s": first_s, "second_call_ms": second_ms,
         "scale": float(readout.scale), "shift": float(readout.shift),
-        "fxgraph_hits": counters["inductor"]["fxgraph_cache_hit"],
+        "recorded": bool(recordings), "fxgraph_hits": counters["inductor"]["fxgraph_cache_hit"],
         "fxgraph_misses": counters["inductor"]["fxgraph_cache_miss"],
     }
 
@@ -77,9 +85,11 @@ def main() -> int:
               *[f"  {p.resolve()}" for p in sorted(set(missing))], sep="\n", file=sys.stderr)
         return 1
     cache = args.cache_dir or tempfile.mkdtemp(prefix="irreps-inductor-")
-    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, OMP_NUM_THREADS=str(args.threads))
-    print(f"inductor cache: {cache}")
-    print(f"{'dataset':8} {'seed':>4} {'first call s':>12} {'2nd call ms':>11} {'scale':>8} {'shift':>9} {'fx hits':>7} {'misses':>6}")
+    store = str(Path(cache) / "irreps-programs")
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, IRREPS_COMPILE_CACHE=store, OMP_NUM_THREADS=str(args.threads))
+    print(f"inductor cache: {cache}; program store: {store}")
+    print(f"{'dataset':8} {'seed':>4} {'first call s':>12} {'2nd call ms':>11} {'scale':>8} {'shift':>9} {'recorded':>8} "
+          f"{'fx hits':>7} {'misses':>6}")
     records = []
     for name, seed in RUNS:
         cmd = [sys.executable, __file__, "--child", name, str(seed), "--threads", str(args.threads),
@@ -91,7 +101,8 @@ def main() -> int:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         records.append(r)
         print(f"{r['dataset']:8} {r['seed']:4d} {r['first_call_s']:12.1f} {r['second_call_ms']:11.1f} {r['scale']:8.4f} "
-              f"{r['shift']:9.4f} {r['fxgraph_hits']:7d} {r['fxgraph_misses']:6d}", flush=True)
+              f"{r['shift']:9.4f} {'yes' if r['recorded'] else 'no':>8} {r['fxgraph_hits']:7d} {r['fxgraph_misses']:6d}",
+              flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1))
     return 0

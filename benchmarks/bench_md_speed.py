@@ -8,8 +8,10 @@ forces alone (the calculator on rattled copies, neighbour list rebuilt each call
 shared machine hits both alike; the table gives medians and the ratio eager / compiled.
 
 Compile time: the first evaluation records and compiles the program. ``--cold`` times it in a
-fresh process with a new, empty inductor cache folder, then again in a second fresh process
-that finds it warm (recording and Dynamo still run); the main process then uses that folder.
+fresh process with a new, empty inductor cache folder and program store
+(:mod:`irreps.nn.program_store`, kept inside that folder), then again in a second fresh process
+that finds them warm (it loads the stored program and checks it against one eager
+evaluation); the main process then uses that folder.
 Without ``--cold`` only the main process's first call is reported (warm when ``--cache-dir``
 holds an earlier run's cache, cold in the default new folder).
 
@@ -92,9 +94,14 @@ def _first_call_seconds(model_path: str | None, dtype: str) -> float:
     return time.perf_counter() - start
 
 
+def _store(cache: str) -> str:
+    """The program store (irreps.nn.program_store) kept inside the inductor cache folder: both cold or both warm."""
+    return str(Path(cache) / "irreps-programs")
+
+
 def _compile_in_fresh_process(model_path: str | None, dtype: str, cache: str) -> float:
     command = [sys.executable, __file__, "--first-call", dtype] + (["--model", model_path] if model_path else [])
-    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "IRREPS_COMPILE_CACHE": _store(cache), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
 
@@ -152,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--cold compiles into a new, empty cache folder; leave out --cache-dir")
     cache = args.cache_dir or tempfile.mkdtemp(prefix="irreps_inductor_")
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # read when inductor first compiles, below
+    os.environ["IRREPS_COMPILE_CACHE"] = _store(cache)
 
     from irreps.calculators import IrrepsCalculator
 

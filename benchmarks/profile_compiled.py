@@ -16,6 +16,7 @@ recommended shape), systems of ``benchmarks/bench_inference.py`` (3BPA ones need
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `benchmarks` importable
 
 
-def _profiling_compile(program, backend, device):
+def _profiling_compile(program, backend, args, key=None):
     """``compile_program``'s compilation with the Python wrapper and per-kernel profiling."""
     import torch
     from torch.fx.experimental import _config as fx_config
@@ -56,6 +57,7 @@ def main() -> int:
     from irreps.models import build_model
 
     torch.set_num_threads(1)
+    os.environ["IRREPS_COMPILE_CACHE"] = ""  # compile this profiling build, never load a stored program
     inductor_config.cpp.enable_kernel_profile = True
     compiled_potential.compile_program = _profiling_compile  # this script only
     dtype = getattr(torch, args.dtype)

@@ -2,10 +2,13 @@
 the Hypothesis profiles of the fuzz tests."""
 
 import os
+import tempfile
 
 # One BLAS thread too: SciPy's bundled OpenBLAS spins its threads on tiny matrices (ASE's cell
 # filter, null spaces) and runs ~400x slower on a loaded 2-core machine. Set before SciPy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Compiled programs go to a folder of this run, not the user's store (irreps.nn.program_store).
+os.environ.setdefault("IRREPS_COMPILE_CACHE", tempfile.mkdtemp(prefix="irreps-compiled-"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from irreps.data import atoms_to_graph
+from irreps.data.batch import collate
 from irreps.models import build_model
 from irreps.nn.compiled_potential import CompiledPotential, NotCompilable
+from irreps.nn.program_store import CompiledProgram
 from unrecordable import BranchingPair
 
 E0S = dict(e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4, shift_with_neighbours=True)
@@ -94,15 +96,51 @@ def test_recording_equals_eager(name, periodic):
 @pytest.mark.parametrize("name, dtype, periodic", [
     ("tensornet", torch.float64, True), ("tensornet", torch.float32, False), ("escn", torch.float64, False),
 ])
-def test_inductor_program_equals_eager_without_recompiling(name, dtype, periodic):
-    """Dynamo compiles at the first structure only. (eSCN compiled again for every size while
-    Dynamo's duck sizing tied a buffer's length to the number of atoms, equal by chance.)"""
+def test_inductor_program_equals_eager_and_is_loaded_by_the_next_potential(name, dtype, periodic, monkeypatch,
+                                                                           tmp_path):
+    """One compiled program serves every size. TensorNet's is compiled without Dynamo and kept
+    in the program store: a second potential of the same architecture (other weights: another
+    model file) loads it instead of recording. eSCN's recording has sizes that depend on values
+    (its edge selection), so Dynamo compiles it, once: it compiled again for every size while
+    Dynamo's duck sizing tied a buffer's length to the number of atoms, equal by chance."""
+    import irreps.nn.compiled_potential as module
     from torch._dynamo.utils import counters
 
+    monkeypatch.setenv("IRREPS_COMPILE_CACHE", str(tmp_path))
     graphs = []
-    _assert_equal_to_eager(name, "inductor", dtype, periodic,
-                           after_each=lambda: graphs.append(counters["stats"]["unique_graphs"]))
-    assert len(graphs) == 4 and len(set(graphs)) == 1  # no graph compiled after the first structure's
+    first = _assert_equal_to_eager(name, "inductor", dtype, periodic,
+                                   after_each=lambda: graphs.append(counters["stats"]["unique_graphs"]))
+    assert len(graphs) == 4 and len(set(graphs)) == 1  # nothing compiled after the first structure
+    standalone = name == "tensornet"
+    assert isinstance(next(iter(first._programs.values())), CompiledProgram) == standalone
+    assert len(list(tmp_path.glob("*.bin"))) == int(standalone)
+    if not standalone:
+        return
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+    singles = _structures(dtype, periodic)
+    batches = [collate(singles[:2]), collate(singles[1:]), collate(singles)]  # 2, 3 and 4 structures
+    for graph in batches:  # one more program: a batch's structure count is symbolic
+        got = first(graph, compute_stress=periodic)
+        want = first.model(graph, compute_forces=True, compute_stress=periodic)
+        for key in got:
+            torch.testing.assert_close(got[key], want[key].detach(), **tol)
+    assert first.num_recordings == 2 and len(list(tmp_path.glob("*.bin"))) == 2
+
+    def no_recording(*args, **kwargs):
+        raise AssertionError("recorded although the program was stored")
+
+    monkeypatch.setattr(module, "record", no_recording)
+    model = _model(name, dtype)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0.7)
+    second = CompiledPotential(model)
+    for graph in singles + batches:
+        got = second(graph, compute_stress=periodic)
+        want = model(graph, compute_forces=True, compute_stress=periodic)
+        for key in want:
+            if key in got:
+                torch.testing.assert_close(got[key], want[key].detach(), **tol)
 
 
 def test_inputs_are_checked_before_the_program_runs():

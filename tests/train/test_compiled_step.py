@@ -48,6 +48,20 @@ def _eager(model, loss, graph):
     return total, terms, torch.autograd.grad(total, list(model.parameters()))
 
 
+def _assert_step_equals_eager(step, model, loss, graph):
+    """One compiled step leaves the eager step's loss, terms and gradients (float64)."""
+    for p in model.parameters():
+        p.grad = None
+    total, terms = step(graph)
+    want_total, want_terms, want_grads = _eager(model, loss, graph)
+    torch.testing.assert_close(total, want_total, rtol=1e-10, atol=1e-12)
+    assert terms.keys() == want_terms.keys()
+    for name in terms:
+        torch.testing.assert_close(terms[name], want_terms[name], rtol=1e-10, atol=1e-12)
+    for p, want in zip(model.parameters(), want_grads):
+        torch.testing.assert_close(p.grad, want, rtol=1e-9, atol=1e-11)
+
+
 @pytest.mark.parametrize("backend", ["eager", "inductor"])
 def test_one_capture_serves_every_batch_and_equals_eager(backend):
     model = _model()
@@ -55,16 +69,7 @@ def test_one_capture_serves_every_batch_and_equals_eager(backend):
     step = CompiledStep(model, loss, backend=backend)
     batches = _batches() if backend == "eager" else [b for b in _batches() if b.num_graphs > 1]  # one compile
     for graph in batches:
-        for p in model.parameters():
-            p.grad = None
-        total, terms = step(graph)
-        want_total, want_terms, want_grads = _eager(model, loss, graph)
-        torch.testing.assert_close(total, want_total, rtol=1e-10, atol=1e-12)
-        assert terms.keys() == want_terms.keys()
-        for name in terms:
-            torch.testing.assert_close(terms[name], want_terms[name], rtol=1e-10, atol=1e-12)
-        for p, want in zip(model.parameters(), want_grads):
-            torch.testing.assert_close(p.grad, want, rtol=1e-9, atol=1e-11)
+        _assert_step_equals_eager(step, model, loss, graph)
     # the batch of one structure has a program of its own (sizes of 1 are fixed when recorded)
     assert len(step._programs) == (2 if backend == "eager" else 1)
 
@@ -149,3 +154,30 @@ def test_data_dependent_numbers_are_inputs_so_one_program_serves_every_split():
     assert codes[0] == codes[1]  # no number inlined
     assert all(torch.equal(a, b) for a, b in zip(*constants))  # nor kept as a tensor constant
     assert not torch.isclose(totals[0], totals[1])
+
+
+@pytest.mark.slow
+def test_another_split_loads_the_stored_step_instead_of_recording(monkeypatch, tmp_path):
+    """A model fitted to another split (other E0s, shift and weights) finds the first one's
+    compiled step in the program store and computes its own loss and gradients with it."""
+    import irreps.train.compiled_step as module
+
+    monkeypatch.setenv("IRREPS_COMPILE_CACHE", str(tmp_path))
+    loss = WeightedLoss({"energy": 10.0, "forces": 1.0})
+    batches = [b for b in _batches() if b.num_graphs > 1]
+    CompiledStep(_model(), loss)(batches[0])
+    assert len(list(tmp_path.glob("*.bin"))) == 1
+
+    def no_recording(*args, **kwargs):
+        raise AssertionError("recorded although the step was stored")
+
+    monkeypatch.setattr(module, "record", no_recording)
+    model = build_model("tensornet", {"elements": [1, 6, 8], "hidden_dim": 6, "num_layers": 1, "num_rbf": 5,
+                                      "cutoff": 3.0, "e0s": [-13.1, -1027.5, -2040.2], "shift": 0.3,
+                                      "shift_with_neighbours": True}).double().train()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=torch.Generator().manual_seed(2), dtype=p.dtype))
+    step = CompiledStep(model, loss)
+    for graph in batches:
+        _assert_step_equals_eager(step, model, loss, graph)

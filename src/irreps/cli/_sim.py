@@ -41,9 +41,10 @@ def add_calculator_arguments(parser: argparse.ArgumentParser, structures: tuple[
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--skin", type=float, default=0.5, help="neighbour-list skin in Å (default 0.5; 0 rebuilds every step)")
     parser.add_argument("--compile", action="store_true",
-                        help="energy, forces and stress from one compiled program (torch.compile): faster steps after a "
-                             "compilation of a minute or more at the start (cached on disk for later runs; "
-                             "docs/simulations.md); a model that cannot be compiled runs eagerly with a warning")
+                        help="energy, forces and stress from one compiled program (inductor): faster steps after a "
+                             "compilation of a minute or more at the start; the program is kept on disk "
+                             "($IRREPS_COMPILE_CACHE, default ~/.cache/irreps/compiled) and later runs with a model of the "
+                             "same architecture load it in seconds (docs/simulations.md); a model that cannot be compiled runs eagerly with a warning")
     add_threads_argument(parser)
 
 

@@ -29,9 +29,10 @@ A config has five sections; every key is optional except data.train_file:
   run    epochs, max_minutes, clock (wall|cpu: what max_minutes counts), seed, dtype
          float32|float64, device (auto|cpu|cuda), output_dir, name (default: a time stamp),
          checkpoint_every, progress, threads (CPU threads, per process), compile (compile the
-         training step once; TensorNet, energy and force losses), compile_backend
-         (inductor|aot_eager|eager: torch.compile's backend; eager runs the recorded step
-         uncompiled, for checks), processes (data-parallel CPU
+         training step once; energy and force losses; the program is kept in
+         $IRREPS_COMPILE_CACHE, default ~/.cache/irreps/compiled, and later runs of the same
+         architecture load it), compile_backend (inductor|aot_eager|eager; aot_eager goes
+         through torch.compile, eager runs the recorded step uncompiled, for checks), processes (data-parallel CPU
          processes sharing each batch on this machine; default 1)
 Data files may also be directories written by `irreps data convert` (large datasets, read lazily).
 Run `irreps train --print-config` to see every field with its default.

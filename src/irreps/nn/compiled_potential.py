@@ -4,10 +4,12 @@ The eager model (``model(graph, compute_forces=True)``) stays the reference; thi
 path with the same weights for inference (the ASE calculator's ``compile=True``, ``irreps md
 --compile``). The energy, its backward pass to the positions (and to the strain, for stress)
 are recorded once as one graph (:func:`irreps.nn.recording.record`) and compiled by
-``torch.compile``, with atoms, edges and structures symbolic: structures of other sizes and
+inductor, with atoms, edges and structures symbolic: structures of other sizes and
 neighbour lists rebuilt during MD reuse the program. A new program is recorded only for a new
 dtype or device, with or without stress, and when a size crosses 0, 1 or 2
-(:func:`~irreps.nn.recording.small_sizes`); ``num_recordings`` counts them.
+(:func:`~irreps.nn.recording.small_sizes`); ``num_recordings`` counts them. Compiled programs
+are kept on disk by architecture (:mod:`irreps.nn.program_store`): another process, or another
+model file of the same architecture, loads them in seconds.
 
 What needs data-dependent sizes (TensorNet's ``graph_indices``: element rows, reverse-edge
 pairing) is computed eagerly and passed in; it is kept while the neighbour list, shifts and
@@ -29,6 +31,7 @@ from irreps.data.graph import AtomicGraph
 from irreps.nn.recording import AtomicOutputs, compile_program, record, small_sizes, weight_names
 from irreps.nn.derivatives import strained_inputs
 from irreps.nn.potential import EnergyModel
+from irreps.nn.program_store import fingerprint, load_checked
 from irreps.nn.readout import sum_per_structure
 
 
@@ -70,7 +73,8 @@ class CompiledPotential:
 
     @property
     def num_recordings(self) -> int:
-        """How many programs were recorded (and compiled) so far."""
+        """How many programs this potential holds (recorded and compiled, or loaded from the
+        program store, :mod:`irreps.nn.program_store`)."""
         return len(self._programs)
 
     def _function(self, index_names: tuple[str, ...] | None, stress: bool, template: AtomicGraph):
@@ -123,18 +127,24 @@ class CompiledPotential:
 
     def _compile(self, key: tuple, args: tuple, template: AtomicGraph) -> Callable[..., Any]:
         function = self._function(key[0], key[1], template)
+        what = f"{type(self.model).__name__}'s energy and forces"
+        stored = None
+        if self.backend == "inductor":
+            stored = fingerprint(self.model, ("potential", *key), args[2].device)
+            program = load_checked(stored, function, args, what)
+            if program is not None:
+                return program
         # One eager evaluation first: constants that ops build lazily and cache (per dtype and
         # device) must be created as real tensors, not inside the recording.
         with torch.no_grad():
             self.model(template, compute_forces=False)
-        what = f"{type(self.model).__name__}'s energy and forces"
         try:
             program = record(function, args, num_weights=2, what=what)
         except Exception as err:  # the tracer raises many types; the first line says why
             lines = str(err).strip().splitlines()
             raise NotCompilable(f"{type(self.model).__name__} cannot be compiled (its code cannot be recorded with "
                              f"symbolic sizes): {lines[0] if lines else type(err).__name__}") from err
-        return compile_program(program, self.backend, args[2].device)
+        return compile_program(program, self.backend, args, stored)
 
     def __call__(self, graph: AtomicGraph, compute_stress: bool = False) -> dict[str, Tensor]:
         if self._failure is not None:
@@ -163,7 +173,7 @@ class CompiledPotential:
         except Exception as err:
             if not first:
                 raise
-            del self._programs[key]  # torch.compile compiles at the first call: say which step failed
+            self._programs.pop(key, None)  # say which step failed, and do not try again
             lines = str(err).strip().splitlines()
             self._failure = NotCompilable(f"{self.backend} could not compile {type(self.model).__name__}: "
                                           f"{lines[0] if lines else type(err).__name__}")

@@ -3,15 +3,16 @@
 In eager PyTorch on a CPU, energy and forces of a small molecule are thousands of small
 kernels, and their launch overhead, not arithmetic, sets the pace. ``make_fx`` records the
 whole computation (the autograd passes become ordinary ops) with the sizes that change between
-calls (atoms, edges, structures) kept symbolic; ``torch.compile`` (inductor) then fuses the
+calls (atoms, edges, structures) kept symbolic; inductor then compiles that graph, fusing the
 elementwise chains into a few loops. One recording serves every later call, except that the
 tracer fixes sizes 0 and 1: callers key their programs by :func:`small_sizes` as well.
 
 Used by the compiled training step (:mod:`irreps.train.compiled_step`) and the compiled
 inference path (:mod:`irreps.nn.compiled_potential`). Parameters and floating buffers are
 inputs of the recording, not constants in it, so the program of an architecture is the same for
-every set of weights, E0s and scale: torch's on-disk compile cache
-(``TORCHINDUCTOR_CACHE_DIR``) then serves another model file without compiling again.
+every set of weights, E0s and scale: the program store (:mod:`irreps.nn.program_store`) keeps
+it on disk, and another process or model file of the same architecture loads it instead of
+recording and compiling again.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Any, Callable
 
 import torch
 from torch import Tensor
+from torch.utils._pytree import tree_flatten
 
 from irreps.data.graph import AtomicGraph
 from irreps.nn.potential import EnergyModel
 from irreps.capture import capturing
+from irreps.nn.program_store import CompiledProgram, save
 
 
 class AtomicOutputs(torch.nn.Module):
@@ -88,15 +91,52 @@ def record(function: Callable[..., Any], args: tuple, num_weights: int, what: st
     return program
 
 
-def compile_program(program: torch.fx.GraphModule, backend: str, device: torch.device) -> Callable[..., Any]:
-    """``torch.compile`` of a recording with dynamic sizes; ``backend="eager"`` returns it as is
-    (for checks: no compilation time)."""
+def compile_program(program: torch.fx.GraphModule, backend: str, args: tuple,
+                    key: str | None = None) -> Callable[..., Any]:
+    """The recording ``program`` compiled for inputs like ``args``, sizes dynamic.
+
+    ``inductor`` compiles the recorded graph directly (``standalone_compile``: no second
+    tracing by Dynamo, no Python guard checks at each call) and keeps the result under ``key``
+    in the program store (:mod:`irreps.nn.program_store`) when one is given; a recording with
+    sizes that depend on tensor values, and other backends, go through ``torch.compile``.
+    ``backend="eager"`` returns the recording as it is (for checks: no compilation time).
+    """
     if backend == "eager":
         return program
+    device = next(a.device for a in tree_flatten(args)[0] if isinstance(a, Tensor))
     # On the CPU the inductor program is hundreds of small kernels per call; calling them
     # from generated C++ rather than Python takes 3-11% off a step (measured in docs/training.md).
-    options = {"cpp_wrapper": True} if backend == "inductor" and device.type == "cpu" else None
-    compiled = torch.compile(program, dynamic=True, backend=backend, options=options)
+    options = {"cpp_wrapper": True} if backend == "inductor" and device.type == "cpu" else {}
+    if backend != "inductor" or _has_data_dependent_sizes(program):
+        # standalone_compile cannot re-trace sizes that come from values (eSCN's edge selection)
+        return _dynamo_compiled(program, backend, options)
+    from torch._inductor import standalone_compile
+
+    from torch.fx.experimental import _config as fx_config
+
+    # Without duck sizing: inputs are made symbolic again for compiling, and a size equal by
+    # chance to a fixed one (3 structures in a batch, 3 elements) would be fixed with it.
+    with fx_config.patch(use_duck_shape=False), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pytree's deprecation notes from inside torch
+        artifact = standalone_compile(program, tree_flatten(args)[0], dynamic_shapes="from_graph",
+                                      options={"config_patches": options})
+    compiled = CompiledProgram(artifact, program._out_spec)
+    if key is not None:
+        save(key, compiled)
+    return compiled
+
+
+def _has_data_dependent_sizes(program: torch.fx.GraphModule) -> bool:
+    """Whether the recording holds sizes known only from tensor values (``nonzero``, masks)."""
+    from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
+
+    return any(free_unbacked_symbols(node.meta["val"]) for node in program.graph.nodes if "val" in node.meta)
+
+
+def _dynamo_compiled(program: torch.fx.GraphModule, backend: str, options: dict) -> Callable[..., Any]:
+    """``torch.compile`` of a recording with dynamic sizes: Dynamo traces it again, checks its
+    guards at every call and compiles again when they fail. Not kept in the program store."""
+    compiled = torch.compile(program, dynamic=True, backend=backend, options=options or None)
 
     def run(*args):
         from torch.fx.experimental import _config as fx_config

@@ -4,7 +4,8 @@ Fitting forces differentiates twice (``F = -dE/dx``, then the loss by the weight
 PyTorch on a CPU that is thousands of small kernels per step, and for molecules of tens of
 atoms their launch overhead, not arithmetic, sets the pace. :class:`CompiledStep` records the
 whole step, both backward passes included, as one graph of tensor ops with ``make_fx`` and
-hands it to ``torch.compile`` (inductor), which fuses the elementwise chains into a few loops.
+hands it to inductor (:func:`irreps.nn.recording.compile_program`), which fuses the
+elementwise chains into a few loops.
 
 Sizes that change from batch to batch (atoms, edges, reverse pairs, structures) are symbolic
 in the recording and dynamic in the compiled program, so one capture serves every batch.
@@ -16,9 +17,9 @@ own program).
 
 Parameters and floating-point buffers (E0s, scale, shift: numbers that depend on the training
 data) are inputs of the recorded graph, not constants in it, so the program of a model is
-the same for every split and dataset with the same elements: torch's compile cache
-(``TORCHINDUCTOR_CACHE_DIR``, by default a ``torchinductor_<user>`` folder in the system's
-temporary directory) then serves a second run without compiling again.
+the same for every split and dataset with the same elements: the program store
+(:mod:`irreps.nn.program_store`, ``$IRREPS_COMPILE_CACHE``) keeps it, and a second run loads
+it, checked against one eager step, without recording or compiling again.
 
 Each loss term is its sum of penalties times a scale given as an input: ``1 / entries`` in one
 process (the mean, as in eager training); in a data-parallel run ``1 / entries of the whole
@@ -41,6 +42,7 @@ from irreps.capture import capturing
 from irreps.data.graph import AtomicGraph
 from irreps.nn.recording import AtomicOutputs, compile_program, record, small_sizes, weight_names
 from irreps.nn.potential import EnergyModel
+from irreps.nn.program_store import fingerprint, load_checked
 from irreps.nn.readout import sum_per_structure
 from irreps.train.losses import WeightedLoss
 
@@ -103,13 +105,22 @@ class CompiledStep:
 
     def _capture(self, key: tuple, args: tuple, template: AtomicGraph) -> Callable[..., Any]:
         function = self._function(key[0], key[1], template)
+        # the recording differentiates by the parameters; the compiled program does not (it is
+        # compiled for inputs without grad, as it is called)
+        recording_args = ([p.detach().requires_grad_(True) for p in args[0]], *args[1:])
+        stored = None
+        if self.backend == "inductor":
+            loss = (sorted(self.loss.weights.items()), self.loss.kind, self.loss.huber_delta)
+            stored = fingerprint(self.model, ("training step", *key, loss), args[3].device)
+            program = load_checked(stored, function, recording_args, "the training step")
+            if program is not None:
+                return program
         # One eager evaluation first: constants that ops build lazily and cache (per dtype and
         # device) must be created as real tensors, not inside the recording.
         with torch.no_grad():
             self.model(template, compute_forces=False)
-        params = [p.detach().requires_grad_(True) for p in args[0]]
-        program = record(function, (params, *args[1:]), num_weights=3, what="the training step")
-        return compile_program(program, self.backend, args[3].device)
+        program = record(function, recording_args, num_weights=3, what="the training step")
+        return compile_program(program, self.backend, args, stored)
 
     def counts(self, graph: AtomicGraph) -> list[int]:
         """The number of entries of each loss term (in ``loss.weights``' order) in ``graph``."""

@@ -1,0 +1,107 @@
+"""The program store: keys follow what shapes a recording (not the weights or fitted E0s), and a
+stored program is used only after it reproduces the eager computation."""
+
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from irreps.models import build_model
+from irreps.nn.program_store import CompiledProgram, equal_outputs, fingerprint, load_checked, store_folder
+from irreps.nn.recording import compile_program
+
+CONFIG = dict(elements=[1, 6, 8], hidden_dim=8, num_layers=1, num_rbf=6, cutoff=3.0)
+CPU = torch.device("cpu")
+
+
+def _key(model, options=("potential",)):
+    return fingerprint(model, options, CPU)
+
+
+def test_weights_and_fitted_reference_energies_leave_the_key_alone():
+    first = build_model("tensornet", dict(CONFIG, e0s=[-13.6, -1029.0, -2041.0], scale=1.7, shift=-0.4))
+    second = build_model("tensornet", dict(CONFIG, e0s=[-13.0, -1030.0, -2040.0], scale=0.9))
+    with torch.no_grad():
+        for p in second.parameters():
+            p.add_(1.0)
+    assert _key(first) == _key(second)
+
+
+class _Lookup(torch.nn.Module):
+    """A module with an integer buffer: its values are constants of a recording."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.register_buffer("table", torch.tensor(table))
+        self.weight = torch.nn.Parameter(torch.ones(3))
+
+
+@pytest.mark.parametrize("change", ["cutoff", "width", "mode", "dtype", "options", "integer buffer"])
+def test_what_shapes_the_recording_changes_the_key(change):
+    base = build_model("tensornet", CONFIG)
+    options = ("potential",)
+    if change == "cutoff":
+        other = build_model("tensornet", dict(CONFIG, cutoff=3.5))
+    elif change == "width":
+        other = build_model("tensornet", dict(CONFIG, hidden_dim=16))
+    elif change == "mode":
+        other = build_model("tensornet", CONFIG).eval()
+    elif change == "dtype":
+        other = build_model("tensornet", CONFIG).double()
+    elif change == "options":
+        other, options = build_model("tensornet", CONFIG), ("potential", "stress")
+    else:
+        base, other = _Lookup([0, 1, 2]), _Lookup([0, 2, 1])
+    assert _key(base) != _key(other, options)
+
+
+def test_the_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("IRREPS_COMPILE_CACHE", raising=False)
+    assert store_folder() == Path.home() / ".cache" / "irreps" / "compiled"
+    monkeypatch.setenv("IRREPS_COMPILE_CACHE", str(tmp_path))
+    assert store_folder() == tmp_path
+    monkeypatch.setenv("IRREPS_COMPILE_CACHE", "")
+    assert store_folder() is None
+    assert load_checked("0" * 32, lambda x: x, (torch.ones(2),), "nothing") is None
+
+
+def test_an_unreadable_stored_file_is_ignored_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("IRREPS_COMPILE_CACHE", str(tmp_path))
+    (tmp_path / f"{'1' * 32}.bin").write_bytes(b"not a program")
+    with pytest.warns(UserWarning, match="ignoring the stored compiled program"):
+        assert load_checked("1" * 32, lambda x: x, (torch.ones(2),), "nothing") is None
+
+
+def test_outputs_compare_per_dtype():
+    x = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    assert equal_outputs([x + 1e-11], [x])
+    assert not equal_outputs([x + 1e-7], [x])
+    assert equal_outputs([x.float() + 1e-6], [x])
+    assert not equal_outputs([x], [x, x])
+    assert not equal_outputs([x[:1]], [x])
+
+
+@pytest.mark.slow
+def test_a_stored_program_serves_other_sizes_and_is_replaced_when_it_disagrees(monkeypatch, tmp_path):
+    """Compiled once with 5 entries, loaded for 7; loaded for a function it does not compute
+    (as a stale key would), it is refused with a warning."""
+    monkeypatch.setenv("IRREPS_COMPILE_CACHE", str(tmp_path))
+
+    def function(x, scale):
+        return [torch.sin(x) * scale[0], (x * x).sum()]
+
+    args = (torch.linspace(0, 1, 5, dtype=torch.float64), [torch.tensor([2.0], dtype=torch.float64)])
+    program = make_fx(function, tracing_mode="symbolic")(*args)
+    compiled = compile_program(program, "inductor", args, key="2" * 32)
+    assert isinstance(compiled, CompiledProgram) and (tmp_path / f"{'2' * 32}.bin").is_file()
+    other = (torch.linspace(-1, 3, 7, dtype=torch.float64), [torch.tensor([0.5], dtype=torch.float64)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        loaded = load_checked("2" * 32, function, other, "a test function")
+    assert loaded is not None
+    for got, want in zip(loaded(*other), function(*other)):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.warns(UserWarning, match="does not reproduce the eager computation"):
+        assert load_checked("2" * 32, lambda x, s: [torch.cos(x) * s[0], (x * x).sum()], other, "another") is None

@@ -111,7 +111,6 @@ def compile_program(program: torch.fx.GraphModule, backend: str, args: tuple,
         # standalone_compile cannot re-trace sizes that come from values (eSCN's edge selection)
         return _dynamo_compiled(program, backend, options)
     from torch._inductor import standalone_compile
-
     from torch.fx.experimental import _config as fx_config
 
     # Without duck sizing: inputs are made symbolic again for compiling, and a size equal by

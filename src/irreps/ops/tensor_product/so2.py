@@ -101,43 +101,61 @@ class SO2Convolution(torch.nn.Module):
         self._build_terms()
 
     def _build_terms(self) -> None:
-        """Index maps of the kernel ``Y[dst] += w[k] * X[src(k)]`` on pairs ``(+m, -m)`` of components.
+        """Index maps of the per-``m`` block products done by :meth:`_block`.
 
-        ``X`` holds, per input irrep and ``m``, the pair ``(x'_{+m}, x'_{-m})`` and (``m > 0``) its
-        quarter turn ``(-x'_{-m}, x'_{+m})`` used by antisymmetric weights; ``m = 0`` pairs are
-        ``(x'_0, 0)``. ``Y`` holds the output pairs; component indices are per channel, with one
-        trailing zero component.
+        In the edge frame the kernel at one ``m`` maps the input pairs ``(x'_{+m}, x'_{-m})`` of the
+        input irreps with ``l >= m`` to the output pairs. For consecutive outputs of one parity kind
+        (natural or pseudo), each input enters either as its pair (symmetric weights ``a``) or as
+        its quarter turn ``(-x'_{-m}, x'_{+m})`` (antisymmetric ``b``), the same for all of them:
+        their weights are one contiguous, dense ``[outputs, inputs]`` block of the parameter list
+        (ordered ``m, output, input``), applied per edge and channel to an ``[inputs, 2]`` matrix
+        of pairs (``[inputs, 1]`` at ``m = 0``, which has symmetric pairs only). Component indices
+        count per channel, over the kept rows (``|m| <= m_max``) of the rotated input and output.
         """
-        start_in = [sl.start // self.channels for sl in self.irreps_in.slices()]
-        start_out = [sl.start // self.channels for sl in self.irreps_out.slices()]
-        zero_in = self.irreps_in.dim // self.channels
-        pairs, signs, variant = [], [], {}
-        for i, (_, ir) in enumerate(self.irreps_in):
-            centre = start_in[i] + ir.l
-            for m in range(min(ir.l, self.m_max) + 1):
-                variant[i, m, False] = len(pairs)
-                pairs.append((centre + m, centre - m if m else zero_in))
-                signs.append((1.0, 1.0))
-                if m:
-                    variant[i, m, True] = len(pairs)
-                    pairs.append((centre - m, centre + m))
-                    signs.append((-1.0, 1.0))
-        out_pair = {}
-        for o, (_, ir) in enumerate(self.irreps_out):
-            for m in range(min(ir.l, self.m_max) + 1):
-                out_pair[o, m] = len(out_pair)
-        zero_out = 2 * len(out_pair)
-        gather_out = [
-            zero_out if abs(m) > self.m_max else 2 * out_pair[o, abs(m)] + (m < 0)
-            for o, (_, ir) in enumerate(self.irreps_out)
-            for m in range(-ir.l, ir.l + 1)
-        ]
-        self.num_out_pairs = len(out_pair)
-        self.register_buffer("_pairs", torch.tensor(pairs).reshape(-1), persistent=False)
-        self.register_buffer("_pair_sign", torch.tensor(signs, dtype=torch.float64)[:, :, None], persistent=False)
-        self.register_buffer("_src", torch.tensor([variant[i, m, a] for m, _, i, a in self.params]), persistent=False)
-        self.register_buffer("_dst", torch.tensor([out_pair[o, m] for m, o, _, _ in self.params]), persistent=False)
-        self.register_buffer("_gather_out", torch.tensor(gather_out), persistent=False)
+        ins, outs = list(self.irreps_in), list(self.irreps_out)
+        # only the rows |m| <= m_max of each irrep are rotated into and out of the edge frame
+        self._kept_in = [min(ir.l, self.m_max) for _, ir in ins]
+        self._kept_out = [min(ir.l, self.m_max) for _, ir in outs]
+        centre_in = [sum(2 * k + 1 for k in self._kept_in[:i]) + k for i, k in enumerate(self._kept_in)]
+        centre_out = [sum(2 * k + 1 for k in self._kept_out[:o]) + k for o, k in enumerate(self._kept_out)]
+        v_index, v_sign, y_index, blocks = [], [], [], []
+        for m in range(self.m_max + 1):
+            o_set = [o for o, (_, ir) in enumerate(outs) if ir.l >= m]
+            runs = [[o_set[0]]] if o_set else []
+            for o in o_set[1:]:
+                if _natural(outs[o][1]) == _natural(outs[runs[-1][0]][1]):
+                    runs[-1].append(o)
+                else:
+                    runs.append([o])
+            for run in runs:
+                natural = _natural(outs[run[0]][1])
+                i_set = [i for i, (_, ir) in enumerate(ins) if ir.l >= m and (m > 0 or _natural(ir) == natural)]
+                if not i_set:
+                    continue
+                blocks.append((len(run), len(i_set), 1 if m == 0 else 2))
+                for i in i_set:
+                    c = centre_in[i]
+                    if m == 0:
+                        v_index.append(c)
+                        v_sign.append(1.0)
+                    elif _natural(ins[i][1]) == natural:  # symmetric: (x'_{+m}, x'_{-m})
+                        v_index += [c + m, c - m]
+                        v_sign += [1.0, 1.0]
+                    else:  # antisymmetric: the quarter turn (-x'_{-m}, x'_{+m})
+                        v_index += [c - m, c + m]
+                        v_sign += [-1.0, 1.0]
+                for o in run:
+                    y_index += [centre_out[o]] if m == 0 else [centre_out[o] + m, centre_out[o] - m]
+        if sum(n_o * n_i for n_o, n_i, _ in blocks) != self.num_params:
+            raise AssertionError("SO2Convolution: the blocks do not cover the parameter list")
+        # edge-frame output component j <- row y_source[j] of the block products (the last: zero)
+        y_source = [len(y_index)] * sum(2 * k + 1 for k in self._kept_out)
+        for row, j in enumerate(y_index):
+            y_source[j] = row
+        self._blocks = blocks  # (outputs, inputs, pair width), in parameter order
+        self.register_buffer("_v_index", torch.tensor(v_index), persistent=False)
+        self.register_buffer("_v_sign", torch.tensor(v_sign, dtype=torch.float64)[:, None], persistent=False)
+        self.register_buffer("_y_source", torch.tensor(y_source), persistent=False)
 
     def forward(self, x: Tensor, edge_vec: Tensor, weights: Tensor) -> Tensor:
         """Convolve.
@@ -155,7 +173,7 @@ class SO2Convolution(torch.nn.Module):
         Tensor [num_edges, irreps_out.dim]
         """
         check_edge_inputs("SO2Convolution", x, edge_vec, weights, self.irreps_in.dim, self.weight_numel)
-        # Edge blocks keep the [params, block, channels] temporaries cache-sized (a few MB).
+        # Edge blocks keep the [outputs, inputs, 2, block * channels] products cache-sized (a few MB).
         # split, not slices: the backward of a slice is a full-size zero tensor per block
         if composed():  # a recorded graph takes every edge at once (a tracer would unroll the blocks for one size)
             return self._block(x, edge_vec, weights)
@@ -166,21 +184,24 @@ class SO2Convolution(torch.nn.Module):
     def _block(self, x: Tensor, edge_vec: Tensor, weights: Tensor) -> Tensor:
         e, c = x.shape[0], self.channels
         D = wigner_D_stack(rotation_to_polar_axis(edge_vec), self.lmax)
-        # component-major [component, edge * channel]: every gather/scatter below moves whole rows
+        # component-major [component, edge * channel]: the block products below run on long rows
         rotated = [
-            _ContiguousGrad.apply(D[ir.l] @ xi.reshape(e, c, ir.dim).transpose(1, 2)).transpose(0, 1)
-            for xi, (_, ir) in zip(x.split([m.dim for m in self.irreps_in], dim=1), self.irreps_in)
+            _ContiguousGrad.apply(D[ir.l][:, ir.l - k : ir.l + k + 1] @ xi.reshape(e, c, ir.dim).transpose(1, 2)).transpose(0, 1)
+            for xi, (_, ir), k in zip(x.split([m.dim for m in self.irreps_in], dim=1), self.irreps_in, self._kept_in)
         ]
-        rotated = torch.cat(rotated + [x.new_zeros(1, e, c)])
-        rotated = rotated.reshape(rotated.shape[0], e * c)  # sizes, not -1: e may be 0 (no edges)
-        pairs = rotated.index_select(0, self._pairs).reshape(self._pairs.numel() // 2, 2, e * c) * self._pair_sign.to(x.dtype)
-        w = weights.reshape(e, self.num_params, c).transpose(0, 1).reshape(self.num_params, 1, e * c)
-        terms = w * pairs.index_select(0, self._src)
-        y = x.new_zeros(self.num_out_pairs, 2, e * c).index_add_(0, self._dst, terms)
-        y = torch.cat([y.reshape(2 * self.num_out_pairs, e, c), y.new_zeros(1, e, c)]).index_select(0, self._gather_out)
+        rotated = torch.cat(rotated).reshape(sum(2 * k + 1 for k in self._kept_in), e * c)  # not -1: e may be 0
+        v = rotated.index_select(0, self._v_index) * self._v_sign.to(x.dtype)
+        w = weights.reshape(e, self.num_params, c).transpose(0, 1).reshape(self.num_params, e * c)
+        y = [
+            (wb.reshape(n_o, n_i, 1, e * c) * vb.reshape(1, n_i, s, e * c)).sum(1).reshape(n_o * s, e * c)
+            for wb, vb, (n_o, n_i, s) in zip(
+                w.split([n_o * n_i for n_o, n_i, _ in self._blocks]), v.split([n_i * s for _, n_i, s in self._blocks]), self._blocks
+            )
+        ]
+        y = torch.cat(y + [x.new_zeros(1, e * c)]).index_select(0, self._y_source).reshape(len(self._y_source), e, c)
         out = [
-            _ContiguousGrad.apply(D[ir.l].transpose(1, 2) @ yo.transpose(0, 1).contiguous()).transpose(1, 2).reshape(e, c * ir.dim)
-            for yo, (_, ir) in zip(y.split([ir.dim for _, ir in self.irreps_out]), self.irreps_out)
+            _ContiguousGrad.apply(D[ir.l][:, ir.l - k : ir.l + k + 1].transpose(1, 2) @ yo.transpose(0, 1)).transpose(1, 2).reshape(e, c * ir.dim)
+            for yo, (_, ir), k in zip(y.split([2 * k + 1 for k in self._kept_out]), self.irreps_out, self._kept_out)
         ]
         return torch.cat(out, dim=1)
 

@@ -88,7 +88,7 @@ def _workload(args) -> tuple:
     from bench_train_step import _setup
     from train_acac import DEFAULT_DATA
 
-    config, model, make_trainer = _setup("acac", DEFAULT_DATA, batch_size=args.batch_size)
+    config, model, make_trainer, _ = _setup("acac", DEFAULT_DATA, batch_size=args.batch_size)
     trainer = make_trainer(model.to(dtype), config.run)
     batch = next(iter(trainer.train_loader)).to(dtype=dtype)
     model.train()

@@ -48,7 +48,7 @@ def child(name: str, seed: int, data: Path, threads: int) -> dict:
     record = compiled_step.record
     compiled_step.record = lambda *a, **k: recordings.append(1) or record(*a, **k)  # counts, this process only
     torch.set_num_threads(threads)
-    config, model, make_trainer = _setup(name, data, seed)
+    config, model, make_trainer, _ = _setup(name, data, seed)
     trainer = make_trainer(model, dataclasses.replace(config.run, compile=True))
     batches = iter(trainer.train_loader)
     first, second = next(batches), next(batches)

@@ -15,6 +15,12 @@ runs), and how far the compiled step's first loss and gradient vector are from t
 
 ``--profile`` prints torch.profiler's table of the operators with the most self CPU time in
 the eager step (forward, forces, loss, both backward passes; no optimiser) instead of timing.
+
+NequIP on the same batches, in the same run: where ``python -m benchmarks.peers build nequip``
+has made its virtualenv, ``nequip_train_step.py`` times NequIP's step there (preset "S" and the
+side-by-side benchmark's recommended l_max 2 model; forces by autograd, per-atom energy and force
+MSE, Adam, EMA), after ours, with the same thread count; without it one "[skip]" line is printed.
+The issue's workload is ``--dataset acac --batch-size 5``.
 """
 
 from __future__ import annotations
@@ -31,9 +37,11 @@ from pathlib import Path
 
 from train_acac import DATASETS, DEFAULT_DATA, RECIPE
 
+NEQUIP_SIZES = ("S", "recommended")
+
 
 def _setup(name: str, data: Path, seed: int = 0, batch_size: int | None = None):
-    """Config, model and a trainer factory for ``name``; ``seed`` picks the train/validation split,
+    """Config, model, a trainer factory and the prepared data for ``name``; ``seed`` picks the split,
     ``batch_size`` overrides the recipe's."""
     import torch
 
@@ -55,7 +63,7 @@ def _setup(name: str, data: Path, seed: int = 0, batch_size: int | None = None):
         m, prepared.train, prepared.valid, config.optim, config.loss, run, config.data.batch_size,
         config.data.valid_batch_size, run_dir=Path(tempfile.mkdtemp()), log=lambda line: None,
     )
-    return config, model, trainer
+    return config, model, trainer, prepared
 
 
 def _time_steps(trainer, batches, compiled: bool, repeats: int) -> list[float]:
@@ -116,7 +124,7 @@ def profile_eager(name: str, args: argparse.Namespace) -> None:
     """Print the per-operator profile of the eager step (loss with forces, then backward)."""
     from profile_table import op_table
 
-    config, model, make_trainer = _setup(name, args.data_dir, batch_size=args.batch_size)
+    config, model, make_trainer, _ = _setup(name, args.data_dir, batch_size=args.batch_size)
     trainer = make_trainer(model, config.run)
     batch = next(iter(trainer.train_loader))
     model.train()
@@ -131,22 +139,68 @@ def profile_eager(name: str, args: argparse.Namespace) -> None:
     print(op_table(step, rounds=10), flush=True)
 
 
+def _export_batches(batches, e0s: dict[int, float], path: Path) -> None:
+    """The structures of ``batches`` (numbers, positions, energy, forces) and the E0s, for a peer."""
+    import numpy as np
+    from ase.data import chemical_symbols
+
+    arrays = {"num_batches": len(batches), "types": [chemical_symbols[z] for z in sorted(e0s)],
+              "e0s": [e0s[z] for z in sorted(e0s)]}
+    for b, batch in enumerate(batches):
+        counts = batch.batch.bincount(minlength=batch.num_graphs).tolist()
+        arrays[f"z{b}"] = np.stack([z.numpy() for z in batch.atomic_numbers.split(counts)])
+        arrays[f"pos{b}"] = np.stack([p.double().numpy() for p in batch.positions.split(counts)])
+        arrays[f"energy{b}"] = batch.targets["energy"].double().numpy()
+        arrays[f"forces{b}"] = np.stack([f.numpy() for f in batch.targets["forces"].split(counts)])
+    np.savez(path, **arrays)
+
+
+def nequip_steps(batches, e0s: dict[int, float], args: argparse.Namespace) -> dict[str, dict]:
+    """NequIP's step times on the same batches, per size, from its own virtualenv ({} if absent)."""
+    import os
+    import subprocess
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.peers import peer_python
+
+    python = peer_python("nequip")
+    if python is None:
+        return {}
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "batches.npz"
+        _export_batches(batches, e0s, path)
+        for size in NEQUIP_SIZES:
+            command = [str(python), str(Path(__file__).with_name("nequip_train_step.py")), str(path), "--size", size,
+                       "--repeats", str(args.repeats), "--threads", str(args.threads)]
+            done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)))
+            if done.returncode != 0:
+                print(f"[skip] NequIP {size}: its step failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+                continue
+            out[size] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
 def run(name: str, args: argparse.Namespace) -> dict:
     import torch
 
-    config, model, make_trainer = _setup(name, args.data_dir, batch_size=args.batch_size)
+    config, model, make_trainer, prepared = _setup(name, args.data_dir, batch_size=args.batch_size)
     eager_trainer = make_trainer(copy.deepcopy(model), config.run)
     batches = [b for b in eager_trainer.train_loader][: args.batches]
     eager = _time_steps(eager_trainer, batches, compiled=False, repeats=args.repeats)
     compiled_trainer = make_trainer(copy.deepcopy(model), dataclasses.replace(config.run, compile=True))
     loss_diff, grad_diff, capture = _agreement(compiled_trainer.model, compiled_trainer, batches[0])
     compiled = _time_steps(compiled_trainer, batches, compiled=True, repeats=args.repeats)
+    peers = {} if args.no_peers else nequip_steps(batches, prepared.e0s, args)
     return {
         "dataset": name, "batch": config.data.batch_size, "atoms": int(batches[0].num_atoms),
         "threads": torch.get_num_threads(),
         "eager_ms": 1000 * statistics.median(eager), "compiled_ms": 1000 * statistics.median(compiled),
         "speedup": statistics.median(eager) / statistics.median(compiled),
         "capture_s": capture, "loss_rel_diff": loss_diff, "grad_rel_diff": grad_diff,
+        "params": sum(p.numel() for p in model.parameters()),
+        **{f"nequip_{size}_ms": statistics.median(r["step_ms"]) for size, r in peers.items()},
+        **{f"nequip_{size}_params": r["params"] for size, r in peers.items()},
     }
 
 
@@ -159,6 +213,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="folder holding acac/ and ethanol/")
     parser.add_argument("--batch-size", type=int, help="structures per step (default: the recipe's)")
     parser.add_argument("--profile", action="store_true", help="print the eager step's per-operator profile instead")
+    parser.add_argument("--no-peers", action="store_true", help="time ours only (no NequIP)")
     parser.add_argument("--json", help="write one record per dataset to this file")
     args = parser.parse_args()
     missing = [args.data_dir / DATASETS[d][k] for d in args.dataset for k in ("train", "isolated")
@@ -183,6 +238,12 @@ def main() -> int:
     for r in records:
         print(f"{r['dataset']:8} {r['batch']:5d} {r['atoms']:5d} {r['threads']:7d} {r['eager_ms']:9.1f} "
               f"{r['compiled_ms']:11.1f} {r['speedup']:7.2f} {r['capture_s']:9.1f} {r['loss_rel_diff']:9.1e} {r['grad_rel_diff']:9.1e}")
+    for r in records:
+        for size in NEQUIP_SIZES:
+            if f"nequip_{size}_ms" in r:
+                ms = r[f"nequip_{size}_ms"]
+                print(f"{r['dataset']}: NequIP {size} ({r[f'nequip_{size}_params']:,} params) {ms:.1f} ms per step, same batches; "
+                      f"NequIP / ours ({r['params']:,} params): eager {ms / r['eager_ms']:.2f}, compiled {ms / r['compiled_ms']:.2f} (> 1: ours faster)")
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1))
     return 0

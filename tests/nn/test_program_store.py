@@ -74,13 +74,19 @@ def test_an_unreadable_stored_file_is_ignored_with_a_warning(monkeypatch, tmp_pa
         assert load_checked("1" * 32, lambda x: x, (torch.ones(2),), "nothing") is None
 
 
-def test_outputs_compare_per_dtype():
+def test_outputs_compare_to_the_programs_precision():
     x = torch.tensor([1.0, -2.0], dtype=torch.float64)
     assert equal_outputs([x + 1e-11], [x])
     assert not equal_outputs([x + 1e-7], [x])
     assert equal_outputs([x.float() + 1e-6], [x])
     assert not equal_outputs([x], [x, x])
     assert not equal_outputs([x[:1]], [x])
+    # a float32 training step: its loss summed in float64 carries float32 rounding (2e-9 seen),
+    # which must not make every warm start recompile; a wrong program is still refused
+    loss, grad = torch.tensor(0.8149, dtype=torch.float64), torch.tensor([0.17, -0.05])
+    assert equal_outputs([loss + 2e-9, grad + 1e-7], [loss, grad])
+    assert not equal_outputs([loss + 1e-3, grad], [loss, grad])
+    assert not equal_outputs([loss, grad + 1e-3], [loss, grad])
 
 
 @pytest.mark.slow

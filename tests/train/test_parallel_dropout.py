@@ -48,22 +48,30 @@ def _hydrogen(energy: float):
     return graph
 
 
+def _draws(world, rank: int, folder: Path) -> None:
+    """Three steps of DataParallel (the third repeats the first's (epoch, step)); saves the masks
+    drawn, whether the global generator was left as it was, and the weight."""
+    torch.manual_seed(3)  # as irreps train does before building the model: the same weights on every rank
+    model = _DropPathEnergy()
+    batch = collate([_hydrogen(0.1 * i) for i in range(STRUCTURES)])
+    loss = WeightedLoss({"energy": 1.0})
+    parallel = DataParallel(world, model, batch, [loss], seed=11)
+    model.masks.clear()
+    before = torch.get_rng_state()
+    for step in [(0, 0), (0, 1), (0, 0)]:
+        parallel.backward(loss, batch, step)
+    torch.save({"masks": model.masks, "rng_kept": torch.equal(before, torch.get_rng_state()),
+                "weight": model.weight.detach(), "grad": model.weight.grad}, folder / f"rank{rank}.pt")
+
+
 def _rank_draws(launch: Launch, folder: Path) -> None:
-    """One rank: three steps of DataParallel (the third repeats the first's (epoch, step)); saves
-    the masks drawn, whether the global generator was left as it was, and the weight."""
+    """One rank of the test. The DataParallel lives in ``_draws`` so that it is freed before the
+    process group is destroyed, as in ``irreps.train.run.train_rank``: a DDP reducer that outlives
+    ``destroy_process_group`` frees the gloo group in its own destructor, which hung once (rank 0
+    blocked in ``~ProcessGroupGloo`` for 20 minutes after rank 1 had exited cleanly)."""
     world = init_world(launch.rank, launch.world_size, torch.device("cpu"), launch.init_method)
     try:
-        torch.manual_seed(3)  # as irreps train does before building the model: the same weights on every rank
-        model = _DropPathEnergy()
-        batch = collate([_hydrogen(0.1 * i) for i in range(STRUCTURES)])
-        loss = WeightedLoss({"energy": 1.0})
-        parallel = DataParallel(world, model, batch, [loss], seed=11)
-        model.masks.clear()
-        before = torch.get_rng_state()
-        for step in [(0, 0), (0, 1), (0, 0)]:
-            parallel.backward(loss, batch, step)
-        torch.save({"masks": model.masks, "rng_kept": torch.equal(before, torch.get_rng_state()),
-                    "weight": model.weight.detach(), "grad": model.weight.grad}, folder / f"rank{launch.rank}.pt")
+        _draws(world, launch.rank, folder)
     finally:
         dist.destroy_process_group()
 

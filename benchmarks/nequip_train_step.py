@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
-CUTOFF = 5.0
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.compare.systems.nequip import CUTOFF, NEQUIP_RECOMMENDED  # noqa: E402 (standard library only)
 
 
 def _model(size: str, types: list[str], e0s: dict[str, float], avg_num_neighbors: float):
@@ -28,9 +31,7 @@ def _model(size: str, types: list[str], e0s: dict[str, float], avg_num_neighbors
               "avg_num_neighbors": avg_num_neighbors, "per_type_energy_shifts": e0s}
     if size == "S":
         return PresetNequIPGNNModel(preset="S", **common)
-    # the side-by-side benchmark's "recommended" NequIP (nequip's tutorial, l_max 2)
-    return NequIPGNNModel(**common, num_layers=4, l_max=2, parity=True, num_features=32,
-                          radial_mlp_depth=2, radial_mlp_width=64)
+    return NequIPGNNModel(**common, **NEQUIP_RECOMMENDED)  # the side-by-side benchmark's recipe
 
 
 def _batches(path: str, types: list[str]):

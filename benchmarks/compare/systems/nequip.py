@@ -26,6 +26,12 @@ from typing import Any
 from .base import Job, System
 
 CUTOFF = 5.0
+# the recommended NequIP's architecture (also timed by benchmarks/nequip_train_step.py)
+NEQUIP_RECOMMENDED: dict[str, Any] = {
+    "num_bessels": 8, "bessel_trainable": False, "polynomial_cutoff_p": 6,
+    "num_layers": 4, "l_max": 2, "parity": True, "num_features": 32,
+    "radial_mlp_depth": 2, "radial_mlp_width": 64,
+}
 MONITOR = "val0_epoch/forces_rmse"
 # printed by the verbose ModelCheckpoint after every validation (Lightning counts epochs from 0)
 _EPOCH_LINE = re.compile(r"Epoch (\d+), global step \d+: 'val0_epoch/forces_rmse' ")
@@ -182,10 +188,7 @@ class NequIP(_NequIPFramework):
         scales = {"per_type_energy_scales": "${training_data_stats:per_type_forces_rms}"}
         if job.size == "small":
             return {"_target_": "nequip.model.PresetNequIPGNNModel", "preset": "S", **common, **scales}
-        return {"_target_": "nequip.model.NequIPGNNModel", **common, **scales,
-                "num_bessels": 8, "bessel_trainable": False, "polynomial_cutoff_p": 6,
-                "num_layers": 4, "l_max": 2, "parity": True, "num_features": 32,
-                "radial_mlp_depth": 2, "radial_mlp_width": 64}
+        return {"_target_": "nequip.model.NequIPGNNModel", **common, **scales, **NEQUIP_RECOMMENDED}
 
 
 class Allegro(_NequIPFramework):

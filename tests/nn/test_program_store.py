@@ -1,6 +1,9 @@
 """The program store: keys follow what shapes a recording (not the weights or fitted E0s), and a
 stored program is used only after it reproduces the eager computation."""
 
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -111,3 +114,44 @@ def test_a_stored_program_serves_other_sizes_and_is_replaced_when_it_disagrees(m
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     with pytest.warns(UserWarning, match="does not reproduce the eager computation"):
         assert load_checked("2" * 32, lambda x, s: [torch.cos(x) * s[0], (x * x).sum()], other, "another") is None
+
+
+# A function with tensor constants (an integer index table and coefficients made before recording,
+# as models make theirs), and the check a later process makes of its stored program.
+_WITH_CONSTANTS = """
+import torch
+INDEX = torch.tensor([2, 0, 1, 1, 2])
+WEIGHT = torch.linspace(-1.0, 1.0, 3, dtype=torch.float64)[:, None]
+
+def function(x, scale):
+    return [(x[:, INDEX] * scale[0]).sum(1) + (x[:, :3] @ WEIGHT).sum(1)]
+
+args = (torch.linspace(0.0, 1.0, 20, dtype=torch.float64).reshape(4, 5), [torch.tensor([2.0], dtype=torch.float64)])
+"""
+_LOAD = """
+import warnings
+from irreps.nn.program_store import load_checked
+warnings.simplefilter("error", UserWarning)
+other = (torch.linspace(-2.0, 1.0, 35, dtype=torch.float64).reshape(7, 5), args[1])
+program = load_checked("3" * 32, function, other, "a function with constants")
+assert program is not None, "not loaded"
+torch.testing.assert_close(program(*other)[0], function(*other)[0], rtol=1e-12, atol=1e-12)
+print("loaded and equal")
+"""
+
+
+def test_a_stored_program_with_constants_runs_in_another_process(monkeypatch, tmp_path):
+    """Inductor hands a recording's tensor constants to the compiled code as hidden inputs that a
+    saved artifact loses: loaded in another process, it read past its arguments and crashed
+    (a gaunt_ace model's program did, issue 32). They are now inputs, kept beside the program."""
+    monkeypatch.setenv("IRREPS_COMPILE_CACHE", str(tmp_path))
+    namespace: dict = {}
+    exec(_WITH_CONSTANTS, namespace)
+    function, args = namespace["function"], namespace["args"]
+    program = make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(*args)
+    assert any(node.op == "get_attr" for node in program.graph.nodes)  # the case this test is about
+    compiled = compile_program(program, "inductor", args, key="3" * 32)
+    torch.testing.assert_close(compiled(*args)[0], function(*args)[0], rtol=1e-12, atol=1e-12)
+    run = subprocess.run([sys.executable, "-c", _WITH_CONSTANTS + _LOAD], capture_output=True, text=True,
+                         env={**os.environ, "IRREPS_COMPILE_CACHE": str(tmp_path)}, timeout=300)
+    assert run.returncode == 0 and "loaded and equal" in run.stdout, (run.returncode, run.stderr[-2000:])

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from irreps.data.graph import AtomicGraph
-from irreps.nn.recording import AtomicOutputs, compile_program, record, small_sizes, weight_names
+from irreps.nn.recording import atomic_outputs_with, compile_program, record, small_sizes, weight_names
 from irreps.nn.derivatives import strained_inputs
 from irreps.nn.potential import EnergyModel
 from irreps.nn.program_store import fingerprint, load_checked
@@ -79,8 +79,7 @@ class CompiledPotential:
 
     def _function(self, index_names: tuple[str, ...] | None, stress: bool, template: AtomicGraph):
         """Energy and its derivatives as a function of flat tensors (what gets recorded)."""
-        module = AtomicOutputs(self.model)
-        names = [f"model.{name}" for name in self.names + self.buffer_names]
+        names = self.names + self.buffer_names
 
         def energy_and_derivatives(params, buffers, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc,
                                    indices):
@@ -90,8 +89,8 @@ class CompiledPotential:
             strained, strained_shifts, leaf, strain = strained_inputs(
                 positions, shifts, batch, edge_index[0], num_graphs, True, stress)
             named = None if index_names is None else dict(zip(index_names, indices))
-            out = torch.func.functional_call(module, dict(zip(names, [*params, *buffers])),
-                                             (graph, strained, strained_shifts, named))
+            out = atomic_outputs_with(self.model, dict(zip(names, [*params, *buffers])), graph, strained,
+                                      strained_shifts, named)
             energy = sum_per_structure(out["node_energy"], batch, num_graphs)
             leaves = [leaf, strain] if stress else [leaf]
             grads = torch.autograd.grad(energy.sum(), leaves, allow_unused=True)

@@ -15,8 +15,9 @@ each output's largest entry). A program that fails is recorded and compiled agai
 warning, and replaced on disk. A stale key can cost time but not give a wrong number.
 
 Where: ``$IRREPS_COMPILE_CACHE``, by default ``~/.cache/irreps/compiled``; set it to an empty
-string to keep nothing on disk. One file per program (a few MB), written atomically; deleting
-the folder is always safe.
+string to keep nothing on disk. Two files per program (the compiled code, a few MB, and the
+tensor constants it was recorded with), each written atomically; deleting the folder is always
+safe.
 """
 
 from __future__ import annotations
@@ -44,15 +45,20 @@ INPUT_FIELDS = frozenset({"e0s", "scale", "shift"})
 
 class CompiledProgram:
     """An inductor program compiled without Dynamo (``standalone_compile``), called with the
-    nested inputs of the function it was recorded from and returning its nested outputs."""
+    nested inputs of the function it was recorded from and returning its nested outputs.
 
-    def __init__(self, artifact: Any, out_spec: TreeSpec):
+    ``constants`` are the recording's tensor constants, passed after the inputs
+    (:func:`irreps.nn.recording.lift_constants`)."""
+
+    def __init__(self, artifact: Any, out_spec: TreeSpec, constants: list[torch.Tensor]):
         self.artifact = artifact
         self.out_spec = out_spec
+        self.constants = constants
 
     def __call__(self, *args: Any) -> Any:
         # flattened again: inductor may hand back the recording's nesting or a flat list
-        return tree_unflatten(tree_flatten(self.artifact(*tree_flatten(args)[0]))[0], self.out_spec)
+        outputs = self.artifact(*tree_flatten(args)[0], *self.constants)
+        return tree_unflatten(tree_flatten(outputs)[0], self.out_spec)
 
 
 def store_folder() -> Path | None:
@@ -119,10 +125,11 @@ def load_checked(key: str, function: Callable[..., Any], args: tuple, what: str)
     if path is None or not path.is_file():
         return None
     try:
+        constants = torch.load(_constants_path(path), weights_only=True)
         artifact = torch._inductor.CompiledArtifact.load(path=str(path), format="binary")
         with torch.no_grad():
-            got = tree_flatten(artifact(*tree_flatten(args)[0]))[0]
-    except Exception as err:  # another torch build, a truncated file: compile again
+            got = tree_flatten(artifact(*tree_flatten(args)[0], *constants))[0]
+    except Exception as err:  # another torch build, a truncated file, no constants: compile again
         warnings.warn(f"ignoring the stored compiled program {path} ({type(err).__name__}: {err}); compiling again")
         return None
     with torch.enable_grad():
@@ -131,7 +138,12 @@ def load_checked(key: str, function: Callable[..., Any], args: tuple, what: str)
         warnings.warn(f"the stored compiled program of {what} ({path}) does not reproduce the eager computation; "
                       "recording and compiling it again")
         return None
-    return CompiledProgram(artifact, out_spec)
+    return CompiledProgram(artifact, out_spec, constants)
+
+
+def _constants_path(path: Path) -> Path:
+    """Where the constants of the program at ``path`` are kept (``<key>.constants.pt``)."""
+    return path.with_suffix(".constants.pt")
 
 
 def save(key: str, program: CompiledProgram) -> None:
@@ -140,10 +152,15 @@ def save(key: str, program: CompiledProgram) -> None:
     folder = store_folder()
     if folder is None:
         return
+    path = folder / f"{key}.bin"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        # written to a temporary name and renamed: a reader never sees half a file
-        program.artifact.save(path=str(folder / f"{key}.bin"), format="binary")
+        # Each written to a temporary name and renamed, so a reader never sees half a file; the
+        # constants first: a reader that finds the program finds them.
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        torch.save(program.constants, partial)
+        os.replace(partial, _constants_path(path))
+        program.artifact.save(path=str(path), format="binary")
     except OSError as err:
         warnings.warn(f"could not keep the compiled program in {folder} ({err}); the next run compiles again")
 

@@ -17,8 +17,10 @@ recording and compiling again.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -30,19 +32,46 @@ from irreps.capture import capturing
 from irreps.nn.program_store import CompiledProgram, save
 
 
-class AtomicOutputs(torch.nn.Module):
-    """``model.atomic_outputs`` as a module's forward, so ``torch.func.functional_call`` can
-    evaluate it with the parameters given as inputs. ``indices`` (a model's ``graph_indices``,
-    computed eagerly because they have data-dependent sizes) are passed on when not None."""
-
-    def __init__(self, model: EnergyModel):
-        super().__init__()
-        self.model = model
-
-    def forward(self, graph: AtomicGraph, positions: Tensor, shifts: Tensor, indices: dict[str, Tensor] | None):
+def atomic_outputs_with(model: EnergyModel, weights: dict[str, Tensor], graph: AtomicGraph, positions: Tensor,
+                        shifts: Tensor, indices: dict[str, Tensor] | None) -> dict[str, Tensor]:
+    """``model.atomic_outputs`` with the parameters and buffers named in ``weights`` replaced by
+    those tensors (inputs of a recording). ``indices`` (a model's ``graph_indices``, computed
+    eagerly because they have data-dependent sizes) are passed on when not None."""
+    with weights_replaced(model, weights):
         if indices is None:
-            return self.model.atomic_outputs(graph, positions, shifts, False)
-        return self.model.atomic_outputs(graph, positions, shifts, False, indices=indices)
+            return model.atomic_outputs(graph, positions, shifts, False)
+        return model.atomic_outputs(graph, positions, shifts, False, indices=indices)
+
+
+@contextlib.contextmanager
+def weights_replaced(model: torch.nn.Module, weights: dict[str, Tensor]) -> Iterator[None]:
+    """Within the block, the parameters and buffers named in ``weights`` are those tensors,
+    wherever the model holds them; afterwards the originals are back.
+
+    What ``torch.func.functional_call`` does, except that each place holding a tensor is swapped
+    once. A submodule registered at two paths (eSCN's sphere grid, shared by its energy and
+    force heads) was swapped twice by it and given back the replacement (torch 2.13): after a
+    recording, the model held the recording's fake tensors.
+    """
+    held = dict(itertools.chain(model.named_parameters(remove_duplicate=False),
+                                model.named_buffers(remove_duplicate=False)))
+    holders: dict[int, list[str]] = {}
+    for name, tensor in held.items():  # a tensor tied to several names is replaced at all of them
+        holders.setdefault(id(tensor), []).append(name)
+    originals: dict[tuple[int, str], tuple[dict, str, Tensor]] = {}
+    for name, value in weights.items():
+        for holder in holders[id(held[name])]:
+            owner, _, leaf = holder.rpartition(".")
+            module = model.get_submodule(owner)
+            slots = module._parameters if leaf in module._parameters else module._buffers
+            if (id(slots), leaf) not in originals:
+                originals[(id(slots), leaf)] = (slots, leaf, slots[leaf])
+                slots[leaf] = value
+    try:
+        yield
+    finally:
+        for slots, leaf, original in originals.values():
+            slots[leaf] = original
 
 
 def weight_names(model: torch.nn.Module, trainable_only: bool = False) -> tuple[list[str], list[str]]:
@@ -113,16 +142,51 @@ def compile_program(program: torch.fx.GraphModule, backend: str, args: tuple,
     from torch._inductor import standalone_compile
     from torch.fx.experimental import _config as fx_config
 
+    out_spec = program._out_spec
+    constants = lift_constants(program)
     # Without duck sizing: inputs are made symbolic again for compiling, and a size equal by
     # chance to a fixed one (3 structures in a batch, 3 elements) would be fixed with it.
     with fx_config.patch(use_duck_shape=False), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pytree's deprecation notes from inside torch
-        artifact = standalone_compile(program, tree_flatten(args)[0], dynamic_shapes="from_graph",
+        artifact = standalone_compile(program, tree_flatten(args)[0] + constants, dynamic_shapes="from_graph",
                                       options={"config_patches": options})
-    compiled = CompiledProgram(artifact, program._out_spec)
+    compiled = CompiledProgram(artifact, out_spec, constants)
     if key is not None:
         save(key, compiled)
     return compiled
+
+
+def lift_constants(program: torch.fx.GraphModule) -> list[Tensor]:
+    """Make the recording's tensor constants (index tables and coefficients the model built
+    before recording) its last inputs, in place, and return them in that order.
+
+    ``standalone_compile`` passes constants to the compiled code as hidden inputs, and a saved
+    and loaded artifact no longer has them: called, it reads past its arguments (a segfault with
+    the C++ wrapper; torch 2.13). As inputs they are the caller's, saved beside the program.
+    The program takes flat inputs afterwards (no pytree nesting); its outputs are unchanged.
+    """
+    from torch._guards import detect_fake_mode
+
+    graph = program.graph
+    placeholders = [node for node in graph.nodes if node.op == "placeholder"]
+    fake_mode = detect_fake_mode([node.meta["val"] for node in placeholders if "val" in node.meta])
+    last, inputs, constants = placeholders[-1], {}, []
+    for node in list(graph.nodes):
+        value = getattr(program, node.target) if node.op == "get_attr" else None
+        if not isinstance(value, Tensor):
+            continue
+        if node.target not in inputs:  # a constant may be read at several places
+            with graph.inserting_after(last):
+                last = inputs[node.target] = graph.placeholder(f"constant_{len(constants)}")
+            last.meta["val"] = fake_mode.from_tensor(value, static_shapes=True)
+            constants.append(value)
+        node.replace_all_uses_with(inputs[node.target])
+        graph.erase_node(node)
+    for target in inputs:
+        delattr(program, target)
+    graph._codegen = torch.fx.graph.CodeGen()  # flat inputs: the nesting's spec lacks the constants
+    program.recompile()
+    return constants
 
 
 def _has_data_dependent_sizes(program: torch.fx.GraphModule) -> bool:

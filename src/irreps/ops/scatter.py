@@ -25,6 +25,11 @@ def scatter_sum(src: Tensor, index: Tensor, dim_size: int) -> Tensor:
     Tensor [dim_size, ...]
         ``out[k] = sum_{m: index[m] == k} src[m]``; differentiable in ``src``.
     """
+    if isinstance(dim_size, int) and dim_size == 1:
+        # every row goes to row 0 (one structure). A plain sum, not index_add: inductor's
+        # multi-threaded CPU code for an index_add into one row fails to generate (torch 2.13,
+        # its vectorised atomic add wants a vector of indices, here a constant 0).
+        return src.sum(0, keepdim=True)
     out = src.new_zeros((dim_size,) + tuple(src.shape[1:]))
     return out.index_add_(0, index, src)
 

@@ -40,7 +40,7 @@ from torch import Tensor
 
 from irreps.capture import capturing
 from irreps.data.graph import AtomicGraph
-from irreps.nn.recording import AtomicOutputs, compile_program, record, small_sizes, weight_names
+from irreps.nn.recording import atomic_outputs_with, compile_program, record, small_sizes, weight_names
 from irreps.nn.potential import EnergyModel
 from irreps.nn.program_store import fingerprint, load_checked
 from irreps.nn.readout import sum_per_structure
@@ -78,8 +78,7 @@ class CompiledStep:
 
     def _function(self, index_names: tuple[str, ...], target_names: tuple[str, ...], template: AtomicGraph):
         """The step as a function of flat tensors (what gets recorded)."""
-        loss, module = self.loss, AtomicOutputs(self.model)
-        names = [f"model.{name}" for name in self.names + self.buffer_names]
+        loss, names = self.loss, self.names + self.buffer_names
 
         def step(params, buffers, scales, positions, shifts, edge_index, batch, atomic_numbers, cell, pbc, targets, indices):
             graph = replace(
@@ -88,9 +87,8 @@ class CompiledStep:
                 targets=dict(zip(target_names, targets)),
             )
             leaf = positions.detach().requires_grad_(True)
-            out = torch.func.functional_call(
-                module, dict(zip(names, [*params, *buffers])), (graph, leaf, shifts, dict(zip(index_names, indices)))
-            )
+            out = atomic_outputs_with(self.model, dict(zip(names, [*params, *buffers])), graph, leaf, shifts,
+                                      dict(zip(index_names, indices)))
             out["energy"] = sum_per_structure(out["node_energy"], batch, graph.num_graphs)
             if "forces" in loss.weights:
                 out["forces"] = -torch.autograd.grad(out["energy"].sum(), leaf, create_graph=True)[0]

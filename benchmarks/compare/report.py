@@ -66,16 +66,19 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
                 row.append("n/a")
                 continue
             text = f"{value:,.0f}" if column in ("params", "epochs", "µs/atom", "peak MB") else f"{value:.2f}"
+            if column in ("µs/atom", "peak MB") and not all(r["timing"].get("quiet") for r in rows[(system, size)]):
+                text += "*"  # timed during the run
             row.append(f"**{text}**" if column in best and value == best[column] else text)
         lines.append("| " + " | ".join(row) + " |")
     versions = sorted({f"{r['system']} {r['version']}" for g in rows.values() for r in g})
     commits = sorted({r["commit"] for g in rows.values() for r in g if is_ours(r["system"])})
     machines = sorted({r["machine"] for g in rows.values() for r in g})
-    quiet = all(r["timing"].get("quiet") for g in rows.values() for r in g)
+    in_run = any(not r["timing"].get("quiet") for g in rows.values() for r in g)
     lines += ["", f"versions: {', '.join(versions)}; irreps commit(s): {', '.join(commits) or 'n/a'}; "
                   f"machine: {'; '.join(machines)}. µs/atom: E+F of one structure, float32, one thread, "
-                  + ("re-timed serially (`compare time`)" if quiet else "timed during the run, with other jobs on the "
-                     "machine (`compare time` re-times quietly)") + ". Bold: best in the column."]
+                  "re-timed serially (`compare time`)"
+                  + ("; * timed during the run, with other jobs on the machine (`compare time` re-times "
+                     "quietly)" if in_run else "") + ". Bold: best in the column."]
     return "\n".join(lines) + "\n"
 
 

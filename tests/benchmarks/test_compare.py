@@ -144,3 +144,23 @@ def test_our_train_command_compiles_per_system(name, minutes, compiled, max_minu
     sets = dict(item.split("=", 1) for item in command[command.index("--set"):] if item != "--set")
     assert sets["run.compile"] == ("true" if compiled else "false")
     assert float(sets["run.max_minutes"]) == pytest.approx(max_minutes)
+
+
+def test_the_table_marks_each_timing_made_during_a_run():
+    """A table mixing quiet re-timings and in-run timings says which row is which, not one
+    word for the whole table."""
+    from benchmarks.compare.report import table
+
+    def record(system, us):
+        return dict(dataset="acac", system=system, size="recommended", seed=0, minutes=30.0, threads=1,
+                    tests={"test": dict(f_rmse=10.0, f_mae=7.0, e_rmse=1.0, e_mae=0.8)}, epochs=100, params=1000,
+                    timing=dict(us_per_atom=us, peak_mb=500.0), version="1", commit="abc", machine="cpu")
+
+    records = [record("irreps", 400.0), record("mace", 7000.0)]
+    quiet = {("acac", "irreps", "recommended", 0, 30.0, 1): dict(us_per_atom=410.0, peak_mb=480.0)}
+    text = table("acac", 30.0, records, quiet)
+    irreps_row, mace_row = (next(line for line in text.splitlines() if line.startswith(f"| {s} |"))
+                            for s in ("irreps", "mace"))
+    assert "| **410** |" in irreps_row and "*" not in irreps_row.replace("**", "")
+    assert "| 7,000* |" in mace_row and "* timed during the run" in text
+    assert "*" not in table("acac", 30.0, records[:1], quiet).replace("**", "")

@@ -164,3 +164,36 @@ def test_the_table_marks_each_timing_made_during_a_run():
     assert "| **410** |" in irreps_row and "*" not in irreps_row.replace("**", "")
     assert "| 7,000* |" in mace_row and "* timed during the run" in text
     assert "*" not in table("acac", 30.0, records[:1], quiet).replace("**", "")
+
+
+def test_our_run_cut_at_the_cap_is_evaluated_from_its_last_checkpoint(tmp_path):
+    """A run the cap killed after its last checkpoint but before model.pt: the harness writes
+    model.pt from that checkpoint (the best epoch's EMA weights) without training further."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from benchmarks.compare.systems import get_system
+    from benchmarks.compare.systems.base import Job
+    from irreps.models.file import load_model
+    from irreps.train.config import load_config
+    from irreps.train.run import train
+
+    tiny = ["data.train_file=bundled:acac_train", "data.isolated_atoms_file=bundled:acac_isolated_atoms",
+            "data.max_train=12", "data.valid_fraction=0.1", "data.batch_size=6", "run.progress=false",
+            "model.options={hidden_dim: 8, num_layers: 1, num_rbf: 8}", "run.device=cpu", "run.epochs=2"]
+    run = train(load_config(None, tiny), tmp_path / "run", log=lambda line: None)
+    trained = load_model(run.model_path)
+    run.model_path.unlink()  # as when the cap's SIGKILL came during the final evaluation
+    job = Job("acac", "irreps", "recommended", 0, 30, 1, tmp_path, SimpleNamespace(), Path(sys.executable))
+    path = get_system("irreps").model_file(job)
+    assert path == run.model_path and path.is_file()
+    restored = load_model(path)
+    for (name, a), b in zip(trained.state_dict().items(), restored.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert len(json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]) == 2  # no third epoch
+    (tmp_path / "run" / "model.pt").unlink()
+    for name in ("last.pt", "best.pt"):
+        (tmp_path / "run" / "checkpoints" / name).unlink()
+    with pytest.raises(RuntimeError, match="no epoch finished inside the cap"):
+        get_system("irreps").model_file(job)

@@ -44,12 +44,16 @@ def test_loss_decreases_on_real_data(tmp_path):
 
 def test_cosine_over_time_spends_the_budget(tmp_path):
     """With optim.cosine_over=time the run stops on run.max_minutes (cumulative training time),
-    not on the epoch cap, with the rate at its floor; a cap reached first says so."""
+    not on the epoch cap: before the first epoch that, as long as the one before, would end past
+    it, so the limit is kept; a cap reached first says so."""
     common = TINY + ["optim.schedule=cosine", "optim.cosine_over=time", "optim.min_lr=1e-5"]
     lines: list[str] = []
     timed = train(load_config(None, common + ["run.max_minutes=0.05", "run.epochs=1000"]), tmp_path / "timed", log=lines.append)
-    assert 1 <= len(timed.history) < 1000
-    assert timed.history[-1]["seconds"] >= 3.0 and any("run.max_minutes=0.05 reached" in line for line in lines)
+    assert 2 <= len(timed.history) < 1000
+    ends = [0.0] + [row["seconds"] for row in timed.history]
+    predicted = [2 * b - a for a, b in zip(ends, ends[1:])]  # where one more epoch of the same length would end
+    assert all(p <= 3.0 for p in predicted[:-1]) and predicted[-1] > 3.0 and ends[-1] <= 3.0
+    assert any("another epoch would end past run.max_minutes=0.05" in line for line in lines)
     state = load_checkpoint(tmp_path / "timed" / "checkpoints" / "last.pt")["schedule"]
     assert state["elapsed"] >= 3.0 - 1.0  # the last step of the last epoch came before validation
     lines.clear()

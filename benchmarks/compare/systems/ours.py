@@ -17,7 +17,9 @@ from ``compile_from_minutes`` of budget on: below, the compile would eat most of
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 from .base import Job, System
@@ -30,6 +32,10 @@ DATASET_RECIPE = {"acac": {"data.batch_size": 4, "optim.lr": 2e-3},
                   "3bpa": {"data.batch_size": 4, "optim.lr": 2e-3}}
 SIZES = {"recommended": {}, "small": {"model.options.hidden_dim": 64, "model.options.num_layers": 1}}
 _EPOCH = re.compile(r"epoch\s+(\d+).*F RMSE ([0-9.]+) meV/Å")
+
+
+def _threads(job: Job) -> dict[str, str]:
+    return dict(os.environ, OMP_NUM_THREADS=str(job.threads), MKL_NUM_THREADS=str(job.threads))
 
 
 class Ours(System):
@@ -68,9 +74,25 @@ class Ours(System):
         return {"epoch": int(match[1]), "valid_f_rmse": float(match[2])} if match else None
 
     def model_file(self, job: Job) -> Path:
-        path = job.workdir / "run" / "model.pt"
+        """``model.pt`` of a run that finished inside the cap, else one written from its last
+        checkpoint by resuming it with ``run.epochs`` at the checkpoint's epoch: no training
+        step runs, only the final validation and the file (the best epoch's EMA weights)."""
+        run = job.workdir / "run"
+        path = run / "model.pt"
+        if path.is_file():
+            return path
+        from irreps.train.checkpoint import latest_checkpoint, load_checkpoint
+
+        checkpoint = latest_checkpoint(run)
+        if checkpoint is None:
+            raise RuntimeError(f"{path} was not written and no epoch finished inside the cap (see its log)")
+        epoch = int(load_checkpoint(checkpoint)["epoch"])
+        command = [str(job.python), "-m", "irreps.cli.main", "train", "--resume", str(run),
+                   "--set", f"run.epochs={epoch}", "--set", "run.compile=false"]
+        with open(job.workdir / "export.log", "w") as log:
+            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=_threads(job), check=False)
         if not path.is_file():
-            raise RuntimeError(f"{path} was not written (the run did not finish inside the cap; see its log)")
+            raise RuntimeError(f"resuming {run} at epoch {epoch} wrote no {path}; see {job.workdir / 'export.log'}")
         return path
 
     def num_parameters(self, job: Job) -> int | None:

@@ -218,7 +218,8 @@ class RunConfig:
     """Length, reproducibility, precision, device and outputs of a run.
 
     Outputs go to ``output_dir/name`` (``name`` null: a time stamp). ``max_minutes`` stops
-    training after the epoch that passes the limit (``--resume`` continues it); ``clock`` says
+    training before an epoch that would end past the limit, judged by the last epoch's
+    length (``--resume`` continues it); ``clock`` says
     what it counts: ``wall`` time, or ``cpu``, this process's CPU time (all its threads), so that
     a budget means the same work on a busy or shared machine (the cosine over time follows it too).
     ``device`` ``auto`` picks CUDA when available. ``threads`` sets torch's CPU threads for

@@ -1,9 +1,10 @@
-"""Recording helpers: weights swapped in for a recording are given back, wherever the model holds them."""
+"""Recording helpers: weights swapped in for a recording are given back, wherever the model holds
+them; large recordings are compiled without the C++ wrapper."""
 
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from irreps.nn.recording import weights_replaced
+from irreps.nn.recording import CPP_WRAPPER_MAX_NODES, inductor_options, weights_replaced
 
 
 def _model_with_shared_and_tied_weights() -> torch.nn.Module:
@@ -49,3 +50,22 @@ def test_a_recording_leaves_real_tensors_in_the_model():
     x = torch.randn(4, 2)
     assert type(_forward(model, x)) is torch.Tensor
     torch.testing.assert_close(program(weights, x)[0], _forward(model, x))
+
+
+def _chain(length: int) -> torch.fx.GraphModule:
+    """A graph of ``length`` elementwise ops (plus its input and output nodes)."""
+    graph = torch.fx.Graph()
+    x = graph.placeholder("x")
+    for _ in range(length):
+        x = graph.call_function(torch.ops.aten.mul.Tensor, (x, 1.5))
+    graph.output(x)
+    return torch.fx.GraphModule(torch.nn.Module(), graph)
+
+
+def test_only_programs_up_to_the_limit_get_the_cpp_wrapper():
+    small, large = _chain(CPP_WRAPPER_MAX_NODES - 2), _chain(CPP_WRAPPER_MAX_NODES - 1)
+    assert len(small.graph.nodes) == CPP_WRAPPER_MAX_NODES and len(large.graph.nodes) == CPP_WRAPPER_MAX_NODES + 1
+    cpu = torch.device("cpu")
+    assert inductor_options(small, cpu) == {"cpp_wrapper": True}
+    assert inductor_options(large, cpu) == {}
+    assert inductor_options(small, torch.device("meta")) == {}  # the C++ wrapper is a CPU choice here

@@ -61,14 +61,56 @@ def test_cosine_over_time_spends_the_budget(tmp_path):
     assert len(capped.history) == 1 and any("raise run.epochs" in line for line in lines)
 
 
+def test_a_long_first_epoch_does_not_end_the_run(tmp_path, monkeypatch):
+    """A first epoch whose first step took most of run.max_minutes (as one that compiles the
+    training step can) does not predict every later epoch as long, and does not stop the run."""
+    import time
+
+    from irreps.train.trainer import Trainer
+
+    step = Trainer.__init__
+
+    def slow_first_step(self, *args, **kwargs):
+        step(self, *args, **kwargs)
+        optimizer_step, calls = self.optimizer.step, []
+
+        def slow(*a, **k):
+            calls.append(None)
+            if len(calls) == 1:
+                time.sleep(2.0)
+            return optimizer_step(*a, **k)
+
+        self.optimizer.step = slow
+
+    monkeypatch.setattr(Trainer, "__init__", slow_first_step)
+    run = train(load_config(None, TINY + ["run.max_minutes=0.06", "run.epochs=1000"]), tmp_path / "run", log=_quiet)
+    lengths = [b - a for a, b in zip([0.0] + [r["seconds"] for r in run.history], [r["seconds"] for r in run.history])]
+    assert lengths[0] > 2.0 and len(run.history) >= 3 and run.history[-1]["seconds"] <= 3.6
+
+
+def test_cpu_clock_counts_children():
+    """The CPU clock counts the CPU time of finished child processes (the C++ compiler's), which
+    ``time.process_time`` does not."""
+    import subprocess
+    import sys
+    import time
+
+    from irreps.train.trainer import cpu_seconds
+
+    before, own_before = cpu_seconds(), time.process_time()
+    subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass"],
+                   check=True)
+    assert cpu_seconds() - before >= 0.45 and time.process_time() - own_before < 0.2
+
+
 def test_cpu_clock_counts_process_time(tmp_path, monkeypatch):
-    """run.clock=cpu measures run.max_minutes in this process's CPU time, not wall time: a
-    fake CPU clock that jumps 10 minutes a reading stops the run after one epoch, while the
-    wall clock, untouched, lets the same config run all three."""
+    """run.clock=cpu measures run.max_minutes in CPU time, not wall time: a fake CPU clock that
+    jumps 10 minutes a reading stops the run after one epoch, while the wall clock, untouched,
+    lets the same config run all three."""
     import irreps.train.trainer as trainer_module
 
     readings = iter(range(0, 10**6, 600))
-    monkeypatch.setattr(trainer_module.time, "process_time", lambda: float(next(readings)))
+    monkeypatch.setattr(trainer_module, "cpu_seconds", lambda: float(next(readings)))
     common = TINY + ["run.max_minutes=5", "run.epochs=3"]
     cpu = train(load_config(None, common + ["run.clock=cpu"]), tmp_path / "cpu", log=_quiet)
     wall = train(load_config(None, common), tmp_path / "wall", log=_quiet)

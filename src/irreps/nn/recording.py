@@ -133,9 +133,7 @@ def compile_program(program: torch.fx.GraphModule, backend: str, args: tuple,
     if backend == "eager":
         return program
     device = next(a.device for a in tree_flatten(args)[0] if isinstance(a, Tensor))
-    # On the CPU the inductor program is hundreds of small kernels per call; calling them
-    # from generated C++ rather than Python takes 3-11% off a step (measured in docs/training.md).
-    options = {"cpp_wrapper": True} if backend == "inductor" and device.type == "cpu" else {}
+    options = inductor_options(program, device) if backend == "inductor" else {}
     if backend != "inductor" or _has_data_dependent_sizes(program):
         # standalone_compile cannot re-trace sizes that come from values (eSCN's edge selection)
         return _dynamo_compiled(program, backend, options)
@@ -154,6 +152,26 @@ def compile_program(program: torch.fx.GraphModule, backend: str, args: tuple,
     if key is not None:
         save(key, compiled)
     return compiled
+
+
+# Recorded graphs up to this many nodes call their kernels from generated C++. Measured on acac
+# training steps (docs/models.md): TensorNet (6,048 nodes) and TFN (6,188) compiled their C++
+# wrapper in 1-3 CPU minutes; eSCN's (7,615) had taken the C++ compiler 13.5 CPU minutes on one
+# 1.8 MB file when stopped, and the SE(3)-Transformer's (16,466) had not compiled after 17.
+CPP_WRAPPER_MAX_NODES = 7000
+
+
+def inductor_options(program: torch.fx.GraphModule, device: torch.device) -> dict[str, bool]:
+    """Inductor's config for compiling ``program`` on ``device``.
+
+    On the CPU an inductor program is hundreds of small kernels per call; calling them from
+    generated C++ (``cpp_wrapper``) rather than Python takes 3-11% off a step (docs/training.md).
+    But the C++ compiler's time on that one generated file grows faster than the graph: past
+    :data:`CPP_WRAPPER_MAX_NODES` nodes it costs more than the wrapper ever saves, and the
+    Python wrapper is used.
+    """
+    small = len(program.graph.nodes) <= CPP_WRAPPER_MAX_NODES
+    return {"cpp_wrapper": True} if device.type == "cpu" and small else {}
 
 
 def lift_constants(program: torch.fx.GraphModule) -> list[Tensor]:

@@ -219,9 +219,10 @@ class RunConfig:
 
     Outputs go to ``output_dir/name`` (``name`` null: a time stamp). ``max_minutes`` stops
     training before an epoch that would end past the limit, judged by the last epoch's
-    length (``--resume`` continues it); ``clock`` says
-    what it counts: ``wall`` time, or ``cpu``, this process's CPU time (all its threads), so that
-    a budget means the same work on a busy or shared machine (the cosine over time follows it too).
+    length less its one-off steps (a compile) (``--resume`` continues it); ``clock`` says
+    what it counts: ``wall`` time, or ``cpu``, the CPU time of this process (all its threads) and
+    of its finished children (the C++ compiler's), so that a budget means the same work on a
+    busy or shared machine (the cosine over time follows it too).
     ``device`` ``auto`` picks CUDA when available. ``threads`` sets torch's CPU threads for
     the run (null: torch's default, one per core); small molecules gain little from more than
     one, and on a busy machine threads that wait for each other can slow training tenfold.

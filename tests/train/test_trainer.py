@@ -62,30 +62,31 @@ def test_cosine_over_time_spends_the_budget(tmp_path):
 
 
 def test_a_long_first_epoch_does_not_end_the_run(tmp_path, monkeypatch):
-    """A first epoch whose first step took most of run.max_minutes (as one that compiles the
-    training step can) does not predict every later epoch as long, and does not stop the run."""
-    import time
+    """A first epoch with one step that took most of run.max_minutes (as one that compiles the
+    training step can) does not predict every later epoch as long, and does not stop the run:
+    a CPU clock that jumps 30 s at the first step, with a limit of 36 s, still lets it reach its
+    epoch cap (the old rule, the last epoch's length, stopped it after one epoch)."""
+    import irreps.train.trainer as trainer_module
 
-    from irreps.train.trainer import Trainer
+    jumped: list[bool] = []
+    clock = trainer_module.cpu_seconds
+    monkeypatch.setattr(trainer_module, "cpu_seconds", lambda: clock() + (30.0 if jumped else 0.0))
+    init = trainer_module.Trainer.__init__
 
-    step = Trainer.__init__
+    def jump_at_the_first_step(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        step = self.optimizer.step
 
-    def slow_first_step(self, *args, **kwargs):
-        step(self, *args, **kwargs)
-        optimizer_step, calls = self.optimizer.step, []
+        def jumping(*a, **k):
+            jumped.append(True)
+            return step(*a, **k)
 
-        def slow(*a, **k):
-            calls.append(None)
-            if len(calls) == 1:
-                time.sleep(2.0)
-            return optimizer_step(*a, **k)
+        self.optimizer.step = jumping
 
-        self.optimizer.step = slow
-
-    monkeypatch.setattr(Trainer, "__init__", slow_first_step)
-    run = train(load_config(None, TINY + ["run.max_minutes=0.06", "run.epochs=1000"]), tmp_path / "run", log=_quiet)
-    lengths = [b - a for a, b in zip([0.0] + [r["seconds"] for r in run.history], [r["seconds"] for r in run.history])]
-    assert lengths[0] > 2.0 and len(run.history) >= 3 and run.history[-1]["seconds"] <= 3.6
+    monkeypatch.setattr(trainer_module.Trainer, "__init__", jump_at_the_first_step)
+    config = load_config(None, TINY + ["run.clock=cpu", "run.max_minutes=0.6", "run.epochs=4"])
+    run = train(config, tmp_path / "run", log=_quiet)
+    assert run.history[0]["seconds"] > 30.0 and len(run.history) == 4
 
 
 def test_cpu_clock_counts_children():

@@ -28,7 +28,6 @@ falls apart within tens of steps and a guard stops the run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -111,7 +110,6 @@ def _compile_in_fresh_process(model_path: str | None, dtype: str, cache: str) ->
 def _batch_3bpa(model, dtype, rounds: int) -> dict | None:
     """E+F µs/atom of 32 3BPA structures in one batch, eager model against CompiledPotential."""
     import ase.io
-    import torch
 
     from irreps.data import atoms_to_graph
     from irreps.data.batch import collate

@@ -43,7 +43,6 @@ ENGINES = ("e3nn", "cg", "gaunt", "so2")
 
 def _build(engine: str, lmax: int, channels: int):
     """(module taking (x, edge_vec, weights), irreps_in dim, weight_numel)."""
-    import torch
 
     from irreps.o3 import Irrep, Irreps
 

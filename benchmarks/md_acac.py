@@ -169,7 +169,7 @@ def _random_mace_small(path: Path) -> Path:
 def run_mace(args: argparse.Namespace, structure: Path) -> dict | None:
     mace_python = peer_python_or_none("mace", args.mace_python)
     if mace_python is None or not Path(mace_python).exists():
-        print(f"MACE skipped: no MACE virtualenv (see --mace-python and `python -m benchmarks.peers build mace`)")
+        print("MACE skipped: no MACE virtualenv (see --mace-python and `python -m benchmarks.peers build mace`)")
         return None
     if not args.mace_model:
         print("MACE skipped: no --mace-model given (a MACE model trained on the same acac data, or 'random')")

@@ -117,7 +117,7 @@ def figures(dataset: str, minutes: float, records: list[dict], out_dir: Path,
         y = _mean([r["tests"][test]["f_rmse"] for r in group])
         ax.scatter([x], [y], s=30)
         ax.annotate(f"{system} {size}", (x, y), fontsize=8, xytext=(4, 4), textcoords="offset points")
-    ax.set(xlabel="E+F inference, µs per atom (float32, one thread)", ylabel=f"test force RMSE (meV/Å)",
+    ax.set(xlabel="E+F inference, µs per atom (float32, one thread)", ylabel="test force RMSE (meV/Å)",
            xscale="log", yscale="log", title=f"{dataset}: accuracy against speed at {minutes:g} CPU minutes")
     ax.grid(alpha=0.3, which="both")
     paths.append(out_dir / f"compare_{dataset}_{minutes:g}min_front.png")

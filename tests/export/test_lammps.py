@@ -3,7 +3,6 @@ trajectories as our ASE calculator on acac molecules and a periodic water box.""
 
 import numpy as np
 import pytest
-import torch
 from ase import units
 from ase.md.verlet import VelocityVerlet
 

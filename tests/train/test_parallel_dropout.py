@@ -15,13 +15,10 @@ import torch.distributed as dist
 
 from irreps.data import atoms_to_graph
 from irreps.data.batch import collate
-from irreps.models import load_model
 from irreps.nn.drop_path import GraphDropPath
-from irreps.train.config import load_config
 from irreps.train.distributed import DataParallel, init_world, step_seed
 from irreps.train.launch import Launch, run_local
 from irreps.train.losses import WeightedLoss
-from irreps.train.run import train
 
 STRUCTURES = 16  # per rank and step: two ranks' masks of p = 0.5 agree by chance with probability 2^-16
 

@@ -15,7 +15,7 @@ torch (docs/export.md says which); loading the saved module needs neither irreps
 # No `from __future__ import annotations`: torch.jit.script reads these annotations.
 import os
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -89,7 +89,7 @@ def openmm_module(artefact: str | os.PathLike, atomic_numbers: List[int], period
     return torch.jit.script(OpenMMPotential(potential, [int(z) for z in atomic_numbers], periodic))
 
 
-def openmm_system(structure, artefact: str | os.PathLike, module_path: str | os.PathLike | None = None):
+def openmm_system(structure, artefact: str | os.PathLike, module_path: str | os.PathLike | None = None) -> tuple[Any, Any]:
     """``(openmm.System, positions in nm)`` of ``structure`` (an ``ase.Atoms`` or a file ASE reads)
     with the TorchScript ``artefact`` as its only force; periodic when all three directions are.
 

@@ -66,7 +66,8 @@ def _plan(dims: tuple[int, ...]):
     return plan
 
 
-def permute_hidden(weights: list[torch.Tensor], biases: list[torch.Tensor], perms: list[torch.Tensor]):
+def permute_hidden(weights: list[torch.Tensor], biases: list[torch.Tensor], perms: list[torch.Tensor]
+                   ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Apply hidden-neuron permutations: ``perms[j-1]`` reorders hidden layer j (an index tensor)."""
     full = [None] + list(perms) + [None]
     new_w, new_b = [], []
@@ -122,7 +123,7 @@ class DWSLayer(torch.nn.Module):
         x = x.permute(0, 1, *fixed, *[2 + a for a, j in enumerate(axes) if j in self._hidden])
         return x.reshape(x.shape[0], -1, *[self.dims[j] for j in hidden]), hidden
 
-    def forward(self, weights: list[torch.Tensor], biases: list[torch.Tensor]):
+    def forward(self, weights: list[torch.Tensor], biases: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Map (weights, biases) to (weights, biases) with channels_out channels."""
         tensors = [t for pair in zip(weights, biases) for t in pair]
         if len(tensors) != len(self._blocks):

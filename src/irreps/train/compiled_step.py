@@ -38,7 +38,6 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from irreps.capture import capturing
 from irreps.data.graph import AtomicGraph
 from irreps.nn.recording import atomic_outputs_with, compile_program, record, small_sizes, weight_names
 from irreps.nn.potential import EnergyModel

@@ -32,7 +32,7 @@ from irreps.models import build_model, save_model
 from irreps.models.domain import SHORTEST_DISTANCES, encode_shortest_distances
 from irreps.models.registry import model_entry
 from irreps.io import write_atomic
-from irreps.train.checkpoint import latest_checkpoint, load_checkpoint
+from irreps.train.checkpoint import latest_checkpoint
 from irreps.train.config import TrainConfig, dump_config
 from irreps.train.distributed import World, init_world
 from irreps.train.launch import Launch, launch_from_environment, run_local

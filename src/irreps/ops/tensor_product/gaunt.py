@@ -223,7 +223,7 @@ class GauntProduct(torch.nn.Module):
 
     def to_grid(self, x: Tensor, k: int) -> Tensor:
         """Values of factor ``k`` [B, (L+1)^2] on the rows ``theta_j <= pi`` of the torus grid, [B, n_rows, n_phi]."""
-        lmax, b = self.lmax_in[k], x.shape[0]
+        b = x.shape[0]
         if self._dense_in[k]:
             return (x @ getattr(self, f"_in_dense{k}").to(x.dtype)).reshape(b, self.n_rows, self.n_phi)
         return self._to_grid_sparse(x, k, self.phi_transform)
@@ -241,7 +241,7 @@ class GauntProduct(torch.nn.Module):
 
     def from_grid(self, grid: Tensor) -> Tensor:
         """Harmonic coefficients [B, (lmax_out+1)^2] of a product given on the grid rows [B, n_rows, n_phi]."""
-        b, v = grid.shape[0], self.lmax_out + 1
+        b = grid.shape[0]
         if self._dense_out:
             return grid.reshape(b, self.n_rows * self.n_phi) @ self._out_dense.to(grid.dtype)
         return self._from_grid_sparse(grid, self.phi_transform)

@@ -85,7 +85,7 @@ class SO2Convolution(torch.nn.Module):
         self.m_max = self.lmax if m_max is None else m_max
         if not 0 <= self.m_max:
             raise ValueError(f"SO2Convolution: m_max must be >= 0, got {m_max}")
-        n_in, n_out, m1 = len(self.irreps_in), len(self.irreps_out), self.m_max + 1
+        m1 = self.m_max + 1
         # params: (m, i_out, i_in, antisymmetric)
         self.params = [
             (m, o, i, _natural(ir_i) != _natural(ir_o))

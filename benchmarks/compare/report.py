@@ -1,9 +1,11 @@
 """The comparison table (Markdown) and figures from the result records.
 
 Per dataset and budget: one row per system and recipe size (mean over seeds), the test-set
-force and energy errors, epochs done, parameters, inference µs/atom and peak memory; the best
-value of each column is marked. Figures: validation force RMSE against CPU minutes (learning
-curves) and test force RMSE against µs/atom (the accuracy-speed front).
+force and energy errors, epochs done, CPU seconds per epoch, parameters, inference µs/atom and
+peak memory; the best value of each column is marked. For the models with l_max sizes
+(EquiformerV2, eSCN), a table of how force error and cost change with l_max. Figures:
+validation force RMSE against CPU minutes (learning curves) and test force RMSE against
+µs/atom (the accuracy-speed front).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from .datasets import DATASETS
 from .results import is_ours, job_key, latest, load_records
 from .timing import load_timings
 
@@ -31,6 +34,22 @@ def _rows(records: list[dict], minutes: float, quiet: dict[tuple, dict]) -> dict
     return rows
 
 
+def epoch_seconds(record: dict) -> float | None:
+    """Median CPU seconds of an epoch from the record's learning curve (validation included),
+    leaving out the first, which carries start-up and any compile; None below three epochs."""
+    seconds = [p["cpu_s"] for p in record.get("curve") or [] if p.get("cpu_s") is not None]
+    if len(seconds) < 3:
+        return None
+    return statistics.median(b - a for a, b in zip(seconds[1:], seconds[2:]))
+
+
+def _ordered_tests(dataset: str, recorded: dict) -> list[str]:
+    """The recorded test sets, those of the dataset's spec first in its order (the in-distribution
+    test before 3BPA's extrapolation set)."""
+    spec = [t for t in (DATASETS[dataset].tests if dataset in DATASETS else ()) if t in recorded]
+    return spec + [t for t in recorded if t not in spec]
+
+
 def _mean(values: list[float | None]) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.fmean(values) if values else None
@@ -41,7 +60,7 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
     rows = _rows(records, minutes, quiet or {})
     if not rows:
         return f"(no records for {dataset} at {minutes:g} CPU minutes)\n"
-    tests = list(next(iter(rows.values()))[0]["tests"])
+    tests = _ordered_tests(dataset, next(iter(rows.values()))[0]["tests"])
     cells: dict[tuple[str, str], dict[str, float | None]] = {}
     for key, group in rows.items():
         cell = {}
@@ -49,13 +68,14 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
             for header, (field,), _ in COLUMNS:
                 cell[f"{test} {header}"] = _mean([r["tests"].get(test, {}).get(field) for r in group])
         cell["epochs"] = _mean([r["epochs"] for r in group])
+        cell["s/epoch"] = _mean([epoch_seconds(r) for r in group])
         cell["params"] = _mean([r["params"] for r in group])
         cell["µs/atom"] = _mean([r["timing"]["us_per_atom"] for r in group])
         cell["peak MB"] = _mean([r["timing"]["peak_mb"] for r in group])
         cells[key] = cell
     judged = [f"{test} {h}" for test in tests for h, _, _ in COLUMNS] + ["µs/atom", "peak MB"]
     best = {c: min((v[c] for v in cells.values() if v[c] is not None), default=None) for c in judged}
-    headers = ["system", "recipe", "seeds", *judged[:-2], "epochs", "params", "µs/atom", "peak MB"]
+    headers = ["system", "recipe", "seeds", *judged[:-2], "epochs", "s/epoch", "params", "µs/atom", "peak MB"]
     lines = [f"**{dataset}**, {minutes:g} CPU minutes per system (test errors: energy meV, forces meV/Å)", "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for (system, size), cell in sorted(cells.items(), key=lambda kv: kv[1][f"{tests[0]} F RMSE"] or 1e9):
@@ -66,6 +86,7 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
                 row.append("n/a")
                 continue
             text = f"{value:,.0f}" if column in ("params", "epochs", "µs/atom", "peak MB") else f"{value:.2f}"
+            text = f"{value:.1f}" if column == "s/epoch" else text
             if column in ("µs/atom", "peak MB") and not all(r["timing"].get("quiet") for r in rows[(system, size)]):
                 text += "*"  # timed during the run
             row.append(f"**{text}**" if column in best and value == best[column] else text)
@@ -76,7 +97,8 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
     in_run = any(not r["timing"].get("quiet") for g in rows.values() for r in g)
     lines += ["", f"versions: {', '.join(versions)}; irreps commit(s): {', '.join(commits) or 'n/a'}; "
                   f"machine: {'; '.join(machines)}. µs/atom: E+F of one structure, float32, one thread, "
-                  "re-timed serially (`compare time`)"
+                  "re-timed serially (`compare time`); s/epoch: median CPU seconds of an epoch after the first, "
+                  "validation included"
                   + ("; * timed during the run, with other jobs on the machine (`compare time` re-times "
                      "quietly)" if in_run else "") + ". Bold: best in the column."]
     return "\n".join(lines) + "\n"
@@ -127,15 +149,51 @@ def figures(dataset: str, minutes: float, records: list[dict], out_dir: Path,
     return paths
 
 
+LMAX_SIZES = {"lmax2": 2, "recommended": 4, "lmax6": 6}  # of the systems in LMAX_SYSTEMS
+LMAX_SYSTEMS = ("irreps-escn", "irreps-equiformer_v2")
+
+
+def lmax_table(records: dict[str, list[dict]], minutes: float) -> str:
+    """How force error and training cost change with l_max (EquiformerV2 and eSCN), every
+    dataset in ``records`` (dataset -> its records) at one budget; empty without such records.
+    ms/step: an epoch's median CPU time over its training steps (validation included)."""
+    from .systems import get_system
+
+    lines = []
+    for dataset, recs in records.items():
+        rows = _rows(recs, minutes, {})
+        for system in LMAX_SYSTEMS:
+            for size, lmax in LMAX_SIZES.items():
+                group = rows.get((system, size))
+                if not group:
+                    continue
+                steps = -(-DATASETS[dataset].num_train // get_system(system).batch_size(dataset))
+                tests = _ordered_tests(dataset, group[0]["tests"])
+                errors = " / ".join(f"{_mean([r['tests'][t]['f_rmse'] for r in group]):.2f}" for t in tests)
+                seconds = _mean([epoch_seconds(r) for r in group])
+                cells = [dataset, system.removeprefix("irreps-"), str(lmax), f"{errors} ({' / '.join(tests)})",
+                         f"{_mean([r['params'] for r in group]):,.0f}", f"{_mean([r['epochs'] for r in group]):,.0f}",
+                         "n/a" if seconds is None else f"{1000 * seconds / steps:,.0f}"]
+                lines.append("| " + " | ".join(cells) + " |")
+    if not lines:
+        return ""
+    head = [f"**l_max**, {minutes:g} CPU minutes per run (test force RMSE, meV/Å; CPU ms per training step)", "",
+            "| dataset | model | l_max | F RMSE | params | epochs | ms/step |", "|---|---|---|---|---|---|---|"]
+    return "\n".join(head + lines) + "\n"
+
+
 def report(datasets: list[str], minutes: list[float] | None, results: Path, figure_dir: Path | None) -> str:
     """Tables of every dataset at every budget recorded (or those asked for); figures if asked."""
-    parts = []
+    parts, every = [], {}
     for dataset in datasets:
         records, quiet = load_records(dataset, results), load_timings(dataset, results)
+        every[dataset] = records
         budgets = minutes or sorted({float(r["minutes"]) for r in records})
         for budget in budgets:
             parts.append(table(dataset, budget, records, quiet))
             if figure_dir is not None:
                 for path in figures(dataset, budget, records, figure_dir, quiet):
                     parts.append(f"figure: {path}\n")
-    return "\n".join(parts)
+    for budget in minutes or sorted({float(r["minutes"]) for recs in every.values() for r in recs}):
+        parts.append(lmax_table(every, budget))
+    return "\n".join(part for part in parts if part)

@@ -200,3 +200,23 @@ def test_our_run_cut_at_the_cap_is_evaluated_from_its_last_checkpoint(tmp_path):
         (tmp_path / "run" / "checkpoints" / name).unlink()
     with pytest.raises(RuntimeError, match="no epoch finished inside the cap"):
         get_system("irreps").model_file(job)
+
+
+def test_the_lmax_table_reports_cost_per_step_from_the_learning_curve():
+    """Epoch cost is the median CPU time between curve points after the first (which carries the
+    start-up); ms/step divides it by the recipe's steps per epoch (acac: 450 structures, batch 4)."""
+    from benchmarks.compare.report import epoch_seconds, lmax_table
+
+    def record(size, f_rmse, cpu_s):
+        curve = [dict(epoch=k + 1, cpu_s=c, valid_f_rmse=1.0) for k, c in enumerate(cpu_s)]
+        return dict(dataset="acac", system="irreps-escn", size=size, seed=0, minutes=30.0, threads=1,
+                    tests={"test_MD_300K": dict(f_rmse=f_rmse)}, epochs=len(cpu_s), params=1000, curve=curve,
+                    timing=dict(us_per_atom=1.0, peak_mb=1.0), version="1", commit="abc", machine="cpu")
+
+    small, large = record("lmax2", 30.0, [100.0, 111.3, 122.6, 140.0, 151.3]), record("lmax6", 90.0, [300.0, 356.5])
+    assert epoch_seconds(small) == pytest.approx(11.3) and epoch_seconds(large) is None
+    text = lmax_table({"acac": [small, large]}, 30.0)
+    rows = [line for line in text.splitlines() if line.startswith("| acac")]
+    assert rows == ["| acac | escn | 2 | 30.00 (test_MD_300K) | 1,000 | 5 | 100 |",
+                    "| acac | escn | 6 | 90.00 (test_MD_300K) | 1,000 | 2 | n/a |"]
+    assert lmax_table({"acac": [dict(small, system="irreps")]}, 30.0) == ""

@@ -68,6 +68,13 @@ class Ours(System):
             command += ["--set", f"{key}={value}"]
         return command
 
+    def batch_size(self, dataset: str) -> int:
+        """Structures per training step of this system's recipe on ``dataset``."""
+        import yaml
+
+        override = self.dataset_recipe.get(dataset, {}).get("data.batch_size")
+        return int(override if override is not None else yaml.safe_load(self.recipe.read_text())["data"]["batch_size"])
+
     def curve_point(self, line: str) -> dict[str, float] | None:
         match = _EPOCH.search(line)
         return {"epoch": int(match[1]), "valid_f_rmse": float(match[2])} if match else None

@@ -301,15 +301,24 @@ def test_hessian_matches_finite_differences_of_forces(name):
 
 
 @every_model
-def test_smooth_at_the_cutoff(name):
+@pytest.mark.parametrize("others", ["", "H"], ids=["pair", "with another neighbour"])
+def test_smooth_at_the_cutoff(name, others):
+    """An atom crossing the cutoff changes energy and forces continuously, also where the atom it
+    leaves keeps another neighbour (a normalisation over neighbours, such as attention's, must
+    fade the leaving edge out too)."""
     model = _model(name)
-    cutoff = model.cutoff
-    pair_far = model(_graph(ase.Atoms("CO", positions=[[0, 0, 0], [0, 0, cutoff + 0.5]])))
+    cutoff = float(model.cutoff)
+    stay = [[1.2, 0.3, 0.0]][:len(others)]  # within the cutoff of atom 0, beyond it of the mover
+
+    def structure(distance):
+        return _graph(ase.Atoms("CO" + others, positions=[[0, 0, 0], [-distance, 0, 0], *stay]))
+
+    far = model(structure(cutoff + 0.5))
     for delta in (1e-3, 1e-5):
-        near = model(_graph(ase.Atoms("CO", positions=[[0, 0, 0], [0, 0, cutoff - delta]])))
-        gap = (near["energy"] - pair_far["energy"]).abs().item()
+        near = model(structure(cutoff - delta))
+        gap = (near["energy"] - far["energy"]).abs().item()
         assert gap < 50 * delta**2, (delta, gap)  # C1 cutoff: energy gap is O(delta^2)
-        assert near["forces"].abs().max().item() < 50 * delta
+        assert near["forces"][1].abs().max().item() < 50 * delta
 
 
 @every_model

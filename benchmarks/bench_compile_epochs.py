@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ACAC = ROOT.parent / "shared" / "data" / "botnet" / "acac"
 RECIPES = {"tensornet": "train_acac.yaml", "gaunt_ace": "train_acac_ace.yaml", "tfn": "train_acac_tfn.yaml",
            "se3_transformer": "train_acac_se3_transformer.yaml",
-           "equiformer_v2": "train_acac_equiformer_v2.yaml"}
+           "equiformer_v2": "train_acac_equiformer_v2.yaml", "escn": "train_acac_escn.yaml"}
 _EPOCH = re.compile(r"^epoch\s+(\d+)\s")
 
 

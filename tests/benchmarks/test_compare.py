@@ -132,7 +132,8 @@ def test_timing_uses_each_systems_fast_path(tmp_path, monkeypatch):
                          [("irreps", 30, True, 29.1), ("irreps-tfn", 30, True, 29.1), ("irreps-tfn", 12, False, 11.46),
                           ("irreps-gaunt_ace", 30, True, 29.1), ("irreps-se3_transformer", 30, True, 29.1),
                           ("irreps-se3_transformer", 20, False, 19.3), ("irreps-escn", 15, True, 14.4),
-                          ("irreps-escn", 10, False, 9.5), ("irreps-equiformer_v2", 120, False, 117.3)])
+                          ("irreps-escn", 10, False, 9.5), ("irreps-equiformer_v2", 120, True, 117.3),
+                          ("irreps-equiformer_v2", 20, False, 19.3)])
 def test_our_train_command_compiles_per_system(name, minutes, compiled, max_minutes, tmp_path):
     """Each system compiles from its own budget on; the same reserve (start-up, final evaluation)
     whether compiled or not, since the trainer's CPU clock counts the compiler's processes."""

@@ -229,7 +229,8 @@ class RunConfig:
     ``compile`` records each training step (energy, forces, loss and gradients) once and
     compiles it with ``torch.compile`` (:mod:`irreps.train.compiled_step`): for small molecules
     on the CPUs measured, TensorNet's steps 1.35-1.9x faster after one to two minutes of compilation,
-    gaunt_ace's and TFN's epochs 2.3-2.4x faster after 3-6 CPU minutes (docs/models.md); energy and
+    gaunt_ace's and TFN's epochs 2.3-2.4x faster after 3-6 CPU minutes, eSCN's, EquiformerV2's and the
+    SE(3)-Transformer's 1.6-3.1x after 6-16 (docs/models.md); energy and
     force losses with models that define ``graph_indices`` (TensorNet, gaunt_ace, TFN, SE(3)-Transformer,
     eSCN, EquiformerV2), needs a C++ compiler; it works in data-parallel runs too.
     ``compile_backend`` is the ``torch.compile`` backend: ``inductor``, or for checks

@@ -55,6 +55,10 @@ def test_evaluate_errors(model_path, tmp_path, capsys):
     assert "did you mean 'energy'" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "none.pt"), "bundled:acac_test"]) == 2
     assert main(["evaluate", str(model_path), "bundled:acac_test", "--threads", "0"]) == 2
+    assert main(["evaluate", str(model_path), "bundled:acac_test", "--model-option", "hidden_dim=4"]) == 2
+    assert "'hidden_dim' cannot change after training" in capsys.readouterr().err
+    assert main(["evaluate", str(model_path), "bundled:acac_test", "--model-option", "grid_resolution"]) == 2
+    assert "--model-option expects KEY=VALUE" in capsys.readouterr().err
 
 
 def test_overlapping_atoms_are_refused_unless_allowed(model_path, tmp_path, capsys):

@@ -55,6 +55,13 @@ def test_other_architecture_version_is_refused(tmp_path):
         load_model(path)
 
 
+def test_evaluation_options_of_a_model_without_any_are_refused(tmp_path):
+    path = save_model(_model(), tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="'k' cannot change after training; options of 'harmonic_pair' at evaluation: none"):
+        load_model(path, options={"k": 1.0})
+    assert load_model(path, options={}).config.k == 12.0
+
+
 def test_not_a_model_file(tmp_path):
     path = tmp_path / "x.pt"
     torch.save({"weights": torch.zeros(2)}, path)

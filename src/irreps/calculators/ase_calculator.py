@@ -101,6 +101,10 @@ class IrrepsCalculator(Calculator):
         What every prediction is checked against (:class:`UnphysicalStructure` when it fails):
         ``"auto"`` (default) the default limits with the distance floor referred to the model
         file's training distances; ``None`` checks nothing.
+    model_options : dict, optional
+        Evaluation options for the model files among ``model`` (``load_model``'s ``options``,
+        e.g. ``{"grid_resolution": 18}`` for eSCN/EquiformerV2); built models are used as they
+        are (an error when there is no file).
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress", "energies", "hessian"]
@@ -115,6 +119,7 @@ class IrrepsCalculator(Calculator):
         forces: ForceMode = "conservative",
         limits: StructureLimits | Literal["auto"] | None = "auto",
         compile: bool = False,
+        model_options: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -133,8 +138,11 @@ class IrrepsCalculator(Calculator):
         members = list(model) if isinstance(model, (list, tuple)) else [model]
         if not members:
             raise ValueError("a committee needs at least one model")
+        if model_options and all(isinstance(m, torch.nn.Module) for m in members):
+            raise ValueError("model_options apply to model files; build the model with those options instead")
         self.models = [
-            m.to(device=device, dtype=dtype).eval() if isinstance(m, torch.nn.Module) else load_model(m, device=device, dtype=dtype)
+            m.to(device=device, dtype=dtype).eval() if isinstance(m, torch.nn.Module)
+            else load_model(m, device=device, dtype=dtype, options=model_options)
             for m in members
         ]
         self.model = self.models[0]

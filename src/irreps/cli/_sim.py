@@ -36,6 +36,7 @@ def add_calculator_arguments(parser: argparse.ArgumentParser, structures: tuple[
     parser.add_argument("--model", dest="committee", action="append", default=[], metavar="MODEL",
                         help="another model file: MODEL and every --model form a committee whose mean is used and "
                              "whose spread is reported (md logs epot_std_eV and max_force_std_eV_A); repeatable")
+    add_model_option_argument(parser)
     parser.add_argument("--index", default="-1", help="frame to read from multi-frame structure files (default: the last)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float64", help="model precision (default float64)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -46,6 +47,27 @@ def add_calculator_arguments(parser: argparse.ArgumentParser, structures: tuple[
                              "($IRREPS_COMPILE_CACHE, default ~/.cache/irreps/compiled) and later runs with a model of the "
                              "same architecture load it in seconds (docs/simulations.md); a model that cannot be compiled runs eagerly with a warning")
     add_threads_argument(parser)
+
+
+def add_model_option_argument(parser: argparse.ArgumentParser) -> None:
+    """``--model-option KEY=VALUE``: an evaluation option of the model file (see :func:`model_options`)."""
+    parser.add_argument("--model-option", dest="model_options", action="append", default=[], metavar="KEY=VALUE",
+                        help="evaluate the model with another value of a numerical option, e.g. grid_resolution=18 "
+                             "for eSCN/EquiformerV2 (finer sphere grids: a trained eSCN's forces turn with the molecule "
+                             "9-14x more exactly at 18 points per angle, for 2x the cost per step; docs/models.md); repeatable; options that change the network are refused")
+
+
+def model_options(items: list[str]) -> dict:
+    """``["KEY=VALUE", ...]`` as a dict, each value read as YAML (``18`` an int, ``null`` None)."""
+    import yaml
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"--model-option expects KEY=VALUE (e.g. grid_resolution=18), got {item!r}")
+        options[key.strip()] = yaml.safe_load(value)
+    return options
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +95,7 @@ def make_calculator(args: argparse.Namespace, model=None, hessian: str = "auto")
     members = [model if model is not None else args.model, *getattr(args, "committee", [])]
     return IrrepsCalculator(members if len(members) > 1 else members[0], device=args.device, dtype=args.dtype,
                             skin=args.skin, hessian=hessian, forces=getattr(args, "forces", "conservative"),
-                            compile=args.compile)
+                            compile=args.compile, model_options=model_options(getattr(args, "model_options", [])))
 
 
 def read_structure(path: str, index: str, allow_close_atoms: bool):

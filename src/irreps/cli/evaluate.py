@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from irreps.cli._sim import add_threads_argument, apply_threads
+from irreps.cli._sim import add_model_option_argument, add_threads_argument, apply_threads, model_options
 
 DESCRIPTION = """\
 Evaluate a model file (written by `irreps train`) on the structures of DATA (an extended-XYZ
@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--allow-close-atoms", action="store_true",
                         help="evaluate structures with overlapping atoms (closer than half their summed covalent "
                         "radii) instead of refusing them")
+    add_model_option_argument(parser)
     add_threads_argument(parser)
     parser.set_defaults(func=run)
 
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     errors, metrics = evaluate_file(
         args.model, args.data, _parse_keys(args.keys), args.batch_size, dtype,
         resolve_device(args.device), forces=not args.no_forces, allow_close_atoms=args.allow_close_atoms,
+        options=model_options(args.model_options),
     )
     print(f"{args.model} on {args.data} ({args.dtype}):")
     print(format_table(metrics))

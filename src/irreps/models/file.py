@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
@@ -50,11 +50,15 @@ def load_model(
     path: str | os.PathLike,
     device: torch.device | str = "cpu",
     dtype: torch.dtype | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> torch.nn.Module:
     """Load a model file written by :func:`save_model`, in eval mode.
 
     The file is read with ``weights_only=True``: loading never executes pickled code.
     The returned module carries the file's ``metadata`` dict as ``model.metadata``.
+    ``options`` replaces config fields the architecture lists as ``evaluation_options`` (e.g. the
+    sphere grids of eSCN and EquiformerV2, whose aliasing error finer grids remove); any other
+    field raises ``ValueError``, since the weights were trained for it.
     """
     path = Path(path)
     if not path.is_file():
@@ -74,7 +78,15 @@ def load_model(
             f"implements version {current_version}: the same weights would compute something "
             "else; retrain the model or use the irreps release that wrote it"
         )
-    model = build_model(payload["model_name"], payload["config"])
+    config = dict(payload["config"])
+    if options:
+        allowed = model_entry(payload["model_name"]).evaluation_options
+        refused = [key for key in options if key not in allowed]
+        if refused:
+            raise ValueError(f"{path}: '{refused[0]}' cannot change after training; options of "
+                             f"'{payload['model_name']}' at evaluation: {', '.join(allowed) or 'none'}")
+        config.update(options)
+    model = build_model(payload["model_name"], config)
     # Build in the saved precision first, so float64 weights are not rounded through float32.
     saved = [v.dtype for v in payload["state_dict"].values() if v.is_floating_point()]
     if saved:

@@ -27,23 +27,30 @@ class ModelEntry:
     model_cls: type[torch.nn.Module]
     config_cls: type
     version: int
+    evaluation_options: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, config_cls: type, version: int = 1) -> Callable[[type], type]:
+def register_model(name: str, config_cls: type, version: int = 1,
+                   evaluation_options: tuple[str, ...] = ()) -> Callable[[type], type]:
     """Class decorator adding an architecture to the registry under ``name``.
 
     ``version`` is the architecture's computational version: bump it whenever a change makes
     the same weights compute something different, so that older model files are refused
-    instead of silently predicting nonsense.
+    instead of silently predicting nonsense. ``evaluation_options`` are config fields that set a
+    numerical resolution, not the network (a sphere grid's points): a trained model may be
+    loaded with other values (:func:`~irreps.models.file.load_model`'s ``options``).
     """
+    unknown = [f for f in evaluation_options if f not in getattr(config_cls, "__dataclass_fields__", {})]
+    if unknown:
+        raise ValueError(f"evaluation_options {unknown} are not fields of {config_cls.__name__}")
 
     def decorate(model_cls: type) -> type:
         if name in _REGISTRY and _REGISTRY[name].model_cls is not model_cls:
             raise ValueError(f"model name '{name}' is already registered")
-        _REGISTRY[name] = ModelEntry(name, model_cls, config_cls, version)
+        _REGISTRY[name] = ModelEntry(name, model_cls, config_cls, version, tuple(evaluation_options))
         model_cls.model_name = name
         model_cls.model_version = version
         return model_cls

@@ -57,6 +57,7 @@ def evaluate_file(
     device: torch.device | str = "cpu",
     forces: bool = True,
     allow_close_atoms: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> tuple[ErrorAccumulator, dict[str, Any]]:
     """Errors of a saved model on the structures of ``data`` (a path or ``bundled:NAME``).
 
@@ -69,13 +70,15 @@ def evaluate_file(
     allow_close_atoms : bool
         Evaluate structures with overlapping atoms instead of refusing them
         (:func:`~irreps.train.prepare.read_structures`).
+    options : dict, optional
+        Evaluation options of the model file (:func:`~irreps.models.file.load_model`).
 
     Returns
     -------
     (ErrorAccumulator, dict)
         The collected errors and their metrics (eV units, see :mod:`irreps.train.metrics`).
     """
-    model = load_model(model_path, device=device, dtype=dtype)
+    model = load_model(model_path, device=device, dtype=dtype, options=options)
     trained_keys = model.metadata.get("training", {}).get("keys", {})
     spec = key_spec(dict(trained_keys if keys is None else keys), "--key")
     cutoff = float(getattr(model, "cutoff", model.metadata.get("training", {}).get("cutoff", 0.0)))

@@ -73,6 +73,41 @@ def test_grid_activations_are_equivariant_up_to_aliasing_that_falls_with_resolut
     assert errors[0] > 1e-9 and errors[1] < errors[0] / 10 and errors[1] < 1e-8, errors
 
 
+@pytest.mark.parametrize("name", sorted(GRID_VARIANTS))
+def test_a_saved_model_evaluated_on_finer_grids_keeps_its_weights_and_loses_the_aliasing(name, tmp_path):
+    """Grids are evaluation options: the file trained on 6-point grids loads on 24-point ones
+    with the same weights, and its rotation error falls below 1e-10 (relative)."""
+    from irreps.models import load_model, save_model
+
+    coarse = {"grid_resolution": 6, **({"sample_resolution": 6} if name == "escn" else {})}
+    fine = {key: 24 for key in coarse}
+    path = save_model(_model(name, **GRID_VARIANTS[name], **coarse), tmp_path / "m.pt")
+    atoms = _molecule(1)
+    R = random_rotation(generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+
+    def rotation_error(model):
+        e, e_rot = model(_graph(atoms))["energy"], model(_graph(_rotated(atoms, R)))["energy"]
+        return (e - e_rot).abs().item() / e.abs().item()
+
+    saved, finer = load_model(path), load_model(path, options=fine)
+    assert finer.config.grid_resolution == 24
+    for (key, a), b in zip(saved.state_dict().items(), finer.state_dict().values()):
+        assert torch.equal(a, b), key
+    assert rotation_error(saved) > 1e-9 and rotation_error(finer) < 1e-10
+    with pytest.raises(ValueError, match="'lmax' cannot change after training; options of .*grid_resolution"):
+        load_model(path, options={"lmax": 3})
+    # what `irreps md/vib/ts/evaluate --model-option grid_resolution=24` passes on
+    from irreps.calculators import IrrepsCalculator
+    from irreps.cli._sim import model_options
+
+    options = model_options([f"{key}=24" for key in fine])
+    assert options == fine
+    calculator = IrrepsCalculator(path, dtype="float64", model_options=options)
+    assert calculator.model.config.grid_resolution == 24
+    with pytest.raises(ValueError, match="model_options apply to model files"):
+        IrrepsCalculator(saved, model_options=options)
+
+
 def test_hip_head_gives_a_symmetric_hessian_that_rotates_with_the_molecule():
     model = _model(hessian_head=True)
     atoms = _molecule(2, n=5)

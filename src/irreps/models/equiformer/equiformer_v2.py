@@ -64,6 +64,9 @@ class EquiformerV2Config:
     norm_type : "rms_norm_sh" or "layer_norm_sh"
     grid_resolution : int or None
         Points per angle of the S2 grids (None: ``2 (L+1)`` latitudes, EquiformerV2's default).
+        The grids are not weights: a trained model may be evaluated on finer ones
+        (``load_model(path, options={"grid_resolution": 18})``, ``irreps md --model-option``),
+        which removes their aliasing error (docs/models.md, Equivariance).
     edge_channels : int
         Width of the radial MLPs and the element embeddings of edges.
     use_atom_edge_embedding : bool
@@ -181,7 +184,7 @@ class TransformerBlock(torch.nn.Module):
         return x + self.drop_path(self.ffn(self.norm_2(x)), batch, num_graphs)
 
 
-@register_model("equiformer_v2", EquiformerV2Config)
+@register_model("equiformer_v2", EquiformerV2Config, evaluation_options=("grid_resolution",))
 class EquiformerV2(ElementRowIndices, EnergyModel):
     """EquiformerV2 potential; see the module docstring. ``model(graph)`` as in :class:`EnergyModel`.
 

@@ -54,7 +54,9 @@ class ESCNConfig:
     basis_width : float
     activation : str
     grid_resolution : int or None
-        Points per angle of the S2 grids (None: eSCN's default, ``2 (L+1)`` latitudes).
+        Points per angle of the S2 grids (None: eSCN's default, ``2 (L+1)`` latitudes). Like
+        ``sample_resolution``, not a weight: a trained model may be evaluated on finer grids
+        (``load_model(path, options=...)``, ``irreps md --model-option``; docs/models.md).
     sample_resolution : int
         Points per angle of the heads' sphere average (12 x 12 = 144, the paper uses 128).
     envelope : bool
@@ -121,7 +123,7 @@ class SphereHead(torch.nn.Module):
         return (values * weights).sum(1)[:, 0]
 
 
-@register_model("escn", ESCNConfig)
+@register_model("escn", ESCNConfig, evaluation_options=("grid_resolution", "sample_resolution"))
 class ESCN(ElementRowIndices, EnergyModel):
     """eSCN potential; see the module docstring. ``model(graph)`` as in :class:`EnergyModel`."""
 

@@ -45,20 +45,31 @@ def model_on_grid(path: Path, resolution: int) -> torch.nn.Module:
     return load_model(path, dtype=torch.float64, options=options)
 
 
+def reference(atoms, energy_key: str, forces_key: str) -> tuple[float, np.ndarray]:
+    """The labels of a frame: custom keys from ``info``/``arrays``, ASE's own ``energy``/``forces``
+    from the calculator ASE attaches when reading them."""
+    stored = atoms.calc.results if atoms.calc is not None else {}
+    energy = atoms.info.get(energy_key, stored.get(energy_key))
+    forces = atoms.arrays.get(forces_key, stored.get(forces_key))
+    if energy is None or forces is None:
+        raise KeyError(f"a test frame lacks '{energy_key}' or '{forces_key}' (see --energy-key, --forces-key)")
+    return float(energy), np.asarray(forces)
+
+
 def evaluate(model: torch.nn.Module, frames: list, rotated: list, rotations: int, energy_key: str,
              forces_key: str, seed: int) -> dict:
     """Test RMSEs, rotation errors and CPU ms per E + F evaluation of ``model``."""
     calc = IrrepsCalculator(model, dtype="float64")
     de, df, cpu = [], [], []
     for atoms in frames:
+        ref_energy, ref_forces = reference(atoms, energy_key, forces_key)
         atoms = atoms.copy()
         atoms.calc = calc
         start = time.process_time()
         energy, forces = atoms.get_potential_energy(), atoms.get_forces()
         cpu.append(time.process_time() - start)
-        de.append(energy - atoms.info[energy_key] if energy_key in atoms.info else
-                  energy - atoms.arrays[energy_key])
-        df.append(forces - atoms.arrays[forces_key])
+        de.append(energy - ref_energy)
+        df.append(forces - ref_forces)
     generator = torch.Generator().manual_seed(seed)
     rot_e, rot_f = [], []
     for atoms in rotated:

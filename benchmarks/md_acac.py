@@ -121,10 +121,14 @@ def run_ours(args: argparse.Namespace, structure: Path, steps: int) -> dict:
     from irreps.calculators import IrrepsCalculator
 
     torch.set_num_threads(args.threads)
-    calculator = IrrepsCalculator(args.model, dtype="float64", skin=args.skin)
+    from irreps.cli._sim import model_options
+
+    options = model_options(args.model_option)
+    calculator = IrrepsCalculator(args.model, dtype="float64", skin=args.skin, model_options=options)
     run = nve(start_structure(structure), calculator, steps, args.timestep, args.temperature, args.seed)
     record = drift_record("irreps", run, args.timestep)
     record["neighbor_builds"] = calculator.num_neighbor_builds
+    record["model_options"] = options
     return record
 
 
@@ -201,6 +205,8 @@ def print_table(records: list[dict], args: argparse.Namespace) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="irreps model file trained on acac (see the module docstring)")
+    parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="evaluation option of the model file, e.g. grid_resolution=18 (see `irreps md --help`)")
     parser.add_argument("--ps", type=float, default=10.0, help="simulated time in ps (default 10)")
     parser.add_argument("--timestep", type=float, default=0.5, help="fs (default 0.5)")
     parser.add_argument("--temperature", type=float, default=300.0, help="initial temperature, K (default 300)")

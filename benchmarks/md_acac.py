@@ -124,11 +124,12 @@ def run_ours(args: argparse.Namespace, structure: Path, steps: int) -> dict:
     from irreps.cli._sim import model_options
 
     options = model_options(args.model_option)
-    calculator = IrrepsCalculator(args.model, dtype="float64", skin=args.skin, model_options=options)
+    calculator = IrrepsCalculator(args.model, dtype="float64", skin=args.skin, model_options=options, forces=args.forces)
     run = nve(start_structure(structure), calculator, steps, args.timestep, args.temperature, args.seed)
     record = drift_record("irreps", run, args.timestep)
     record["neighbor_builds"] = calculator.num_neighbor_builds
     record["model_options"] = options
+    record["forces"] = args.forces
     return record
 
 
@@ -207,6 +208,8 @@ def main() -> int:
     parser.add_argument("--model", help="irreps model file trained on acac (see the module docstring)")
     parser.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                         help="evaluation option of the model file, e.g. grid_resolution=18 (see `irreps md --help`)")
+    parser.add_argument("--forces", choices=("conservative", "direct"), default="conservative",
+                        help="our model's forces: -dE/dx (default) or its direct head (not a gradient: NVE drifts)")
     parser.add_argument("--ps", type=float, default=10.0, help="simulated time in ps (default 10)")
     parser.add_argument("--timestep", type=float, default=0.5, help="fs (default 0.5)")
     parser.add_argument("--temperature", type=float, default=300.0, help="initial temperature, K (default 300)")

@@ -53,8 +53,9 @@ def add_model_option_argument(parser: argparse.ArgumentParser) -> None:
     """``--model-option KEY=VALUE``: an evaluation option of the model file (see :func:`model_options`)."""
     parser.add_argument("--model-option", dest="model_options", action="append", default=[], metavar="KEY=VALUE",
                         help="evaluate the model with another value of a numerical option, e.g. grid_resolution=18 "
-                             "for eSCN/EquiformerV2 (finer sphere grids: a trained eSCN's forces turn with the molecule "
-                             "9-14x more exactly at 18 points per angle, for 2x the cost per step; docs/models.md); repeatable; options that change the network are refused")
+                             "for eSCN/EquiformerV2: finer sphere grids make trained models turn with the molecule "
+                             "9-54x more exactly at 18 points per angle, for 2-3.4x the cost per step (docs/models.md); "
+                             "repeatable; options that change the network are refused")
 
 
 def model_options(items: list[str]) -> dict:

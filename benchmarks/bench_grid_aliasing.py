@@ -31,17 +31,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script:
 from benchmarks.json_out import write_json  # noqa: E402
 from irreps.calculators.ase_calculator import IrrepsCalculator  # noqa: E402
 from irreps.models.file import load_model, read_torch_file  # noqa: E402
+from irreps.models.registry import model_entry  # noqa: E402
 from irreps.o3 import random_rotation  # noqa: E402
 
 
 def model_on_grid(path: Path, resolution: int) -> torch.nn.Module:
-    """The model in ``path`` with its sphere grids at ``resolution`` points per angle (0: as saved)."""
+    """The model in ``path`` with every evaluation option its architecture lists (the sphere
+    grids' points per angle) raised to ``resolution`` (0: as saved)."""
     if not resolution:
         return load_model(path, dtype=torch.float64)
-    config = read_torch_file(path, "irreps model file")["config"]
-    options = {"grid_resolution": resolution}
-    if "sample_resolution" in config:  # eSCN's head quadrature
-        options["sample_resolution"] = max(config["sample_resolution"], resolution)
+    payload = read_torch_file(path, "irreps model file")
+    saved = payload["config"]
+    options = {key: max(saved.get(key) or 0, resolution)
+               for key in model_entry(payload["model_name"]).evaluation_options}
     return load_model(path, dtype=torch.float64, options=options)
 
 

@@ -119,10 +119,9 @@ def run_ours(args: argparse.Namespace, structure: Path, steps: int) -> dict:
     import torch
 
     from irreps.calculators import IrrepsCalculator
-
-    torch.set_num_threads(args.threads)
     from irreps.cli._sim import model_options
 
+    torch.set_num_threads(args.threads)
     options = model_options(args.model_option)
     calculator = IrrepsCalculator(args.model, dtype="float64", skin=args.skin, model_options=options, forces=args.forces)
     run = nve(start_structure(structure), calculator, steps, args.timestep, args.temperature, args.seed)

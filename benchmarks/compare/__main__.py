@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--systems", nargs="+", default=list(SYSTEMS), help=f"of {', '.join(SYSTEMS)} (default: all)")
     run.add_argument("--sizes", nargs="+", default=["recommended", "small"],
                      help="recipe sizes: recommended (the authors' small-molecule recipe), small (smallest preset), "
-                          "lmax2 and lmax6 (EquiformerV2 only; systems without a size skip it)")
+                          "lmax2 and lmax6 (EquiformerV2 and eSCN), wide (gaunt_ace at 64 channels); "
+                          "systems without a size skip it")
     run.add_argument("--minutes", type=float, default=30.0, help="CPU minutes of training per job (default 30)")
     run.add_argument("--threads", type=int, default=1, help="threads per job (default 1)")
     run.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (default 0)")

@@ -150,6 +150,25 @@ def test_our_train_command_compiles_per_system(name, minutes, compiled, max_minu
     assert float(sets["run.max_minutes"]) == pytest.approx(max_minutes)
 
 
+@pytest.mark.parametrize("name", ["irreps", "irreps-equiformer_v2", "irreps-escn", "irreps-gaunt_ace"])
+def test_every_size_of_ours_reaches_irreps_train_as_overrides(name, tmp_path):
+    """A size is the recipe plus its ``--set`` overrides; each described size has them."""
+    from types import SimpleNamespace
+
+    from benchmarks.compare.systems import get_system
+    from benchmarks.compare.systems.base import Job
+
+    system = get_system(name)
+    files = SimpleNamespace(train="t.xyz", valid="v.xyz", isolated="i.xyz")
+    for size in system.sizes:
+        job = Job("acac", name, size, 0, 30, 1, tmp_path, files, Path(sys.executable))
+        command = system.train_command(job)
+        sets = dict(item.split("=", 1) for item in command[command.index("--set"):] if item != "--set")
+        assert {key: str(value) for key, value in system.size_overrides[size].items()}.items() <= sets.items()
+    if name == "irreps-gaunt_ace":
+        assert system.size_overrides["wide"] == {"model.options.channels": 64}
+
+
 def test_the_table_marks_each_timing_made_during_a_run():
     """A table mixing quiet re-timings and in-run timings says which row is which, not one
     word for the whole table."""

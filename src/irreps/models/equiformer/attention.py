@@ -81,7 +81,12 @@ class GraphAttention(torch.nn.Module):
         inputs = edges.basis[start:stop]
         if self.edge_inputs is not None:
             inputs = self.edge_inputs(inputs, edges.species[senders], edges.species[receivers])
-        message = torch.cat((x.index_select(0, senders), x.index_select(0, receivers)), dim=2)
+        # [x_sender, x_receiver] along channels from one gather: the gradient then reaches the
+        # gather contiguous (a copy), where cat's slices made index_select's backward take the
+        # strided scatter path, ~8x slower per element on the CPU
+        e, (k, c) = senders.shape[0], x.shape[1:]
+        pairs = x.index_select(0, torch.cat((senders, receivers))).view(2, e, k, c)
+        message = pairs.permute(1, 2, 0, 3).reshape(e, k, 2 * c)
         message, extra = self.so2_conv_1(frames.to_edge(message), self.rad_func(inputs))
         n_alpha = self.num_heads * self.alpha_channels
         alpha_in, gating = extra.split([n_alpha, extra.shape[1] - n_alpha], 1)

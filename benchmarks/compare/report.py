@@ -2,7 +2,8 @@
 
 Per dataset and budget: one row per system and recipe size (mean over seeds), the test-set
 force and energy errors, epochs done, CPU seconds per epoch, parameters, inference µs/atom and
-peak memory; the best value of each column is marked. For the models with l_max sizes
+peak memory; the best value of each column is marked, and so is a row of ours made at a commit
+whose code for that system has changed since (the next ``compare run`` redoes it). For the models with l_max sizes
 (EquiformerV2, eSCN), a table of how force error and cost change with l_max. Figures:
 validation force RMSE against CPU minutes (learning curves) and test force RMSE against
 µs/atom (the accuracy-speed front).
@@ -14,6 +15,7 @@ import statistics
 from pathlib import Path
 
 from .datasets import DATASETS
+from . import results
 from .results import is_ours, job_key, latest, load_records
 from .timing import load_timings
 
@@ -76,10 +78,12 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
     judged = [f"{test} {h}" for test in tests for h, _, _ in COLUMNS] + ["µs/atom", "peak MB"]
     best = {c: min((v[c] for v in cells.values() if v[c] is not None), default=None) for c in judged}
     headers = ["system", "recipe", "seeds", *judged[:-2], "epochs", "s/epoch", "params", "µs/atom", "peak MB"]
+    outdated = {key for key, group in rows.items()
+                if any(is_ours(r["system"]) and results.ours_changed_since(r["commit"], r["system"]) for r in group)}
     lines = [f"**{dataset}**, {minutes:g} CPU minutes per system (test errors: energy meV, forces meV/Å)", "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for (system, size), cell in sorted(cells.items(), key=lambda kv: kv[1][f"{tests[0]} F RMSE"] or 1e9):
-        row = [system, size, str(len(rows[(system, size)]))]
+        row = [system + (" †" if (system, size) in outdated else ""), size, str(len(rows[(system, size)]))]
         for column in headers[3:]:
             value = cell[column]
             if value is None:
@@ -100,7 +104,9 @@ def table(dataset: str, minutes: float, records: list[dict], quiet: dict[tuple, 
                   "re-timed serially (`compare time`); s/epoch: median CPU seconds of an epoch after the first, "
                   "validation included"
                   + ("; * timed during the run, with other jobs on the machine (`compare time` re-times "
-                     "quietly)" if in_run else "") + ". Bold: best in the column."]
+                     "quietly)" if in_run else "")
+                  + ("; † made at an earlier commit of ours, whose code for this system has changed since "
+                     "(the next `compare run` redoes it)" if outdated else "") + ". Bold: best in the column."]
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,9 @@
 
 A record carries the commit it was made at, so progress compares across commits; a comparison
 that stops is resumed by skipping every job whose record exists (:func:`done_keys`). A peer's
-record stands whatever our commit; ours is redone when the code it runs (the library or its adapter)
-changed since the record's commit (:func:`ours_changed_since`).
+record stands whatever our commit; ours is redone when the code it runs changed since the record's
+commit (:func:`ours_changed_since`): the library less the other model families' subpackages, the
+adapter, the worker and the system's recipe (:func:`our_code`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -19,6 +21,7 @@ from .datasets import REPO
 
 RESULTS = REPO / "benchmarks" / "results"
 OUR_CODE = ("src/irreps", "benchmarks/compare/systems/ours.py", "benchmarks/compare/worker.py")
+MODELS = "src/irreps/models"
 _LOCK = threading.Lock()
 
 
@@ -65,28 +68,61 @@ def is_ours(system: str) -> bool:
     return system == "irreps" or system.startswith("irreps-")
 
 
-def ours_changed_since(recorded: str) -> bool:
-    """Whether the code our runs use differs between commit ``recorded`` and the working tree.
+def model_families(model: str, root: Path = REPO) -> set[str]:
+    """The subpackages of ``src/irreps/models`` that a model's code lives in: the one that registers
+    ``model`` and, transitively, every family it imports (none, if no family registers it)."""
+    models = root / MODELS
+    sources = {d.name: "\n".join(f.read_text() for f in sorted(d.rglob("*.py")))
+               for d in sorted(models.iterdir()) if (d / "__init__.py").is_file()}
+    todo = [name for name, text in sources.items() if re.search(rf"register_model\(\s*[\"']{model}[\"']", text)]
+    found: set[str] = set()
+    while todo:
+        family = todo.pop()
+        if family not in found:
+            found.add(family)
+            todo += [f for f in re.findall(r"irreps\.models\.(\w+)", sources[family]) if f in sources]
+    return found
+
+
+def our_code(system: str, root: Path = REPO) -> list[str]:
+    """Git pathspecs of what a run of ``system`` (one of ours) executes: :data:`OUR_CODE` and its
+    recipe, less the model families it does not use (importing those only registers their models,
+    so a change there cannot move this system's numbers)."""
+    import yaml
+
+    from .systems import get_system
+
+    recipe = get_system(system).recipe
+    model = yaml.safe_load(recipe.read_text())["model"]["name"]
+    used = model_families(model, root)
+    others = sorted(d.name for d in (root / MODELS).iterdir() if (d / "__init__.py").is_file() and d.name not in used)
+    return [*OUR_CODE, str(recipe.relative_to(REPO)), *(f":(exclude){MODELS}/{name}" for name in others)]
+
+
+def ours_changed_since(recorded: str, system: str) -> bool:
+    """Whether the code a run of ``system`` uses differs between commit ``recorded`` and the
+    working tree (:func:`our_code`).
 
     A record made from a modified tree ("-dirty") or at an unknown commit cannot be checked, so it
     counts as changed.
     """
     if recorded.endswith("-dirty") or recorded == "unknown":
         return True
-    changed = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", recorded, "--", *OUR_CODE],
+    changed = subprocess.run(["git", "-C", str(REPO), "diff", "--quiet", recorded, "--", *our_code(system)],
                              capture_output=True)
     return changed.returncode != 0
 
 
 def done_keys(dataset: str, current_commit: str, results: Path = RESULTS) -> set[tuple]:
     """Keys of the jobs that need no rerun: any peer record, ours where our code is unchanged since."""
-    unchanged: dict[str, bool] = {}
+    unchanged: dict[tuple[str, str], bool] = {}
     keys = set()
     for r in load_records(dataset, results):
         if is_ours(r["system"]) and r["commit"] != current_commit:
-            if r["commit"] not in unchanged:
-                unchanged[r["commit"]] = not ours_changed_since(r["commit"])
-            if not unchanged[r["commit"]]:
+            code = (r["commit"], r["system"])
+            if code not in unchanged:
+                unchanged[code] = not ours_changed_since(*code)
+            if not unchanged[code]:
                 continue
         keys.add(job_key(r))
     return keys

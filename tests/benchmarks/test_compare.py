@@ -86,7 +86,7 @@ def test_errors_in_mev():
 
 def test_resume_skips_recorded_peers_and_redoes_ours_when_our_code_changed(tmp_path, monkeypatch):
     changed = {"aaa": True, "bbb": False}
-    monkeypatch.setattr(results_module, "ours_changed_since", lambda recorded: changed[recorded])
+    monkeypatch.setattr(results_module, "ours_changed_since", lambda recorded, system: changed[recorded])
     common = dict(dataset="acac", size="small", seed=0, minutes=3.0, threads=1)
     append_record(dict(common, system="mace", commit="aaa"), tmp_path)
     append_record(dict(common, system="irreps", commit="aaa"), tmp_path)
@@ -102,8 +102,25 @@ def test_resume_skips_recorded_peers_and_redoes_ours_when_our_code_changed(tmp_p
 
 
 def test_ours_changed_since_reads_git_and_distrusts_dirty_records():
-    assert ours_changed_since("abc123-dirty") and ours_changed_since("unknown")
-    assert ours_changed_since("0000000")  # no such commit: cannot vouch for it
+    assert ours_changed_since("abc123-dirty", "irreps") and ours_changed_since("unknown", "irreps")
+    assert ours_changed_since("0000000", "irreps")  # no such commit: cannot vouch for it
+
+
+def test_a_systems_code_is_the_library_less_the_model_families_it_does_not_use(tmp_path):
+    models = tmp_path / results_module.MODELS
+    for family, text in {"a": 'from irreps.models.b.layers import L\n@register_model("x", XConfig)',
+                         "b": "import torch", "c": '@register_model( "y", YConfig)\nimport irreps.models.c'}.items():
+        (models / family).mkdir(parents=True)
+        (models / family / "__init__.py").write_text(text)
+    assert results_module.model_families("x", tmp_path) == {"a", "b"}  # b: imported by a
+    assert results_module.model_families("y", tmp_path) == {"c"}
+    assert results_module.model_families("z", tmp_path) == set()
+    code = results_module.our_code("irreps")
+    assert "examples/train_acac.yaml" in code and "src/irreps" in code
+    excluded = {spec.rsplit("/", 1)[1] for spec in code if spec.startswith(":(exclude)")}
+    assert "tensornet" not in excluded and {"equiformer", "ace", "tfn"} <= excluded
+    assert "equiformer" not in {s.rsplit("/", 1)[1] for s in results_module.our_code("irreps-escn")
+                                if s.startswith(":(exclude)")}
 
 
 def test_timing_uses_each_systems_fast_path(tmp_path, monkeypatch):
@@ -169,10 +186,13 @@ def test_every_size_of_ours_reaches_irreps_train_as_overrides(name, tmp_path):
         assert system.size_overrides["wide"] == {"model.options.channels": 64}
 
 
-def test_the_table_marks_each_timing_made_during_a_run():
+def test_the_table_marks_each_timing_made_during_a_run(monkeypatch):
     """A table mixing quiet re-timings and in-run timings says which row is which, not one
-    word for the whole table."""
+    word for the whole table; a row of ours made before its code changed is marked too."""
     from benchmarks.compare.report import table
+
+    outdated = {"abc": False}
+    monkeypatch.setattr(results_module, "ours_changed_since", lambda recorded, system: outdated[recorded])
 
     def record(system, us):
         return dict(dataset="acac", system=system, size="recommended", seed=0, minutes=30.0, threads=1,
@@ -187,6 +207,11 @@ def test_the_table_marks_each_timing_made_during_a_run():
     assert "| **410** |" in irreps_row and "*" not in irreps_row.replace("**", "")
     assert "| 7,000* |" in mace_row and "* timed during the run" in text
     assert "*" not in table("acac", 30.0, records[:1], quiet).replace("**", "")
+    assert "†" not in text
+    outdated["abc"] = True
+    text = table("acac", 30.0, records, quiet)
+    assert any(line.startswith("| irreps † |") for line in text.splitlines()) and "| mace |" in text
+    assert "† made at an earlier commit" in text
 
 
 def test_our_run_cut_at_the_cap_is_evaluated_from_its_last_checkpoint(tmp_path):

@@ -26,12 +26,14 @@ COLUMNS = [("F RMSE", ("f_rmse",), "{:.2f}"), ("F MAE", ("f_mae",), "{:.2f}"), (
 
 def _rows(records: list[dict], minutes: float, quiet: dict[tuple, dict]) -> dict[tuple[str, str], list[dict]]:
     """Records at one budget by (system, size); a quiet re-timing (``quiet``, by job key)
-    replaces the in-run timing."""
+    replaces the in-run timing when it was made after the record, i.e. timed that record's model
+    and not an earlier run's of the same job."""
     rows: dict[tuple[str, str], list[dict]] = {}
     for record in latest(records):
         if float(record["minutes"]) == float(minutes):
-            if job_key(record) in quiet:
-                record = dict(record, timing=dict(record["timing"], **quiet[job_key(record)], quiet=True))
+            timing = quiet.get(job_key(record))
+            if timing is not None and timing.get("date", "") >= record.get("date", ""):
+                record = dict(record, timing=dict(record["timing"], **timing, quiet=True))
             rows.setdefault((record["system"], record["size"]), []).append(record)
     return rows
 

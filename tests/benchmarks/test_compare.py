@@ -208,6 +208,9 @@ def test_the_table_marks_each_timing_made_during_a_run(monkeypatch):
     assert "| 7,000* |" in mace_row and "* timed during the run" in text
     assert "*" not in table("acac", 30.0, records[:1], quiet).replace("**", "")
     assert "†" not in text
+    rerun = dict(records[0], date="2026-12-08T10:00:00", timing=dict(us_per_atom=390.0, peak_mb=470.0))
+    quiet_before = {key: dict(t, date="2026-12-07T15:45:39") for key, t in quiet.items()}
+    assert "390*" in table("acac", 30.0, [records[0], rerun], quiet_before)  # it timed the earlier model
     outdated["abc"] = True
     text = table("acac", 30.0, records, quiet)
     assert any(line.startswith("| irreps † |") for line in text.splitlines()) and "| mace |" in text

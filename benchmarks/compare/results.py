@@ -68,19 +68,24 @@ def is_ours(system: str) -> bool:
     return system == "irreps" or system.startswith("irreps-")
 
 
+def _families(root: Path) -> list[Path]:
+    """The model families: the subpackages of ``src/irreps/models``."""
+    return [d for d in sorted((root / MODELS).iterdir()) if (d / "__init__.py").is_file()]
+
+
 def model_families(model: str, root: Path = REPO) -> set[str]:
     """The subpackages of ``src/irreps/models`` that a model's code lives in: the one that registers
     ``model`` and, transitively, every family it imports (none, if no family registers it)."""
-    models = root / MODELS
-    sources = {d.name: "\n".join(f.read_text() for f in sorted(d.rglob("*.py")))
-               for d in sorted(models.iterdir()) if (d / "__init__.py").is_file()}
-    todo = [name for name, text in sources.items() if re.search(rf"register_model\(\s*[\"']{model}[\"']", text)]
+    sources = {d.name: "\n".join(f.read_text() for f in sorted(d.rglob("*.py"))) for d in _families(root)}
+    registers = re.compile(rf"register_model\(\s*[\"']{re.escape(model)}[\"']")
+    todo = [name for name, text in sources.items() if registers.search(text)]
     found: set[str] = set()
     while todo:
         family = todo.pop()
         if family not in found:
             found.add(family)
-            todo += [f for f in re.findall(r"irreps\.models\.(\w+)", sources[family]) if f in sources]
+            # "irreps.models.<family>..." and "from irreps.models import <family>"
+            todo += [f for f in re.findall(r"irreps\.models(?:\.|\s+import\s+)(\w+)", sources[family]) if f in sources]
     return found
 
 
@@ -95,7 +100,7 @@ def our_code(system: str, root: Path = REPO) -> list[str]:
     recipe = get_system(system).recipe
     model = yaml.safe_load(recipe.read_text())["model"]["name"]
     used = model_families(model, root)
-    others = sorted(d.name for d in (root / MODELS).iterdir() if (d / "__init__.py").is_file() and d.name not in used)
+    others = [d.name for d in _families(root) if d.name not in used]
     return [*OUR_CODE, str(recipe.relative_to(REPO)), *(f":(exclude){MODELS}/{name}" for name in others)]
 
 

@@ -163,10 +163,14 @@ LMAX_SYSTEMS = ("irreps-escn", "irreps-equiformer_v2")
 
 def lmax_table(records: dict[str, list[dict]], minutes: float) -> str:
     """How force error and training cost change with l_max (EquiformerV2 and eSCN), every
-    dataset in ``records`` (dataset -> its records) at one budget; empty without such records.
+    dataset in ``records`` (dataset -> its records) at one budget; empty unless some model has
+    runs at two l_max or more there (one l_max says nothing about l_max).
     ms/step: an epoch's median CPU time over its training steps (validation included)."""
     from .systems import get_system
 
+    if all(len({r["size"] for r in recs if r["system"] == system and float(r["minutes"]) == minutes
+                and r["size"] in LMAX_SIZES}) < 2 for recs in records.values() for system in LMAX_SYSTEMS):
+        return ""
     lines = []
     for dataset, recs in records.items():
         rows = _rows(recs, minutes, {})

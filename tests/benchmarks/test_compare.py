@@ -268,3 +268,4 @@ def test_the_lmax_table_reports_cost_per_step_from_the_learning_curve():
     assert rows == ["| acac | escn | 2 | 30.00 (test_MD_300K) | 1,000 | 5 | 100 |",
                     "| acac | escn | 6 | 90.00 (test_MD_300K) | 1,000 | 2 | n/a |"]
     assert lmax_table({"acac": [dict(small, system="irreps")]}, 30.0) == ""
+    assert lmax_table({"acac": [small]}, 30.0) == ""  # one l_max: nothing to compare

@@ -168,12 +168,12 @@ def lmax_table(records: dict[str, list[dict]], minutes: float) -> str:
     ms/step: an epoch's median CPU time over its training steps (validation included)."""
     from .systems import get_system
 
-    if all(len({r["size"] for r in recs if r["system"] == system and float(r["minutes"]) == minutes
-                and r["size"] in LMAX_SIZES}) < 2 for recs in records.values() for system in LMAX_SYSTEMS):
+    by_dataset = {dataset: _rows(recs, minutes, {}) for dataset, recs in records.items()}
+    if all(sum((system, size) in rows for size in LMAX_SIZES) < 2
+           for rows in by_dataset.values() for system in LMAX_SYSTEMS):
         return ""
     lines = []
-    for dataset, recs in records.items():
-        rows = _rows(recs, minutes, {})
+    for dataset, rows in by_dataset.items():
         for system in LMAX_SYSTEMS:
             for size, lmax in LMAX_SIZES.items():
                 group = rows.get((system, size))
